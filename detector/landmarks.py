@@ -8,7 +8,11 @@ id across frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,33 +78,74 @@ class LandmarkerOptions:
     #: keeping ROI tracking between frames.  1 = MediaPipe's own behaviour.
     timestamp_scale: float = 1.0
     delegate: str = "cpu"  # "cpu" or "gpu" (MediaPipe GPU delegate where the platform has one)
+    quiet: bool = True  # hide MediaPipe's native start-up log lines
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration (MediaPipe's C++ start-up chatter).
+
+    MediaPipe logs through absl/glog straight to fd 2, ignoring GLOG_minloglevel,
+    at graph creation and on the first inference.  Python-level stderr is
+    flushed first so nothing of ours is lost.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class _Tracker:
-    """Greedy nearest-centre assignment of stable ids to faces across frames."""
+    """Greedy nearest-centre assignment of stable ids to faces across frames.
 
-    def __init__(self, max_jump: float = 0.5) -> None:
-        self._centres: dict[int, tuple[np.ndarray, float]] = {}  # id -> (centre px, size px)
+    A face matches a track seen in the previous frame if its centre moved less
+    than ``max_jump`` face widths; a track lost for up to ``memory`` seconds
+    is picked up again within ``max_jump_lost`` face widths, so a face that
+    leaves and comes back keeps its id.
+    """
+
+    def __init__(self, max_jump: float = 0.5, max_jump_lost: float = 2.0, memory: float = 10.0) -> None:
+        self._tracks: dict[int, tuple[np.ndarray, float, float]] = {}  # id -> (centre px, width px, last seen s)
         self._next = 0
-        self._max_jump = max_jump  # in face sizes
+        self._max_jump = max_jump
+        self._max_jump_lost = max_jump_lost
+        self._memory = memory
+        self._last_t = -np.inf
 
-    def assign(self, centres: list[np.ndarray], sizes: list[float]) -> list[int]:
-        free = dict(self._centres)
-        ids: list[int] = []
-        for c, s in zip(centres, sizes):
-            best, best_d = None, np.inf
-            for tid, (pc, ps) in free.items():
-                d = float(np.hypot(*(c - pc))) / max(ps, 1.0)
-                if d < best_d:
-                    best, best_d = tid, d
-            if best is None or best_d > self._max_jump:
-                best = self._next
+    def assign(self, centres: list[np.ndarray], sizes: list[float], t: float) -> list[int]:
+        prev_t = self._last_t
+        self._last_t = t
+        self._tracks = {k: v for k, v in self._tracks.items() if t - v[2] <= self._memory}
+        pairs = []
+        for i, (c, s) in enumerate(zip(centres, sizes)):
+            for tid, (pc, ps, seen) in self._tracks.items():
+                d = float(np.hypot(*(c - pc))) / max(ps, s, 1.0)
+                limit = self._max_jump if seen >= prev_t else self._max_jump_lost
+                if d <= limit:
+                    pairs.append((d, i, tid))
+        pairs.sort()
+        ids: list[int | None] = [None] * len(centres)
+        taken: set[int] = set()
+        for _, i, tid in pairs:
+            if ids[i] is None and tid not in taken:
+                ids[i] = tid
+                taken.add(tid)
+        for i in range(len(ids)):
+            if ids[i] is None:
+                ids[i] = self._next
                 self._next += 1
-            else:
-                del free[best]
-            ids.append(best)
-        self._centres = {tid: (c, s) for tid, c, s in zip(ids, centres, sizes)}
-        return ids
+        for tid, c, s in zip(ids, centres, sizes):
+            self._tracks[tid] = (c, s, t)
+        return ids  # type: ignore[return-value]
 
 
 class Landmarker:
@@ -130,9 +175,11 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._lm = vision.FaceLandmarker.create_from_options(opts)
+        with _native_stderr_silenced(options.quiet):
+            self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._tracker = _Tracker()
         self._last_ts_ms = -1
+        self._warm = False
 
     def __enter__(self) -> "Landmarker":
         return self
@@ -151,18 +198,25 @@ class Landmarker:
 
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         img = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=rgb)
-        if self._video:
-            ts = int(round(timestamp * 1000.0 * self.options.timestamp_scale))
-            ts = max(ts, self._last_ts_ms + 1)  # MediaPipe rejects non-increasing timestamps
-            self._last_ts_ms = ts
-            result = self._lm.detect_for_video(img, ts)
+        if not self._warm:  # the first inference logs native start-up lines too
+            self._warm = True
+            with _native_stderr_silenced(self.options.quiet):
+                result = self._infer(img, timestamp)
         else:
-            result = self._lm.detect(img)
-        return self._convert(result, image_bgr.shape[1], image_bgr.shape[0])
+            result = self._infer(img, timestamp)
+        return self._convert(result, image_bgr.shape[1], image_bgr.shape[0], timestamp)
 
-    def _convert(self, result, width: int, height: int) -> list[FaceObservation]:
+    def _infer(self, img, timestamp: float):
+        if not self._video:
+            return self._lm.detect(img)
+        ts = int(round(timestamp * 1000.0 * self.options.timestamp_scale))
+        ts = max(ts, self._last_ts_ms + 1)  # MediaPipe rejects non-increasing timestamps
+        self._last_ts_ms = ts
+        return self._lm.detect_for_video(img, ts)
+
+    def _convert(self, result, width: int, height: int, timestamp: float) -> list[FaceObservation]:
         if not result.face_landmarks:
-            self._tracker.assign([], [])
+            self._tracker.assign([], [], timestamp)
             return []
         scale = np.array([width, height, width], dtype=np.float32)
         faces = []
@@ -173,7 +227,7 @@ class Landmarker:
             faces.append((pts, bs, tf))
         centres = [f[0][:, :2].mean(axis=0) for f in faces]
         sizes = [float(np.ptp(f[0][:, 0])) for f in faces]
-        ids = self._tracker.assign(centres, sizes)
+        ids = self._tracker.assign(centres, sizes, timestamp)
         obs = [FaceObservation(tid, pts, bs, tf) for tid, (pts, bs, tf) in zip(ids, faces)]
         obs.sort(key=lambda o: o.track_id)
         return obs
