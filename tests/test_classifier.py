@@ -1,0 +1,243 @@
+"""Emotion classifier: the bundled ONNX model and its deterministic training script."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector import facs
+from detector.classifier import EmotionClassifier
+from detector.resources import ResourceError, resource_path
+
+EMO = {e: i for i, e in enumerate(facs.EMOTIONS)}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def au_vector(aus: tuple[str, ...], intensity: float, other_side: float = 0.0) -> np.ndarray:
+    """AU delta (32,) for a combination written as in facs.PROTOTYPES.
+
+    A bilateral AU without a side is set on both sides; an AU with a side is
+    set there, its mirror side to ``other_side * intensity``.
+    """
+    x = np.zeros(len(facs.AU_NAMES), dtype=np.float32)
+    names = list(facs.AU_NAMES)
+    for au in aus:
+        if au in names:
+            x[names.index(au)] = intensity
+            if au.endswith(("_L", "_R")):
+                mirror = au[:-1] + ("R" if au.endswith("L") else "L")
+                x[names.index(mirror)] = other_side * intensity
+        else:
+            x[names.index(f"{au}_L")] = intensity
+            x[names.index(f"{au}_R")] = intensity
+    return x
+
+
+@pytest.fixture(scope="module")
+def clf() -> EmotionClassifier:
+    return EmotionClassifier()
+
+
+# --------------------------------------------------------------------------- loading and output
+
+
+def test_bundled_model_loads_with_metadata(clf):
+    assert clf.provider == "CPUExecutionProvider"
+    assert json.loads(clf.metadata["emotions"]) == list(facs.EMOTIONS)
+    assert json.loads(clf.metadata["au_names"]) == list(facs.AU_NAMES)
+    meta = json.loads(resource_path("models", "emotion.json").read_text())
+    assert meta["sha256"] == hashlib.sha256(clf.path.read_bytes()).hexdigest()
+
+
+def test_outputs_are_probabilities(clf):
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(0, s, (50, 32)) for s in (0.001, 0.02, 0.2, 1.0)]).astype(np.float32)
+    P = clf.predict(X)
+    assert P.shape == (200, len(facs.EMOTIONS))
+    assert (P >= 0).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-5)
+    p1 = clf.predict(X[7])
+    assert p1.shape == (len(facs.EMOTIONS),)
+    np.testing.assert_allclose(p1, P[7], atol=1e-6)
+    assert clf.predict(np.zeros((0, 32))).shape == (0, len(facs.EMOTIONS))
+    emotion, conf, scores = clf.classify(X[3])
+    assert emotion in facs.EMOTIONS and conf == pytest.approx(max(scores.values()))
+    assert list(scores) == list(facs.EMOTIONS)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+def _prototype_cases():
+    for emotion, alts in facs.PROTOTYPES.items():
+        for alt in alts:
+            yield pytest.param(emotion, alt, id=f"{emotion}-{'+'.join(alt)}")
+
+
+@pytest.mark.parametrize("intensity", [0.8, 0.4, 0.08, 0.04])
+@pytest.mark.parametrize("emotion,aus", list(_prototype_cases()))
+def test_prototype_ranks_its_emotion_first(clf, emotion, aus, intensity):
+    p = clf.predict(au_vector(aus, intensity))
+    assert facs.EMOTIONS[int(np.argmax(p))] == emotion, dict(zip(facs.EMOTIONS, p.round(3)))
+
+
+@pytest.mark.parametrize("emotion,aus", list(_prototype_cases()))
+def test_noisy_low_intensity_prototype_mostly_recognised(clf, emotion, aus):
+    # micro-expression amplitude (0.1) with 0.02 per-AU noise: the own emotion wins most draws
+    rng = np.random.default_rng(7)
+    X = au_vector(aus, 0.1)[None, :] + rng.normal(0, 0.02, (200, 32)).astype(np.float32)
+    hits = np.mean(clf.predict(X).argmax(axis=1) == EMO[emotion])
+    assert hits >= 0.75, hits
+
+
+@pytest.mark.parametrize("side", ["L", "R"])
+def test_contempt_needs_one_sidedness(clf, side):
+    one_sided = clf.predict(au_vector((f"AU12_{side}", f"AU14_{side}"), 0.3))
+    symmetric = clf.predict(au_vector(("AU12", "AU14"), 0.3))
+    assert np.argmax(one_sided) == EMO["contempt"]
+    assert np.argmax(symmetric) != EMO["contempt"]
+    assert symmetric[EMO["contempt"]] < 0.2
+
+
+def test_zero_and_tiny_noise_are_neutral(clf):
+    assert np.argmax(clf.predict(np.zeros(32))) == EMO["neutral"]
+    X = np.random.default_rng(3).normal(0, 0.002, (200, 32))
+    assert np.mean(clf.predict(X).argmax(axis=1) == EMO["neutral"]) > 0.9
+
+
+def test_blink_alone_is_neutral(clf):
+    assert np.argmax(clf.predict(au_vector(("AU45",), 0.9))) == EMO["neutral"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("bad", [np.zeros(31), np.zeros((2, 3, 32)), np.zeros((4, 33)), np.float32(1.0)])
+def test_wrong_shape_is_value_error(clf, bad):
+    with pytest.raises(ValueError, match="shape"):
+        clf.predict(bad)
+
+
+def test_non_finite_input_is_value_error(clf):
+    x = np.zeros(32)
+    x[4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(x)
+
+
+def test_missing_and_corrupt_model(tmp_path):
+    with pytest.raises(ResourceError, match="not found"):
+        EmotionClassifier(tmp_path / "nope.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not an onnx file")
+    with pytest.raises(ResourceError, match="cannot load") as ei:
+        EmotionClassifier(bad)
+    assert "\n" not in str(ei.value)
+
+
+def test_unknown_device_is_value_error():
+    with pytest.raises(ValueError, match="device"):
+        EmotionClassifier(device="tpu")
+
+
+def test_gpu_falls_back_to_cpu_with_a_message(caplog):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("CUDA provider present: no fallback to observe")
+    with caplog.at_level(logging.WARNING, logger="detector.classifier"):
+        c = EmotionClassifier(device="gpu")
+    assert c.provider == "CPUExecutionProvider"
+    assert any("CPU" in r.getMessage() for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- training script
+
+training = pytest.importorskip("detector.training")
+pytest.importorskip("onnx")
+
+
+def test_training_is_deterministic_small():
+    recipe = training.Recipe(n_per_class=60)
+    cfg = training.TrainConfig(epochs=3)
+    a, info_a = training.build(seed=3, recipe=recipe, cfg=cfg, heldout_n=5)
+    b, info_b = training.build(seed=3, recipe=recipe, cfg=cfg, heldout_n=5)
+    c, _ = training.build(seed=4, recipe=recipe, cfg=cfg, heldout_n=5)
+    assert a == b and info_a == info_b
+    assert a != c
+
+
+def test_script_rebuilds_the_committed_model(clf):
+    # Full default build (a few seconds).  The bytes are identical on the
+    # platform that built the committed file; elsewhere BLAS rounding may
+    # differ in the last bits, so compare predictions tightly instead.
+    data, info = training.build(seed=int(clf.metadata["seed"]))
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(11)
+    X = np.concatenate(
+        [rng.normal(0, 0.03, (100, 32))]
+        + [au_vector(alt, a)[None, :] for alts in facs.PROTOTYPES.values() for alt in alts for a in (0.05, 0.3)]
+    ).astype(np.float32)
+    np.testing.assert_allclose(sess.run(None, {"au_delta": X})[0], clf.predict(X), atol=1e-4)
+    meta = json.loads(resource_path("models", "emotion.json").read_text())
+    assert info["heldout_accuracy"] == meta["heldout_accuracy"]
+
+
+def _write_csv(path: Path, rows: list[tuple[str, np.ndarray]], columns=None) -> None:
+    columns = columns or [*facs.AU_NAMES, "emotion"]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(columns)
+        for emotion, x in rows:
+            w.writerow([f"{v:.4f}" for v in x][: len(columns) - 1] + [emotion])
+
+
+def test_user_csv_dataset_trains_a_model(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(30):  # a toy labelled set: AU12 -> happiness, AU15 -> sadness, nothing -> neutral
+        rows.append(("happiness", au_vector(("AU12",), rng.uniform(0.2, 0.6)) + rng.normal(0, 0.01, 32)))
+        rows.append(("sadness", au_vector(("AU15",), rng.uniform(0.2, 0.6)) + rng.normal(0, 0.01, 32)))
+        rows.append(("neutral", rng.normal(0, 0.01, 32)))
+    ds = tmp_path / "mine.csv"
+    _write_csv(ds, rows)
+    out = tmp_path / "mine.onnx"
+    rc = training.main(["--dataset", str(ds), "--replace", "--out", str(out), "--epochs", "200", "--seed", "1"])
+    assert rc == 0
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["dataset"]["rows"] == 90 and meta["synthetic"] is False
+    c = EmotionClassifier(out)
+    X = np.array([x for _, x in rows])
+    y = np.array([EMO[e] for e, _ in rows])
+    assert np.mean(c.predict(X).argmax(axis=1) == y) > 0.9
+    # added to the synthetic data (default mode): accepted and recorded
+    out2 = tmp_path / "mixed.onnx"
+    assert training.main(["--dataset", str(ds), "--out", str(out2), "--n-per-class", "40", "--epochs", "2"]) == 0
+    meta2 = json.loads(out2.with_suffix(".json").read_text())
+    assert meta2["synthetic"] is True and meta2["train"]["samples"] == 8 * 40 + 90
+
+
+def test_bad_csv_dataset_is_a_one_line_error(tmp_path, capsys):
+    ds = tmp_path / "bad.csv"
+    _write_csv(ds, [("joy", np.zeros(32))])
+    assert training.main(["--dataset", str(ds), "--replace", "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown emotion 'joy'" in err and "\n" not in err
+    _write_csv(ds, [("neutral", np.zeros(32))], columns=[*facs.AU_NAMES[:-1], "emotion"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "detector.training", "--dataset", str(ds), "--out", str(tmp_path / "x.onnx")],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "missing column" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.onnx").exists()
