@@ -1,0 +1,212 @@
+"""The pipeline: per-face features -> segmenter -> classifier -> events.
+
+:class:`Analyzer` is the streaming core shared by ``analyze`` (files), ``live``
+(camera) and the benchmark: feed it the faces of each frame in time order with
+:meth:`Analyzer.step`; it keeps one feature extractor and one segmenter per
+face track and returns the events completed at that frame.  The landmarker is
+run by the caller, so each stage can be timed and swapped separately.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detector.classifier import EmotionClassifier
+from detector.config import Config, load_config
+from detector.events import Event
+from detector.facs import AU_NAMES, EMOTIONS
+from detector.features import (
+    BLINK_CHANNELS,
+    CHANNEL_REGIONS,
+    FaceFeatures,
+    FeatureExtractor,
+    estimate_au_deltas,
+)
+from detector.landmarks import FaceObservation, Landmarker
+from detector.segmenter import Segment, Segmenter
+from detector.source import Frame, open_source
+
+
+@dataclass
+class FrameResult:
+    """What the pipeline knows after one frame (for sinks and the overlay)."""
+
+    index: int
+    timestamp: float  # seconds
+    faces: list[FaceObservation]
+    features: dict[int, FaceFeatures]  # track id -> features
+    events: list[Event]  # events that ended and were confirmed at this frame
+
+
+@dataclass
+class _Track:
+    extractor: FeatureExtractor
+    segmenter: Segmenter
+    last_index: int = -1
+
+
+class Analyzer:
+    """Streaming per-face segmentation and classification.
+
+    Parameters
+    ----------
+    config : Config
+        Pipeline configuration (``load_config()`` for the defaults).
+    classifier : EmotionClassifier, optional
+        Shared classifier; created from ``config.classifier`` if omitted.
+    """
+
+    def __init__(self, config: Config, classifier: EmotionClassifier | None = None) -> None:
+        self.config = config
+        self.classifier = classifier or EmotionClassifier(
+            config.classifier.model or None, device=config.classifier.device
+        )
+        self._tracks: dict[int, _Track] = {}
+
+    def _track(self, tid: int) -> _Track:
+        tr = self._tracks.get(tid)
+        if tr is None:
+            tr = _Track(FeatureExtractor(), Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, self.config.segmenter))
+            self._tracks[tid] = tr
+        return tr
+
+    def step(self, index: int, timestamp: float, faces: list[FaceObservation]) -> FrameResult:
+        """Process the faces found in frame ``index`` taken at ``timestamp`` seconds."""
+        feats: dict[int, FaceFeatures] = {}
+        events: list[Event] = []
+        for face in faces:
+            tr = self._track(face.track_id)
+            if tr.last_index >= 0 and index - tr.last_index > 1:
+                events += self._events(face.track_id, tr.segmenter.gap())
+            f = tr.extractor(face)
+            feats[face.track_id] = f
+            events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index))
+            tr.last_index = index
+        return FrameResult(index, timestamp, faces, feats, events)
+
+    def finish(self) -> list[Event]:
+        """Events still open at the end of the stream."""
+        events: list[Event] = []
+        for tid, tr in self._tracks.items():
+            events += self._events(tid, tr.segmenter.flush())
+        return events
+
+    def recalibrate(self) -> None:
+        """Restart every face's neutral baseline (the live ``c`` key)."""
+        for tr in self._tracks.values():
+            tr.segmenter.reset_baseline()
+
+    def activation(self, tid: int) -> np.ndarray | None:
+        """Current per-region activation of a track (noise sigmas), for the overlay."""
+        tr = self._tracks.get(tid)
+        return None if tr is None else tr.segmenter.activation
+
+    def baseline(self, tid: int) -> np.ndarray | None:
+        tr = self._tracks.get(tid)
+        return None if tr is None else tr.segmenter.baseline
+
+    def _events(self, tid: int, segments: Iterable[Segment]) -> list[Event]:
+        out = []
+        for s in segments:
+            if s.kind == "blink" and not self.config.events.include_blinks:
+                continue
+            delta = estimate_au_deltas(s.apex_values - s.baseline)
+            probs = self.classifier.predict(delta)
+            k = int(np.argmax(probs))
+            out.append(
+                Event(
+                    face=tid,
+                    onset=s.onset,
+                    apex=s.apex,
+                    offset=s.offset,
+                    onset_frame=s.onset_frame,
+                    apex_frame=s.apex_frame,
+                    offset_frame=s.offset_frame,
+                    kind=s.kind,
+                    region=s.region,
+                    emotion=EMOTIONS[k],
+                    confidence=float(probs[k]),
+                    scores={e: float(p) for e, p in zip(EMOTIONS, probs)},
+                    action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= 0.01},
+                    intensity=float(s.intensity),
+                )
+            )
+        return out
+
+
+@dataclass
+class RunStats:
+    frames: int = 0
+    frames_with_face: int = 0
+    tracks: set[int] = field(default_factory=set)
+    media_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+def run(
+    frames: Iterable[Frame],
+    landmarker: Landmarker,
+    analyzer: Analyzer,
+    on_result: Callable[[Frame, FrameResult], None] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    stats: RunStats | None = None,
+) -> list[Event]:
+    """Drive frames through landmarker and analyzer; events go to ``on_event`` as they are found.
+
+    Returns every event.  If iteration stops with an exception (Ctrl-C, a
+    truncated file), events found so far have already been passed to
+    ``on_event``; the still-open ones are *not* flushed — call
+    ``analyzer.finish()`` yourself if you want them.
+    """
+    stats = stats if stats is not None else RunStats()
+    events: list[Event] = []
+
+    def emit(evs: list[Event]) -> None:
+        for e in evs:
+            events.append(e)
+            if on_event is not None:
+                on_event(e)
+
+    t0 = time.perf_counter()
+    try:
+        for frame in frames:
+            faces = landmarker.detect(frame.image, frame.timestamp)
+            result = analyzer.step(frame.index, frame.timestamp, faces)
+            stats.frames += 1
+            stats.media_seconds = frame.timestamp
+            if faces:
+                stats.frames_with_face += 1
+                stats.tracks.update(f.track_id for f in faces)
+            emit(result.events)
+            if on_result is not None:
+                on_result(frame, result)
+        emit(analyzer.finish())
+    finally:
+        stats.wall_seconds = time.perf_counter() - t0
+    return events
+
+
+def analyze(path: str | Path, config: Config | None = None, fps: float | None = None) -> list[Event]:
+    """All expression events of a video file or a folder of numbered images.
+
+    Parameters
+    ----------
+    path : str or Path
+        Video file, or folder of numbered images (then ``fps`` is required).
+    config : Config, optional
+        Defaults to ``configs/default.toml``.
+    fps : float, optional
+        Frame rate of an image folder, frames per second.
+
+    Returns
+    -------
+    list of Event, in the order they were found.
+    """
+    config = config or load_config()
+    with open_source(path, fps=fps) as src, Landmarker(config.landmarks) as lm:
+        return run(src, lm, Analyzer(config))
