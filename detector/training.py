@@ -1,7 +1,7 @@
 """Deterministic training of the emotion classifier (``models/emotion.onnx``).
 
 Run ``python -m detector.training [--out models/emotion.onnx] [--seed 0]
-[--dataset CSV [--replace]] [--noise SIGMA]``.  The same seed, options and
+[--dataset CSV [--replace]] [--noise SIGMA] [--channel-noise FILE]``.  The same seed, options and
 platform give a byte-identical ONNX file (no clock, no threads in the random
 stream, fixed opset/IR version).  Needs numpy and the optional ``onnx``
 package (``pip install microexpr[train]``); inference needs only onnxruntime.
@@ -14,7 +14,7 @@ vector in ``facs.AU_NAMES`` order (0..1 intensity scale, so values lie in
 
 Graph (all float32)::
 
-    xk   = x[:, keep]                          # AU45 (blink) is dropped: not an emotion cue
+    xk   = relu(x[:, keep])                    # AU45 (blink) dropped; decreases dropped (see below)
     n    = ||xk||                              # event strength
     u    = xk / max(n, EPS)                    # direction: the AU pattern, intensity-free
     asym = |xk[:, L] - xk[:, R]| / max(n, EPS)  # one-sidedness of each bilateral AU
@@ -25,7 +25,10 @@ Graph (all float32)::
 
 So the same AU pattern at intensity 0.05 and 0.8 gives the same direction
 ``u``; the strength ``s`` only decides between an emotion and ``neutral``
-(a zero or noise-sized vector is neutral).
+(a zero or noise-sized vector is neutral).  Only increases count: an AU
+estimator reports an action's antagonists as negative changes (a smile
+lowers the AU15 estimate, a brow raise lowers AU4), and such decreases are not
+evidence for any prototype, so the graph rectifies the delta first.
 
 Training data (synthetic, FACS/EMFACS-grounded)
 -----------------------------------------------
@@ -39,10 +42,13 @@ contempt one-sided 12+14):
 * variants: the full prototype (45 %), one region only (upper face = AUs 1,
   2, 4, 5, 6, 7, lower face = the rest; 25 %), or a random subset of its AUs
   (30 %);
-* bilateral AUs get asymmetry jitter (one side x U(0.65, 1)); contempt is
-  one-sided: the other side gets at most 0.3 of the active side.  10 % of the
-  happiness samples are a *symmetric* dimpled smile (AU12+AU14 on both sides),
+* bilateral AUs get asymmetry jitter (one side x U(0.7, 1)); contempt is
+  one-sided: the other side gets at most 0.5 of the active side (estimators
+  leak a one-sided action onto the other side).  10 % of the happiness
+  samples are a *symmetric* dimpled smile (AU12+AU14 on both sides),
   labelled happiness, so that contempt needs one-sidedness;
+* estimator cross-talk: in half the samples each active AU leaks U(0, 0.3)
+  of its intensity into one random AU of the same face half and side;
 * co-occurring EMFACS extras that carry no label (each with p = 0.3): AU25 in
   surprise/fear/happiness/disgust, AU17 in sadness/anger/disgust, AU24 in
   anger; blinks (AU45) in 10 % of all samples;
@@ -50,18 +56,26 @@ contempt one-sided 12+14):
   prototypes (partial variants are ambiguous: AU4 alone fits sadness, anger
   and fear) gets probabilities proportional to coverage^4, coverage being the
   fraction of the prototype's (per-side) AUs that are present;
-* noise: Gaussian, per AU sigma ``noise`` x log-uniform(0.5, 2); a sample
-  whose clean signal is weak against the noise (SNR = ||signal / sigma|| below
-  3) is blended towards ``neutral`` (fully neutral at SNR <= 1);
+* noise: Gaussian, independent per AU, sigma = nominal x log-uniform(0.5, 2);
+  a sample whose clean signal is weak against the noise (SNR =
+  ||signal / sigma|| below 3) is blended towards ``neutral`` (fully neutral
+  at SNR <= 1);
 * neutral: noise only (sigma x 0.1..2, some near-zero vectors), small random
   AU activity (|N(0, 2 sigma)| on ~1 random AU), and non-emotional actions
   (lips part AU25, chin raiser AU17, lip pressor AU24, blinks).
 
-The per-AU noise level ``DEFAULT_AU_NOISE`` (0.02 on the 0..1 AU scale) is a
-documented assumption: MediaPipe blendshapes jitter by 0.01-0.02 per frame on
-real video and an apex-minus-baseline delta adds the apex frame's noise to a
-(smoothed) baseline.  Re-derive it from measured channel noise pushed through
-``detector.features`` when that is available (``--noise`` takes one number).
+Nominal noise per AU = sqrt(measured^2 + floor^2):
+
+* measured (``MEASURED_AU_NOISE``, 0.001-0.026): the per-channel white noise
+  of ``benchmarks/channel_noise.json`` (real clips, MediaPipe smoothing
+  defeated) pushed through the linear AU map of ``detector.features``
+  (``--channel-noise FILE`` re-derives it at build time, ``--derive-noise
+  FILE`` prints it);
+* floor (``NOISE_FLOOR`` = 0.015, ``--noise``): what that measurement misses.
+  Blendshapes resting at 0 hardly jitter but do during an expression; the apex
+  frame is picked as a maximum (biased towards a noise peak); the baseline
+  wanders; and on 200 fps lab video landmarks jitter by 0.15-0.4 % IOD,
+  which the geometry cues (full scale 2-8 % IOD) turn into 0.02-0.06 per AU.
 
 User datasets
 -------------
@@ -84,14 +98,21 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread: the matrices are small and OpenBLAS threads spin when the
+# cores are busy (a full build took 5 s with one thread, 46 s with two, on a
+# loaded 2-core machine; same bytes either way).  Only takes effect when numpy
+# is not imported yet (``python -m detector.training``).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from detector import facs
+import numpy as np  # noqa: E402
+
+from detector import facs  # noqa: E402
 
 #: Version of the recipe (bump when the data recipe or graph changes).
 MODEL_VERSION = "1"
@@ -104,8 +125,21 @@ LOGN_MIN = float(np.log(EPS))
 LOGN_MAX = float(np.log(4.0))
 N_AU = len(facs.AU_NAMES)
 N_EMO = len(facs.EMOTIONS)
-#: Per-AU noise sigma (0..1 AU scale) of an apex-minus-baseline delta; see module docstring.
-DEFAULT_AU_NOISE = 0.02
+#: Noise floor (0..1 AU scale) added in quadrature to every AU's measured noise; see module docstring.
+NOISE_FLOOR = 0.015
+#: Per-AU white noise (0..1 AU scale) measured on real video: benchmarks/channel_noise.json
+#: ("recommended": VIDEO mode with smoothing defeated, max over the two bundled clips of the
+#: robust residual sigma per channel) pushed through detector.features' linear AU map,
+#: sigma_AU = sqrt(sum_j (dAU/dchannel_j * sigma_j)^2).  Regenerate with
+#: ``python -m detector.training --derive-noise benchmarks/channel_noise.json``.
+MEASURED_AU_NOISE: dict[str, float] = {
+    "AU01_L": 0.0039, "AU01_R": 0.0028, "AU02_L": 0.0075, "AU02_R": 0.0039, "AU04_L": 0.0059, "AU04_R": 0.0057,
+    "AU05_L": 0.0115, "AU05_R": 0.0116, "AU06_L": 0.0069, "AU06_R": 0.0070, "AU07_L": 0.0090, "AU07_R": 0.0091,
+    "AU09_L": 0.0066, "AU09_R": 0.0079, "AU10_L": 0.0131, "AU10_R": 0.0103, "AU12_L": 0.0013, "AU12_R": 0.0016,
+    "AU14_L": 0.0064, "AU14_R": 0.0086, "AU15_L": 0.0055, "AU15_R": 0.0048, "AU16": 0.0097, "AU17": 0.0120,
+    "AU20_L": 0.0054, "AU20_R": 0.0071, "AU23": 0.0257, "AU24": 0.0148, "AU25": 0.0030, "AU26": 0.0038,
+    "AU45_L": 0.0037, "AU45_R": 0.0037,
+}
 
 _IDX = {name: i for i, name in enumerate(facs.AU_NAMES)}
 _EMO = {e: i for i, e in enumerate(facs.EMOTIONS)}
@@ -160,6 +194,26 @@ PAIR_R = np.array([_KEPT_NAMES.index(_KEPT_NAMES[j][:-2] + "_R") for j in PAIR_L
 N_FEATURES = len(KEEP) + len(PAIR_L) + 1
 
 
+def _neighbours(i: int) -> np.ndarray:
+    """Units an estimator may leak AU ``i`` into: same face half, same side (or midline), not AU45."""
+    name = facs.AU_NAMES[i]
+    upper = _base(name) in UPPER_AUS
+    side = name[-2:] if name.endswith(("_L", "_R")) else ""
+    out = []
+    for j in KEEP:
+        other = facs.AU_NAMES[j]
+        if j == i or _base(other) == _base(name) or (_base(other) in UPPER_AUS) != upper:
+            continue
+        oside = other[-2:] if other.endswith(("_L", "_R")) else ""
+        if side and oside and oside != side:
+            continue
+        out.append(j)
+    return np.asarray(out, dtype=np.int64)
+
+
+_NEIGHBOURS: tuple[np.ndarray, ...] = tuple(_neighbours(i) for i in range(N_AU))
+
+
 @dataclass(frozen=True)
 class _Proto:
     emotion: str
@@ -209,19 +263,21 @@ class Recipe:
     """Knobs of the synthetic data; every field is recorded in the model metadata."""
 
     n_per_class: int = 5000
-    noise: float = DEFAULT_AU_NOISE  # per-AU sigma, 0..1 AU scale
+    noise: float = NOISE_FLOOR  # per-AU noise floor (sigma, 0..1 AU scale), added in quadrature
     intensity_range: tuple[float, float] = (0.015, 1.0)
     variant_probs: tuple[float, float, float] = (0.45, 0.25, 0.30)  # full, one region, random subset
-    asym_min: float = 0.65  # weak/strong side ratio for bilateral AUs of symmetric emotions
-    contempt_other_side_max: float = 0.3
+    asym_min: float = 0.7  # weak/strong side ratio for bilateral AUs of symmetric emotions
+    contempt_other_side_max: float = 0.5
     dimpled_smile_frac: float = 0.10
     extra_prob: float = 0.3
+    leak_prob: float = 0.5  # probability that a sample has estimator cross-talk
+    leak_max: float = 0.3  # cross-talk: each active AU leaks up to this share into one neighbour
     blink_prob: float = 0.10
     snr_neutral: tuple[float, float] = (1.0, 3.0)  # below first: neutral; above second: emotion
     label_power: float = 4.0
     noise_scale_range: tuple[float, float] = (0.5, 2.0)
-    #: per-AU sigma overriding ``noise`` for the AUs given (AU_NAMES -> sigma)
-    au_noise: dict[str, float] = field(default_factory=dict)
+    #: measured per-AU sigma (AU_NAMES -> sigma), combined with ``noise`` in quadrature
+    au_noise: dict[str, float] = field(default_factory=lambda: dict(MEASURED_AU_NOISE))
 
     def as_dict(self) -> dict:
         d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -230,11 +286,34 @@ class Recipe:
 
 
 def _noise_vec(recipe: Recipe) -> np.ndarray:
-    """Per-AU noise sigma (32,), AU_NAMES order."""
-    v = np.full(N_AU, recipe.noise, dtype=np.float64)
+    """Nominal per-AU noise sigma (32,), AU_NAMES order: sqrt(measured^2 + floor^2)."""
+    v = np.zeros(N_AU, dtype=np.float64)
     for name, sigma in recipe.au_noise.items():
         v[_IDX[name]] = sigma
-    return v
+    return np.sqrt(v * v + recipe.noise**2)
+
+
+def derive_au_noise(channel_noise_json: str | Path) -> dict[str, float]:
+    """Per-AU noise from measured per-channel noise, through ``detector.features``' AU map.
+
+    Reads ``recommended.noise_sigma`` and ``channels`` of a file written by
+    ``benchmarks/channel_noise.py``.  The AU map is linear, so its Jacobian
+    (probed with small steps of ``estimate_au_deltas``) gives
+    ``sigma_AU = sqrt(sum_j (dAU/dchannel_j * sigma_j)^2)`` (channels taken as independent).
+    """
+    from detector import features
+
+    try:
+        d = json.loads(Path(channel_noise_json).read_text(encoding="utf-8"))
+        names, sig = d["channels"], np.asarray(d["recommended"]["noise_sigma"], dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"cannot read channel noise from {channel_noise_json}: {e}") from None
+    if tuple(names) != tuple(features.CHANNELS) or sig.shape != (len(names),):
+        raise ValueError(f"{channel_noise_json}: channels differ from detector.features.CHANNELS; re-run it")
+    step = 1e-3
+    rows = np.asarray(features.estimate_au_deltas(np.diag(sig * step).astype(np.float32)), dtype=np.float64) / step
+    au = np.sqrt(np.sum(rows**2, axis=0))
+    return {name: round(float(v), 4) for name, v in zip(facs.AU_NAMES, au)}
 
 
 def _emotion_sample(
@@ -275,6 +354,10 @@ def _emotion_sample(
         r = rng.uniform(0.0, recipe.contempt_other_side_max)
         for i in list(active):
             clean[_mirror(i)] = r * clean[i]
+    if rng.random() < recipe.leak_prob:
+        for i in sorted(active):
+            nb = _NEIGHBOURS[i]
+            clean[nb[rng.integers(len(nb))]] += clean[i] * rng.uniform(0.0, recipe.leak_max)
     sigma = _noise_vec(recipe) * noise_scale
     snr = float(np.sqrt(np.sum((clean / sigma) ** 2)))
     if dimpled:
@@ -423,7 +506,7 @@ def read_dataset_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 def features(x: np.ndarray) -> np.ndarray:
     """NumPy reference of the graph's feature block: (N, 32) -> (N, N_FEATURES)."""
-    xk = x[:, KEEP]
+    xk = np.maximum(x[:, KEEP], 0.0)
     n = np.sqrt(np.sum(xk * xk, axis=1, keepdims=True))
     d = np.maximum(n, EPS)
     u = xk / d
@@ -541,7 +624,8 @@ def to_onnx_bytes(w: Weights, metadata: dict[str, str]) -> bytes:
     ]
     N = helper.make_node
     nodes = [
-        N("Gather", [INPUT_NAME, "keep_idx"], ["xk"], axis=1),
+        N("Gather", [INPUT_NAME, "keep_idx"], ["xs"], axis=1),
+        N("Relu", ["xs"], ["xk"]),
         N("Mul", ["xk", "xk"], ["sq"]),
         N("ReduceSum", ["sq", "axis1"], ["ss"], keepdims=1),
         N("Sqrt", ["ss"], ["norm"]),
@@ -652,7 +736,7 @@ def build(
         "seed": str(seed),
         "version": MODEL_VERSION,
         "train_accuracy": f"{train_acc:.4f}",
-        "noise": f"{recipe.noise:g}",
+        "noise_sigma": json.dumps([round(float(v), 4) for v in _noise_vec(recipe)]),
         "training": json.dumps({k: info[k] for k in ("recipe", "train", "dataset", "synthetic")}, sort_keys=True),
     }
     if "heldout_accuracy" in info:
@@ -702,9 +786,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dataset", type=Path, default=None, help="labelled CSV: 32 AU columns + emotion")
     ap.add_argument("--replace", action="store_true", help="train on --dataset only (no synthetic data)")
-    ap.add_argument("--noise", type=float, default=DEFAULT_AU_NOISE, help="per-AU noise sigma, 0..1 AU scale")
+    ap.add_argument("--noise", type=float, default=NOISE_FLOOR,
+                    help="per-AU noise floor (sigma, 0..1 AU scale), added in quadrature to the measured noise")
     ap.add_argument("--noise-json", type=Path, default=None,
-                    help="JSON object {AU name: sigma} overriding --noise for those AUs")
+                    help="JSON object {AU name: sigma}: measured per-AU noise replacing the built-in table")
+    ap.add_argument("--channel-noise", type=Path, default=None,
+                    help="derive the per-AU noise from a benchmarks/channel_noise.py result (needs detector.features)")
+    ap.add_argument("--derive-noise", type=Path, default=None, metavar="CHANNEL_NOISE_JSON",
+                    help="print the per-AU noise derived from this file as JSON and exit")
     ap.add_argument("--n-per-class", type=int, default=Recipe.n_per_class, help="synthetic samples per class")
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     ap.add_argument("--no-json", action="store_true", help="do not write <out>.json beside the model")
@@ -715,10 +804,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_per_class < 1 or args.epochs < 1:
         print("error: --n-per-class and --epochs must be >= 1", file=sys.stderr)
         return 2
+    if args.derive_noise is not None:
+        try:
+            print(json.dumps(derive_au_noise(args.derive_noise)))
+        except (ValueError, ImportError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     out = args.out or _default_out()
     t0 = time.perf_counter()
     try:
-        au_noise = _read_noise_json(args.noise_json) if args.noise_json else {}
+        au_noise = dict(MEASURED_AU_NOISE)
+        if args.channel_noise:
+            au_noise = derive_au_noise(args.channel_noise)
+        if args.noise_json:
+            au_noise = _read_noise_json(args.noise_json)
         data, info = build(
             args.seed,
             Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise),
