@@ -219,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"microexpr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_analyze(sub)
+    from detector import live  # noqa: PLC0415 - `microexpr live` (issue 4)
+
+    p = sub.add_parser("live", help="live camera (or a file played as one) with the micro-expression overlay",
+                       description="Watch a camera, or play a video file as if it were one, through the pipeline "
+                                   "with an on-screen overlay.")
+    live.add_arguments(p)
+    p.set_defaults(func=live.run)
     return parser
 
 

@@ -288,7 +288,7 @@ class ActivationTimelineAnnotator:
         return top + int(2 * u), top + int(16 * u)
 
     def _render(self, canvas: np.ndarray, u: float) -> None:
-        _text(canvas, f"region activation (line = {self.threshold:g} sigma)", (5 * u, 12 * u), 0.36 * u, GREY)
+        _text(canvas, f"region activation  (- - {self.threshold:g} sd)", (5 * u, 12 * u), 0.36 * u, GREY)
         x0 = int(48 * u)
         x1 = x0 + int(self.capacity * u)
         for i, name in enumerate(self.regions):
@@ -378,11 +378,11 @@ class EventLogAnnotator:
     def layout(self, shape: tuple[int, ...]) -> Rect:
         u = unit(shape)
         H, W = shape[:2]
-        w, h = int(236 * u), int(18 * u + 13 * u * self.lines)
+        w, h = int(226 * u), int(18 * u + 13 * u * self.lines)
         return Rect(W - w - int(6 * u), H - h - int(6 * u), w, h)
 
     def _render(self, canvas: np.ndarray, u: float) -> None:
-        _text(canvas, "events   (onset s, kind, emotion, conf., duration)", (5 * u, 12 * u), 0.32 * u, GREY)
+        _text(canvas, "events  (onset s, kind, emotion, duration)", (5 * u, 12 * u), 0.34 * u, GREY)
 
     def annotate(self, frame: np.ndarray, events: list[Event]) -> np.ndarray:
         u = unit(frame.shape)
