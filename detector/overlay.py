@@ -199,18 +199,18 @@ class CalibrationAnnotator:
         cx, cy = view.center if view.center is not None else (W / 2, H / 2)
         c = (int(cx), int(cy))
         r = int(view.radius) if view.radius else int(40 * u)
-        r = max(int(20 * u), min(r, H // 2 - 4))
+        r = max(int(20 * u), min(r, int(0.45 * H)))
         t = max(2, int(3 * u))
         cv2.circle(frame, c, r, (70, 70, 70), t, cv2.LINE_AA)
         p = float(np.clip(view.progress, 0.0, 1.0))
         if view.face_found:
             cv2.ellipse(frame, c, (r, r), -90.0, 0.0, 360.0 * p, ACCENT, t + 1, cv2.LINE_AA)
+        # the message goes where the banner would (nothing is reported while calibrating)
         msg = f"{self.message}  {int(100 * p)}%" if view.face_found else self.no_face
-        scale, thick = 0.5 * u, max(1, int(u))
+        scale, thick = 0.55 * u, max(1, int(round(1.2 * u)))
         (mw, mh), _ = cv2.getTextSize(msg, FONT, scale, thick)
-        y = int(min(c[1] + r + 22 * u, H - 8 * u))
-        x = int(np.clip(c[0] - mw // 2, 4, max(4, W - mw - 4)))
-        cv2.rectangle(frame, (x - 5, y - mh - 6), (x + mw + 5, y + 6), DARK, -1)
+        x, y = max(4, (W - mw) // 2), int(26 * u) + mh + int(7 * u)
+        cv2.rectangle(frame, (x - int(8 * u), int(26 * u)), (x + mw + int(8 * u), y + int(7 * u)), DARK, -1)
         _text(frame, msg, (x, y), scale, ACCENT if view.face_found else WARN_RED, thick)
         return frame
 
@@ -498,10 +498,10 @@ class Overlay:
         if state.show_landmarks:
             self.landmarks.annotate(frame, state.faces)
         self.box.annotate(frame, state.faces)
+        self.calibration.annotate(frame, state.calibration)
         self.bars.annotate(frame, state.probs)
         self.timeline.annotate(frame, state.activation_history)
         self.log.annotate(frame, state.log)
-        self.calibration.annotate(frame, state.calibration)
         self.banner.annotate(frame, state.banners)
         self.status.annotate(frame, state.status)
         return frame
