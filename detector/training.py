@@ -67,10 +67,10 @@ contempt one-sided 12+14):
 Nominal noise per AU = sqrt(measured^2 + floor^2):
 
 * measured (``MEASURED_AU_NOISE``, 0.001-0.026): the per-channel white noise
-  of ``benchmarks/channel_noise.json`` (real clips, MediaPipe smoothing
-  defeated) pushed through the linear AU map of ``detector.features``
-  (``--channel-noise FILE`` re-derives it at build time, ``--derive-noise
-  FILE`` prints it);
+  of the first ``benchmarks/channel_noise.json`` (real clips, MediaPipe
+  smoothing defeated) pushed through the linear AU map of
+  ``detector.features`` (``--channel-noise FILE`` derives it from a given
+  file at build time, ``--derive-noise FILE`` prints it);
 * floor (``NOISE_FLOOR`` = 0.015, ``--noise``): what that measurement misses.
   Blendshapes resting at 0 hardly jitter but do during an expression; the apex
   frame is picked as a maximum (biased towards a noise peak); the baseline
@@ -127,11 +127,15 @@ N_AU = len(facs.AU_NAMES)
 N_EMO = len(facs.EMOTIONS)
 #: Noise floor (0..1 AU scale) added in quadrature to every AU's measured noise; see module docstring.
 NOISE_FLOOR = 0.015
-#: Per-AU white noise (0..1 AU scale) measured on real video: benchmarks/channel_noise.json
-#: ("recommended": VIDEO mode with smoothing defeated, max over the two bundled clips of the
-#: robust residual sigma per channel) pushed through detector.features' linear AU map,
-#: sigma_AU = sqrt(sum_j (dAU/dchannel_j * sigma_j)^2).  Regenerate with
-#: ``python -m detector.training --derive-noise benchmarks/channel_noise.json``.
+#: Per-AU white noise (0..1 AU scale) measured on real video: the first version of
+#: benchmarks/channel_noise.json ("recommended": VIDEO mode with smoothing defeated, max over
+#: the two bundled clips of the residual sigma around a 5-frame running median) pushed through
+#: detector.features' linear AU map, sigma_AU = sqrt(sum_j (dAU/dchannel_j * sigma_j)^2).
+#: The committed channel_noise.json now recommends a larger statistic (second-difference sigma
+#: or the wander within held expressions; 0.012-0.12 per AU through the same map).  Trained on
+#: that, the model lost recognition of fear and sadness on warped faces (39 % vs 48 % overall,
+#: see the classifier notes), so it is not the default; ``--channel-noise FILE`` trains on it,
+#: ``--derive-noise FILE`` prints it.
 MEASURED_AU_NOISE: dict[str, float] = {
     "AU01_L": 0.0039, "AU01_R": 0.0028, "AU02_L": 0.0075, "AU02_R": 0.0039, "AU04_L": 0.0059, "AU04_R": 0.0057,
     "AU05_L": 0.0115, "AU05_R": 0.0116, "AU06_L": 0.0069, "AU06_R": 0.0070, "AU07_L": 0.0090, "AU07_R": 0.0091,
