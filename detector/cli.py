@@ -66,7 +66,7 @@ class Progress:
         self.enabled = enabled
         self.tty = self.stream.isatty()
         self.t0 = time.perf_counter()
-        self._last = 0.0
+        self._last = self.t0  # first line after one period, when the rate means something
         self._shown = False
 
     def update(self, done: int, force: bool = False) -> None:
@@ -206,6 +206,17 @@ def cmd_analyze(args) -> int:
     if error is not None:
         raise error
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(sub) -> None:
+    from detector import evaluate
+
+    p = sub.add_parser("evaluate", help="score predicted events against ground truth (MEGC-style spotting metrics)")
+    evaluate.add_arguments(p)
+    p.set_defaults(func=evaluate.run)
 
 
 # --------------------------------------------------------------------------- main

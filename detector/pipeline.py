@@ -102,9 +102,10 @@ class Analyzer:
             tr.segmenter.reset_baseline()
 
     def activation(self, tid: int) -> np.ndarray | None:
-        """Current per-region activation of a track (noise sigmas), for the overlay."""
+        """Latest per-region activation (6,) of a track, noise units, for the overlay."""
         tr = self._tracks.get(tid)
-        return None if tr is None else tr.segmenter.activation
+        last = None if tr is None else tr.segmenter.last_activation()
+        return None if last is None else last[2]
 
     def baseline(self, tid: int) -> np.ndarray | None:
         tr = self._tracks.get(tid)
