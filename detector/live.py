@@ -42,6 +42,13 @@ MIN_GOOD_FPS = 100.0
 WINDOW_NAME = "microexpr live"
 
 
+def rate_warning(fps: float, measured: bool = False) -> str:
+    """The plain-words warning for a source slower than ``MIN_GOOD_FPS``."""
+    how = "delivers" if measured else "runs at"
+    return (f"warning: the source {how} {fps:.3g} fps (below {MIN_GOOD_FPS:.0f}): expressions shorter than "
+            f"about 2 frames ({2000.0 / fps:.0f} ms) cannot be resolved at that rate")
+
+
 # --------------------------------------------------------------------------- keys
 
 
@@ -325,12 +332,15 @@ class LiveSession:
         Outputs; ``window`` None = headless.
     snapshot_dir : Path
         Where ``s`` writes PNG snapshots.
+    check_rate : bool
+        Warn (once, after 3 s) if the measured capture rate is below
+        ``MIN_GOOD_FPS`` (cameras that report a rate they don't deliver).
     """
 
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
                  recorder: Recorder | None = None, window: Window | None = None,
                  snapshot_dir: Path = Path("."), log=None, clock=time.monotonic,
-                 probs_every_s: float = 1 / 15) -> None:
+                 probs_every_s: float = 1 / 15, check_rate: bool = False) -> None:
         self.capture = capture
         self.landmarker = landmarker
         self.analyzer = analyzer
@@ -354,7 +364,11 @@ class LiveSession:
         self._last_frame: np.ndarray | None = None
         self._drop_warned = False
         self._last_report = 0.0
+        self._last_dropped = 0
+        self._t_start = 0.0
         self._seen: set[int] = set()
+        self.check_rate = check_rate
+        self.rate_warned = False
 
     # -- events and state
     def _emit(self, events: list[Event], t: float) -> None:
@@ -482,17 +496,28 @@ class LiveSession:
         st.busy_s += self.clock() - t_start
 
     def _check_drops(self, now: float) -> None:
+        """Warn once when frames start being dropped; log the running counts every 5 s."""
         d = self.capture.dropped
         if d and not self._drop_warned:
             self._drop_warned = True
             self.log("warning: processing is slower than the source, so frames are being dropped "
                      "(the newest frame is always processed; timestamps stay exact)")
-        if self.window is None and now - self._last_report >= 5.0:
+        if not self.rate_warned and self.check_rate and now - self._t_start >= 3.0:
+            # cameras often deliver less than they report: judge by what actually arrives
+            self.rate_warned = True
+            fps = self.capture.capture_fps
+            if 0 < fps < MIN_GOOD_FPS:
+                self.log(rate_warning(fps, measured=True))
+        if now - self._last_report >= 5.0:
             self._last_report = now
             s = self._status()
-            lat = "-" if not math.isfinite(s.latency_ms) else f"{s.latency_ms:.1f} ms"
-            self.log(f"{self.stats.processed} frames processed, capture {s.capture_fps:.1f} fps, "
-                     f"processing {s.processing_fps:.1f} fps, latency {lat}, dropped {d}")
+            if self.window is None:
+                lat = "-" if not math.isfinite(s.latency_ms) else f"{s.latency_ms:.1f} ms"
+                self.log(f"{self.stats.processed} frames processed, capture {s.capture_fps:.1f} fps, "
+                         f"processing {s.processing_fps:.1f} fps, latency {lat}, dropped {d}")
+            elif d != self._last_dropped:
+                self.log(f"{d} frames dropped so far ({self.stats.processed} processed)")
+            self._last_dropped = d
 
     def run(self) -> LiveStats:
         """Until the source ends, the user quits or the window is closed.
@@ -503,7 +528,7 @@ class LiveSession:
         events still open are flushed by :meth:`finish`.
         """
         t_wall = self.clock()
-        self._last_report = t_wall
+        self._last_report = self._t_start = t_wall
         try:
             self.capture.start()
             while True:
@@ -642,9 +667,9 @@ def run(args) -> int:
             info(f"{source.name}: {w}x{h} at {source.nominal_fps:.3g} fps, {mode}")
         else:
             info(f"{source.describe()} (asked {args.width or '-'}x{args.height or '-'} at {args.fps:g} fps)")
-        if source.nominal_fps and source.nominal_fps < MIN_GOOD_FPS:
-            warn(f"the source runs at {source.nominal_fps:.3g} fps (below {MIN_GOOD_FPS:.0f}): expressions "
-                 f"shorter than about 2 frames ({2000.0 / source.nominal_fps:.0f} ms) cannot be resolved at that rate")
+        rate_warned = bool(source.nominal_fps and source.nominal_fps < MIN_GOOD_FPS)
+        if rate_warned:
+            info(rate_warning(source.nominal_fps))
         if args.events:
             sink = JsonlEventSink(args.events)
         if args.record:
@@ -661,7 +686,9 @@ def run(args) -> int:
 
         with Landmarker(cfg.landmarks) as lm:
             session = LiveSession(capture, lm, Analyzer(cfg), use_source_time=bool(args.as_fast_as_possible),
-                                  on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info)
+                                  on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
+                                  check_rate=not args.source)
+            session.rate_warned = rate_warned
             try:
                 session.run()
             except KeyboardInterrupt:

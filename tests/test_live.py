@@ -159,6 +159,34 @@ def test_dropped_frames_do_not_bend_the_timestamps_given_to_the_segmenter():
     assert session.stats.processed == len(idx)
 
 
+class SteadySource:
+    """``n`` frames at ``fps`` on a fake clock."""
+
+    def __init__(self, n: int, fps: float) -> None:
+        self.n, self.fps, self.now = n, fps, 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def __iter__(self):
+        for k in range(self.n):
+            self.now = k / self.fps
+            yield Frame(k, self.now, np.zeros((90, 160, 3), np.uint8))
+
+
+@pytest.mark.parametrize("fps, warned", [(30.0, True), (120.0, False)])
+def test_camera_slower_than_it_claims_gets_the_rate_warning_once(fps, warned):
+    src = SteadySource(n=int(5 * fps), fps=fps)
+    logs: list[str] = []
+    s = LiveSession(ThreadedCapture(src, lossless=True, clock=src.clock), NoFaces(), FakeAnalyzer(),
+                    use_source_time=False, log=logs.append, clock=src.clock, check_rate=True)
+    s.run()
+    hits = [m for m in logs if "cannot be resolved" in m]
+    assert len(hits) == (1 if warned else 0)
+    if warned:
+        assert "delivers 30 fps" in hits[0] and "67 ms" in hits[0]
+
+
 def test_keys_drive_the_session():
     an = FakeAnalyzer()
     cap = ThreadedCapture([], lossless=True)
