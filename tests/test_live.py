@@ -389,6 +389,15 @@ def test_bad_arguments(capsys, tmp_path):
     assert "--as-fast-as-possible needs --source" in err and "no such file" in err
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY is how Linux names the screen")
+def test_no_display_without_no_window_is_a_one_line_error(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["live", "--source", str(SHORT)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("microexpr: error: no display") and "--no-window" in err[-1]
+
+
 # --------------------------------------------------------------------------- the window, under Xvfb
 
 
