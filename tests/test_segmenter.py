@@ -1,0 +1,406 @@
+"""Segmenter on synthetic signals with known onset / apex / offset.
+
+Amplitudes are per-frame SNR (apex displacement / frame-noise std) on AR(1)
+noise correlated over 10 ms, only 2-4 of 60 channels move, as in real
+micro-expressions (SNR 1-8).  Everything is seeded, so results are repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detector.facs import REGIONS
+from detector.segmenter import Segment, Segmenter, SegmenterConfig, segment
+from synthetic_signals import (
+    SynthEvent,
+    channel_layout,
+    event_bank,
+    make_clip,
+    make_times,
+    match,
+    plateau_profile,
+)
+
+FPS = 200.0
+BROWS, EYES, CHEEKS, NOSE, MOUTH, JAW = (REGIONS.index(r) for r in REGIONS)
+BLINK = (10, 11, 12, 13)  # blink channels of channel_layout()
+
+
+def ch(region: int, i: int) -> int:
+    """Channel ``i`` (0..9) of a region in channel_layout(); i >= 4 in the eyes region is a non-blink channel."""
+    return region * 10 + i
+
+
+def run(clip, config: SegmenterConfig | None = None) -> list[Segment]:
+    return segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, config)
+
+
+def stream(clip, config: SegmenterConfig | None = None, frames=None) -> list[Segment]:
+    seg = Segmenter(clip.regions, clip.blink, config)
+    out: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        out += seg.update(t, clip.X[i], clip.pose[i], None if frames is None else int(frames[i]))
+    return out + seg.flush()
+
+
+def expressions(segs: list[Segment]) -> list[Segment]:
+    return [s for s in segs if s.kind in ("micro", "macro")]
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@pytest.mark.parametrize("fps", [200.0, 100.0])
+def test_clean_events_recovered_within_one_frame(fps):
+    # High SNR, motion starting and stopping at full speed (triangular profile): onset,
+    # apex and offset are sharply defined, so they must be recovered to within one frame.
+    durations = [0.04, 0.06, 0.1, 0.16, 0.25, 0.35, 0.45]
+    chans = [(ch(BROWS, 0), ch(BROWS, 1)), (ch(MOUTH, 2), ch(MOUTH, 3)), (ch(CHEEKS, 0), ch(CHEEKS, 1), ch(NOSE, 4)),
+             (ch(NOSE, 3), ch(NOSE, 4)), (ch(BROWS, 5), ch(BROWS, 6)), (ch(JAW, 1), ch(JAW, 2), ch(BROWS, 3)),
+             (ch(CHEEKS, 5), ch(CHEEKS, 6))]
+    events, t = [], 1.6
+    for d, c in zip(durations, chans):
+        events.append(SynthEvent(t, t + 0.4 * d, t + d, c, 40.0, shape="linear"))
+        t += d + 1.3
+    for seed in (0, 1):
+        clip = make_clip(t + 0.5, fps, events, seed=seed)
+        found = run(clip)
+        pairs, false_alarms, missed = match(found, clip.events)
+        assert not false_alarms and not missed
+        for s, ev in pairs:
+            truth = ev.frames(clip.times)
+            got = (s.onset_frame, s.apex_frame, s.offset_frame)
+            assert max(abs(g - w) for g, w in zip(got, truth)) <= 1, (ev, got, truth)
+            assert s.kind == "micro"
+            # seconds are the timestamps of those frames
+            assert s.onset == clip.times[s.onset_frame] and s.offset == clip.times[s.offset_frame]
+
+
+@pytest.mark.parametrize("snr, min_recall", [(4.0, 0.85), (6.0, 0.9), (8.0, 0.9)])
+def test_realistic_snr_micro_events_detected(snr, min_recall):
+    # Per-frame SNR 4-8 on 2-4 of 60 channels: found by integrating over the event's frames.
+    # MEGC criterion: a detection counts when its IoU with the true interval is >= 0.5.
+    clip = event_bank(snr, n_events=20, seed=3, micro=True)
+    found = run(clip)
+    pairs, false_alarms, missed = match(found, clip.events, iou_min=0.5)
+    assert len(pairs) >= min_recall * len(clip.events)
+    assert len(false_alarms) <= 1
+    assert all(s.kind == "micro" for s, _ in pairs)
+    onset_err = np.array([abs(s.onset - ev.onset) for s, ev in pairs])
+    assert np.median(onset_err) <= 0.02  # seconds (4 frames)
+
+
+def test_realistic_snr_macro_events_detected():
+    clip = event_bank(6.0, n_events=12, seed=4, micro=False)
+    found = run(clip)
+    pairs, false_alarms, missed = match(found, clip.events, iou_min=0.5)
+    assert len(pairs) >= 11 and len(false_alarms) <= 1
+    assert all(s.kind == "macro" for s, _ in pairs)
+
+
+def test_weak_events_at_snr_2_are_mostly_not_invented():
+    # At SNR 2 few events are detectable; what is reported must still be mostly real.
+    clip = event_bank(2.0, n_events=20, seed=5, micro=True)
+    pairs, false_alarms, _ = match(run(clip), clip.events, iou_min=0.3)
+    assert len(false_alarms) <= 2
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+def test_micro_vs_macro_by_duration():
+    durations = [0.2, 0.42, 0.6, 1.5, 3.0]
+    events, t = [], 1.6
+    for i, d in enumerate(durations):
+        events.append(SynthEvent(t, t + 0.4 * d, t + d, (ch(MOUTH, 2 * i), ch(MOUTH, 2 * i + 1)), 25.0, shape="linear"))
+        t += d + 1.5
+    clip = make_clip(t + 0.5, FPS, events, seed=11)
+    pairs, false_alarms, missed = match(run(clip), clip.events, iou_min=0.7)
+    assert not false_alarms and not missed
+    for s, ev in pairs:
+        assert s.kind == ("micro" if ev.offset - ev.onset < 0.5 else "macro")
+        assert s.kind == ("micro" if s.duration < 0.5 else "macro")
+
+
+@pytest.mark.parametrize("fps", [200.0, 100.0])
+def test_40ms_event_is_resolved(fps):
+    # 1/25 s: 8 frames at 200 fps, 4 at 100 fps; SNR 6 on a pair of channels.
+    ev = SynthEvent(2.0, 2.02, 2.04, (ch(BROWS, 2), ch(BROWS, 3)), 6.0)
+    clip = make_clip(4.0, fps, [ev], seed=21)
+    found = run(clip)
+    assert len(found) == 1
+    s = found[0]
+    assert s.kind == "micro" and s.region == "upper"
+    assert abs(s.apex_frame - ev.frames(clip.times)[1]) <= 1
+    assert s.onset <= 2.02 <= s.offset and s.duration < 0.1
+
+
+def test_two_40ms_events_150ms_apart_are_two_events():
+    evs = [SynthEvent(2.0, 2.02, 2.04, (ch(MOUTH, 0), ch(MOUTH, 1)), 10.0),
+           SynthEvent(2.19, 2.21, 2.23, (ch(MOUTH, 0), ch(MOUTH, 1)), 10.0)]
+    clip = make_clip(4.0, FPS, evs, seed=22)
+    pairs, false_alarms, missed = match(run(clip), clip.events)
+    assert len(pairs) == 2 and not false_alarms
+
+
+def test_blinks_are_tagged_not_reported_as_expressions():
+    # Blink channels (eyeBlink*, eye apertures) close hard for 150-350 ms; a little coupling
+    # into other eye channels.  A real expression in the mouth between them stays an expression.
+    events = []
+    for t0, d in ((2.0, 0.15), (4.0, 0.25), (6.0, 0.35)):
+        events.append(SynthEvent(t0, t0 + 0.35 * d, t0 + d, BLINK, 30.0, signs=(1, 1, -1, -1)))
+        events.append(SynthEvent(t0, t0 + 0.35 * d, t0 + d, (ch(EYES, 5),), 3.0))
+    events.append(SynthEvent(5.0, 5.1, 5.25, (ch(MOUTH, 4), ch(MOUTH, 5)), 8.0))
+    clip = make_clip(7.5, FPS, events, seed=31)
+    found = run(clip)
+    blinks = [s for s in found if s.kind == "blink"]
+    assert len(blinks) == 3
+    for s, t0 in zip(blinks, (2.0, 4.0, 6.0)):
+        assert abs(s.onset - t0) < 0.03 and s.region == "upper"
+    expr = expressions(found)
+    assert len(expr) == 1 and expr[0].region == "lower" and abs(expr[0].apex - 5.1) < 0.02
+
+
+def test_head_turn_rejected_by_default_and_flagged_on_request():
+    # A 20 degree head turn in 0.4 s makes the face-frame geometry channels move too.
+    ev = SynthEvent(2.0, 2.2, 2.4, (ch(BROWS, 3), ch(EYES, 5), ch(CHEEKS, 5), ch(NOSE, 3), ch(MOUTH, 4)), 10.0)
+    turned = make_clip(4.0, FPS, [ev], seed=41, head_turns=[(2.0, 0.4, 20.0)])
+    assert run(turned) == []
+    flagged = run(turned, SegmenterConfig(head_motion="flag"))
+    assert len(flagged) == 1 and flagged[0].head_motion
+    still = make_clip(4.0, FPS, [ev], seed=41)  # same expression without the turn: kept
+    kept = run(still)
+    assert len(kept) == 1 and not kept[0].head_motion and kept[0].region == "full"
+
+
+def test_sustained_expression_not_reported_and_detector_recovers():
+    # A 6 s expression (rise 0.3 s, hold 5.4 s, fall 0.3 s) is a state, not an event; a micro
+    # event 4 s after it ended must still be found.
+    times = make_times(14.0, FPS)
+    p = plateau_profile(times, 2.0, 0.3, 5.4, 0.3)
+    sustained = ((ch(MOUTH, 2), ch(MOUTH, 3), ch(CHEEKS, 2)), np.stack([10 * p, -10 * p, 8 * p], axis=1))
+    micro = SynthEvent(12.0, 12.1, 12.3, (ch(BROWS, 0), ch(BROWS, 1)), 8.0)
+    clip = make_clip(14.0, FPS, [micro], seed=51, extra=[sustained])
+    found = run(clip)
+    assert len(found) == 1
+    assert abs(found[0].apex - 12.1) < 0.02 and found[0].kind == "micro"
+
+
+def test_region_labels_and_payload():
+    evs = [SynthEvent(2.0, 2.1, 2.3, (ch(BROWS, 1), ch(BROWS, 2)), 10.0),
+           SynthEvent(4.0, 4.1, 4.3, (ch(JAW, 1), ch(MOUTH, 2)), 10.0),
+           SynthEvent(6.0, 6.1, 6.3, (ch(BROWS, 1), ch(MOUTH, 3)), 10.0, signs=(1, 1))]
+    clip = make_clip(7.5, FPS, evs, seed=61)
+    found = run(clip)
+    assert [s.region for s in found] == ["upper", "lower", "full"]
+    for s, ev in zip(found, evs):
+        assert s.region_activation.shape == (6,) and s.baseline.shape == (60,) and s.apex_values.shape == (60,)
+        delta = (s.apex_values - s.baseline) / clip.sigma
+        moved = list(ev.channels)
+        signs = ev.signs or [1 if i % 2 == 0 else -1 for i in range(len(moved))]
+        assert np.all(np.sign(delta[moved]) == signs)
+        still = np.setdiff1d(np.arange(60), moved)
+        assert np.abs(delta[moved]).min() > 3 * np.abs(delta[still]).max() / 2
+        assert s.intensity >= SegmenterConfig().start_z
+    # region activation at the apex is highest in a region the event moved
+    assert int(np.argmax(found[0].region_activation)) == BROWS
+    assert int(np.argmax(found[1].region_activation)) in (MOUTH, JAW)
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_streaming_equals_whole_file_with_gaps_and_explicit_frames():
+    evs = [SynthEvent(2.0, 2.05, 2.12, (ch(BROWS, 0), ch(BROWS, 1)), 6.0),
+           SynthEvent(3.5, 3.9, 4.6, (ch(MOUTH, 0), ch(MOUTH, 1), ch(NOSE, 2)), 8.0),
+           SynthEvent(5.0, 5.05, 5.25, BLINK, 25.0, signs=(1, 1, -1, -1)),
+           SynthEvent(7.0, 7.1, 7.3, (ch(CHEEKS, 3), ch(CHEEKS, 4)), 5.0),
+           SynthEvent(9.2, 9.3, 9.5, (ch(JAW, 3), ch(JAW, 4)), 12.0)]
+    clip = make_clip(11.0, FPS, evs, seed=71, jitter=0.2)
+    # a face lost for 0.4 s (rows of NaN: no frames are fed) and an odd frame without features
+    X = clip.X.copy()
+    X[(clip.times > 6.0) & (clip.times < 6.4)] = np.nan
+    X[1500, 7] = np.nan
+    frames = np.arange(clip.times.shape[0]) + 1000
+    whole = segment(clip.times, X, clip.pose, clip.regions, clip.blink, frames=frames)
+    seg = Segmenter(clip.regions, clip.blink)
+    streamed: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        if np.isnan(X[i]).all():
+            continue  # the pipeline does not call update() for frames without a face
+        streamed += seg.update(t, X[i], clip.pose[i], frame=int(frames[i]))
+    streamed += seg.flush()
+    assert len(whole) >= 4
+    assert [s.key() for s in streamed] == [s.key() for s in whole]
+    for a, b in zip(streamed, whole):
+        assert (a.onset, a.apex, a.offset, a.intensity) == (b.onset, b.apex, b.offset, b.intensity)
+        assert np.array_equal(a.apex_values, b.apex_values) and np.array_equal(a.baseline, b.baseline)
+        assert a.onset_frame >= 1000
+
+
+def test_float32_features_stream_like_float64():
+    # The feature extractor hands over float32 channels; they are used as they are.
+    clip = event_bank(8.0, n_events=4, seed=75)
+    X32 = clip.X.astype(np.float32)
+    seg = Segmenter(clip.regions, clip.blink)
+    out: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        out += seg.update(t, X32[i], clip.pose[i].astype(np.float32))
+    out += seg.flush()
+    whole = segment(clip.times, X32.astype(np.float64), clip.pose, clip.regions, clip.blink)
+    assert len(whole) == 4 and [s.key() for s in out] == [s.key() for s in whole]
+
+
+def test_variable_frame_rate_uses_timestamps():
+    # The frame rate changes (200 -> 60 -> 120 fps) and jitters by +-30 %; durations must
+    # follow the timestamps: counting frames at any one nominal rate would be far off.
+    rng = np.random.default_rng(82)
+    parts, t0 = [], 0.0
+    for dur, fps in ((3.0, 200.0), (2.5, 60.0), (2.5, 120.0)):
+        p = make_times(dur, fps, rng, jitter=0.3, t0=t0)
+        parts.append(p)
+        t0 = p[-1] + 1.0 / fps
+    times = np.concatenate(parts)
+    evs = [SynthEvent(2.0, 2.1, 2.3, (ch(BROWS, 0), ch(BROWS, 1)), 40.0, shape="linear"),   # at ~200 fps
+           SynthEvent(3.8, 3.95, 4.2, (ch(MOUTH, 0), ch(MOUTH, 1)), 40.0, shape="linear"),  # at ~60 fps
+           SynthEvent(6.0, 6.2, 6.6, (ch(JAW, 0), ch(JAW, 1)), 40.0, shape="linear")]      # at ~120 fps
+    clip = make_clip(0.0, 0.0, evs, seed=81, times=times)
+    pairs, false_alarms, missed = match(run(clip), clip.events, iou_min=0.7)
+    assert not false_alarms and not missed
+    for s, ev in pairs:
+        i = int(np.searchsorted(times, ev.apex))
+        dt = np.diff(times[max(i - 80, 0):i + 80]).max()  # longest local frame interval
+        assert abs(s.onset - ev.onset) <= 2 * dt and abs(s.offset - ev.offset) <= 2 * dt
+        assert abs(s.duration - (ev.offset - ev.onset)) <= 3 * dt
+        assert s.onset == times[s.onset_frame] and s.offset == times[s.offset_frame]
+    assert [s.kind for s, _ in pairs] == ["micro", "micro", "macro"]
+
+
+def test_no_false_alarms_on_a_minute_of_noise():
+    # 60 s at 200 fps of AR(1) noise on 60 channels: at most one false alarm per minute.
+    for corr_s in (0.005, 0.02):
+        clip = make_clip(60.0, FPS, [], seed=91, corr_s=corr_s)
+        assert len(run(clip)) <= 1
+
+
+def test_flat_channels_do_not_blow_up():
+    evs = [SynthEvent(3.0, 3.1, 3.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 8.0)]
+    clip = make_clip(20.0, FPS, evs, seed=101)
+    clip.X[:, ch(CHEEKS, 7)] = 0.0  # a blendshape stuck at zero
+    clip.X[:, ch(NOSE, 8)] = 0.25  # a constant geometry feature
+    found = run(clip)
+    assert len(found) == 1 and abs(found[0].apex - 3.1) < 0.02
+    assert np.all(np.isfinite(found[0].region_activation)) and math.isfinite(found[0].intensity)
+
+
+# --------------------------------------------------------------------------- state handling
+
+
+def test_calibration_warm_up_and_reset_baseline():
+    evs = [SynthEvent(0.5, 0.6, 0.8, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),   # during warm-up
+           SynthEvent(3.0, 3.1, 3.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),
+           SynthEvent(5.4, 5.5, 5.7, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),   # just after reset
+           SynthEvent(8.0, 8.1, 8.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0)]
+    clip = make_clip(10.0, FPS, evs, seed=111)
+    seg = Segmenter(clip.regions, clip.blink)
+    assert seg.calibrating and seg.baseline is None
+    found: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        if abs(t - 5.0) < 1e-9:
+            seg.reset_baseline()
+            assert seg.calibrating
+        found += seg.update(t, clip.X[i], clip.pose[i])
+    found += seg.flush()
+    assert not seg.calibrating
+    # the neutral baseline is that of the face at rest, within a fraction of the noise
+    rest = (clip.times > 8.6) & (clip.times < 9.9)
+    assert np.all(np.abs(seg.baseline - clip.X[rest].mean(axis=0)) < clip.sigma)
+    assert [round(s.apex, 1) for s in found] == [3.1, 8.1]
+
+
+def test_gap_abandons_active_event_and_keeps_frame_numbers():
+    evs = [SynthEvent(2.0, 2.2, 2.5, (ch(BROWS, 0), ch(BROWS, 1)), 12.0),
+           SynthEvent(4.0, 4.1, 4.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0)]
+    clip = make_clip(5.0, FPS, evs, seed=121)
+    lost = (clip.times > 2.15) & (clip.times < 2.6)  # face lost in the middle of the first event
+    first_back = int(np.argmax(clip.times >= 2.6))
+    seg = Segmenter(clip.regions, clip.blink)
+    found: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        if lost[i]:
+            continue
+        if i == first_back:
+            found += seg.gap()
+        found += seg.update(t, clip.X[i], clip.pose[i], frame=i)
+    found += seg.flush()
+    assert len(found) == 1 and found[0].region == "lower"
+    assert abs(found[0].apex - 4.1) < 0.03
+    assert found[0].apex == clip.times[found[0].apex_frame]  # explicit frame numbers kept
+    # a long time step is a gap by itself; without explicit frames, frames count update() calls
+    seg2 = Segmenter(clip.regions, clip.blink)
+    out: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        if not lost[i]:
+            out += seg2.update(t, clip.X[i], clip.pose[i])
+    out += seg2.flush()
+    assert [s.apex_frame for s in out] == [found[0].apex_frame - int(lost.sum())]
+    assert [s.apex for s in out] == [found[0].apex]
+
+
+def test_ring_buffer_is_bounded_and_grows_when_frames_come_faster_than_max_fps():
+    clip = make_clip(12.0, FPS, [SynthEvent(3.0, 3.1, 3.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 8.0),
+                                 SynthEvent(7.0, 7.6, 8.5, (ch(NOSE, 0), ch(NOSE, 1)), 8.0)], seed=131)
+    seg = Segmenter(clip.regions, clip.blink)
+    size = seg.ring_frames
+    for i, t in enumerate(clip.times):
+        seg.update(t, clip.X[i], clip.pose[i])
+    assert seg.ring_frames == size < clip.times.shape[0]  # bounded, not the whole clip
+    slow = SegmenterConfig(max_fps=30.0)
+    seg = Segmenter(clip.regions, clip.blink, slow)
+    small = seg.ring_frames
+    streamed: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        streamed += seg.update(t, clip.X[i], clip.pose[i])
+    streamed += seg.flush()
+    assert seg.ring_frames > small
+    assert [s.key() for s in streamed] == [s.key() for s in run(clip, slow)] and len(streamed) == 2
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_config_from_dict_rejects_unknown_keys_and_bad_values():
+    cfg = SegmenterConfig.from_dict({"start_z": 5.0, "smooth_s": 0.03, "top_k": 3})
+    assert cfg.start_z == 5.0 and cfg.top_k == 3
+    assert SegmenterConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="start_zz"):
+        SegmenterConfig.from_dict({"start_zz": 5.0})
+    with pytest.raises(ValueError, match="end_z"):
+        SegmenterConfig(start_z=3.0, end_z=4.0)
+    with pytest.raises(ValueError, match="head_motion"):
+        SegmenterConfig(head_motion="ignore")
+    with pytest.raises(ValueError, match="smooth_s"):
+        SegmenterConfig(smooth_s=-0.01)
+
+
+def test_bad_input_is_rejected_clearly():
+    regions, blink = channel_layout()
+    seg = Segmenter(regions, blink)
+    seg.update(0.0, np.zeros(60))
+    with pytest.raises(ValueError, match="increasing"):
+        seg.update(0.0, np.zeros(60))
+    with pytest.raises(ValueError, match="shape"):
+        seg.update(0.1, np.zeros(59))
+    with pytest.raises(ValueError, match="pose"):
+        seg.update(0.2, np.zeros(60), np.zeros(5))
+    with pytest.raises(ValueError, match="channel_regions"):
+        Segmenter(np.full(60, 6), blink)
+    with pytest.raises(ValueError, match="blink_channels"):
+        Segmenter(regions, np.zeros(59, dtype=bool))
+    with pytest.raises(ValueError, match="increasing"):
+        segment(np.array([0.0, 0.1, 0.1]), np.zeros((3, 60)), None, regions, blink)
+    with pytest.raises(ValueError, match="X must have shape"):
+        segment(np.array([0.0, 0.1]), np.zeros((3, 60)), None, regions, blink)
