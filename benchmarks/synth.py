@@ -25,7 +25,10 @@ How a clip is made
    apex (precomputed once per event) and ``f(t)`` its 0..1 profile.  Every
    field is checked to be fold-free (the map's Jacobian stays positive).
    Head drift composes a similarity transform into the same map; brightness
-   flicker is a gain; sensor noise is Gaussian.  One remap per frame.
+   flicker is a gain; sensor noise is Gaussian.  One bilinear resampling of
+   the photo per frame, at exact float positions (OpenCV 5's float-map path;
+   its fixed-point maps would quantise positions to 1/32 px).  A lip gap that
+   an opening AU stretches is darkened in proportion to the stretch.
 
 Truth conventions (frames are 0-based, times are ``frame / fps`` seconds)
 -----------------------------------------------------------------------
@@ -45,6 +48,8 @@ Truth conventions (frames are 0-based, times are ``frame / fps`` seconds)
   at the landmarks (what a perfect landmarker would measure).  ``band``:
   ``weak`` < 0.7 %, ``medium`` 0.7-1.5 %, ``strong`` > 1.5 %.
 * ``action_units``: AU name (``AU_NAMES`` spelling) -> intensity 0..1 at apex.
+  ``intensity`` repeats ``peak_disp_iod`` (the detector's own ``intensity`` is
+  in noise units, so do not compare the two).
 * Blinks are truth rows with ``kind`` ``blink`` (``microexpr evaluate``
   drops them from both sides).  The other distractors (``variant``
   ``head_drift`` / ``flicker`` / ``light_step``, ``kind`` ``distractor``) are
@@ -62,10 +67,19 @@ writes ``annotations.csv`` (the generic layout of ``microexpr evaluate
 --dataset csv DIR``; band, variant and peak in its ``notes`` column) and
 ``suite.json``.
 
+API: :func:`load_face`, :class:`EventSpec`, :func:`make_clip` -> :class:`Clip`
+(``frame(k)``, ``frames()``, ``write()``, ``truth``, ``meta``),
+:func:`expression_event` / :func:`blink_event` / :func:`drift_event` /
+:func:`flicker_event` / :func:`light_step_event`, :func:`calibrate`,
+:func:`suite_clips`, :func:`make_suite`, :func:`smoke_clip` (a small fixed set
+for tests), :func:`probe_mediapipe`.
+
 CLI::
 
     python benchmarks/synth.py --out DIR --fps 200 --seed 0 --clips N \\
-        --face man_video|PATH [--duration S] [--split tune|test]
+        --face man_video|PATH [--duration S] [--noise SIGMA] [--format ffv1|png|mp4v]
+    python benchmarks/synth.py --out DIR --split tune|test --fps 200 --seed 0
+    python benchmarks/synth.py --out DIR --face man_video --probe raw|ffv1|mp4v|mjpg
 """
 
 from __future__ import annotations
@@ -74,7 +88,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -336,6 +350,13 @@ class _Geom:
             k0 = k1
         return out
 
+    def eye_bump(self, s: str) -> np.ndarray:
+        """0 at the eye corners, 1 mid-eye: lid margins move most in the middle, not at the corners."""
+        us = self.lm[list(_EYE_UPPER[s]), 0]
+        lo, hi = float(us.min()), float(us.max())
+        t = np.clip((self.u - lo) / (hi - lo), 0.0, 1.0)
+        return np.sqrt(4.0 * t * (1.0 - t)).astype(np.float32)
+
     def eye_span(self, s: str, extra: float = 0.0, soft: float = 0.04) -> np.ndarray:
         us = self.lm[list(_EYE_UPPER[s]), 0]
         return self.window(float(us.min()) - extra, float(us.max()) + extra, soft)
@@ -385,7 +406,7 @@ def _au_field(g: _Geom, au: str, a: float, lip_w: float) -> tuple[np.ndarray, np
     if base == "AU05":
         lid = g.curve(_EYE_UPPER[s])
         p = g.profile([lid - 0.18, lid - 0.01, lid + 0.09], [0, 1, 0])
-        return zu, -a * g.eye_span(s, 0.0, 0.05) * p
+        return zu, -a * g.eye_bump(s) * p
 
     if base == "AU06":
         lid = g.curve(_EYE_LOWER[s])
@@ -395,7 +416,7 @@ def _au_field(g: _Geom, au: str, a: float, lip_w: float) -> tuple[np.ndarray, np
     if base == "AU07":
         lo, up = g.curve(_EYE_LOWER[s]), g.curve(_EYE_UPPER[s])
         p = -g.profile([lo - 0.05, lo, lo + 0.1], [0, 1, 0]) + 0.3 * g.profile([up - 0.12, up, up + 0.05], [0, 1, 0])
-        return zu, a * g.eye_span(s, 0.02, 0.05) * p
+        return zu, a * g.eye_bump(s) * p
 
     if base == "AU45":
         up, lo = g.curve(_EYE_UPPER[s]), g.curve(_EYE_LOWER[s])
@@ -504,7 +525,7 @@ def au_field(face: Face | _Geom, intensities: dict[str, float]) -> np.ndarray:
         for a in expand_aus([name]):
             amps[a] = amps.get(a, 0.0) + float(inten) * AU_AMPLITUDE[_base(a)]
     opening = sum(_LIP_OPENING.get(_base(a), 0.0) * amp for a, amp in amps.items())
-    lip_w = max(_W0_LIP, 2.2 * opening)
+    lip_w = max(_W0_LIP, 2.5 * opening)
     bu = np.zeros(g.shape, np.float32)
     bv = np.zeros(g.shape, np.float32)
     for a, amp in amps.items():
@@ -997,12 +1018,17 @@ MICRO_PEAK_RANGE = {"weak": (0.3, 0.7), "medium": (0.7, 1.5), "strong": (1.5, 2.
 MACRO_PEAK_RANGE = (2.0, 8.0)  # percent IOD
 
 
-def calibrate(face: Face | _Geom, rel: dict[str, float], target_pct: float, tol: float = 0.01) -> dict[str, float]:
+def calibrate(
+    face: Face | _Geom, rel: dict[str, float], target_pct: float, tol: float = 0.01, min_jac: float = 0.2
+) -> dict[str, float]:
     """AU intensities that move the landmarks by ``target_pct`` percent of IOD at most.
 
     ``rel`` gives each (sided) AU's share: AU ``k`` displaces about
     ``rel[k] * c`` IOD, ``c`` being solved for (secant steps on the measured
-    peak).  Intensities are capped at 1.
+    peak).  Intensities are capped at 1, so a target beyond what the AUs can
+    do at full intensity gives less; so does a combination that would fold
+    the image (Jacobian of the map below ``min_jac``): ``c`` shrinks until it
+    does not.  The event's truth records the peak actually reached.
     """
     g = face if isinstance(face, _Geom) else _Geom(face)
     lm = g.lm * g.iod @ np.stack([g.ex, g.ey]) + g.origin  # landmark pixels
@@ -1014,12 +1040,17 @@ def calibrate(face: Face | _Geom, rel: dict[str, float], target_pct: float, tol:
         d = forward_displacement(au_field(g, aus_for(c)), lm)
         return float(np.max(np.hypot(d[:, 0], d[:, 1])) / g.iod * 100.0)
 
-    c = target_pct / 100.0
-    for _ in range(6):
+    c_max = max(AU_AMPLITUDE[_base(a)] / r for a, r in rel.items() if r > 0)  # every AU at 1
+    c = min(target_pct / 100.0, c_max)
+    for _ in range(8):
         p = peak(c)
-        if abs(p - target_pct) <= tol * target_pct:
+        if abs(p - target_pct) <= tol * target_pct or (c >= c_max and p < target_pct):
             break
-        c *= target_pct / max(p, 1e-9)
+        c = min(c * target_pct / max(p, 1e-9), c_max)
+    for _ in range(20):
+        if min_jacobian(au_field(g, aus_for(c))) >= min_jac:
+            break
+        c *= 0.85
     return {a: round(v, 6) for a, v in aus_for(c).items()}
 
 
@@ -1129,6 +1160,41 @@ def schedule(
         out.append(e)
         t = e.onset + _span(e) + float(rng.uniform(*gap))
     return out, t + float(rng.uniform(0.0, 0.5))
+
+
+def smoke_clip(face: Face | None = None, fps: float = 100.0, seed: int = 0) -> Clip:
+    """A small fixed clip for end-to-end tests (about 10 s; cheap at 100 fps).
+
+    Events, in order: happiness micro (300 ms, 1.8 % IOD), a blink, sadness
+    micro (350 ms, 1.2 %), surprise macro (1.5 s, 4 %), anger micro (250 ms,
+    1.6 %), contempt (one-sided) micro (400 ms, 1.8 %).  Noise 1 grey level,
+    no head motion.  Default face: ``man_video`` (tune split).
+    """
+    face = face if face is not None else load_face("man_video")
+    g = _Geom(face)
+    rng = np.random.default_rng([seed, 5])
+    plan = [
+        ("happiness", "prototype", 0.30, 1.8),
+        ("blink", "", 0.20, 0.0),
+        ("sadness", "prototype", 0.35, 1.2),
+        ("surprise", "prototype", 1.50, 4.0),
+        ("anger", "prototype", 0.25, 1.6),
+        ("contempt", "one_sided", 0.40, 1.8),
+    ]
+    t = 1.6
+    events = []
+    for emo, variant, dur, peak in plan:
+        if emo == "blink":
+            events.append(EventSpec(t, 0.08, 0.12, 0.0, {"AU45": 1.0}, "blink", "neutral", "blink"))
+        else:
+            aus = expand_aus(_choose_aus(rng, emo, variant))
+            inten = calibrate(g, {a: 1.0 for a in aus}, peak)
+            hold = 0.3 * dur if dur > 0.5 else 0.0
+            rise = 0.4 * (dur - hold)
+            kind = "micro" if dur < 0.5 else "macro"
+            events.append(EventSpec(t, rise, dur - hold - rise, hold, inten, kind, emo, variant))
+        t += dur + 1.2
+    return make_clip(face, events, fps, duration=t, noise_sigma=1.0, seed=seed)
 
 
 # ---------------------------------------------------------------------------
@@ -1257,7 +1323,8 @@ def make_suite(
             print(f"{paths[-1]}: {clip.n_frames} frames, {clip.meta['n_events']} expression events", file=sys.stderr)
     suite = {"split": split, "fps": fps, "seed": seed, "faces": list(SPLITS[split]), "clips": listing}
     (out / "suite.json").write_text(json.dumps(suite, indent=1) + "\n")
-    write_annotations_csv(out / "annotations.csv", [(c["name"], c["face"], read_truth(out / c["truth"])) for c in listing])
+    sheet = [(c["name"], c["face"], read_truth(out / c["truth"])) for c in listing]
+    write_annotations_csv(out / "annotations.csv", sheet)
     return paths
 
 
@@ -1270,9 +1337,10 @@ def write_annotations_csv(path: str | Path, clips: Sequence[tuple[str, str, Sequ
         w.writerow(["clip", "subject", "onset_frame", "apex_frame", "offset_frame", "emotion", "kind", "fps", "notes"])
         for name, subject, rows in clips:
             for r in rows:
-                notes = f"band={r['band']};variant={r['variant']};peak_disp_iod={r['peak_disp_iod']};region={r['region']}"
+                notes = ";".join(f"{k}={r[k]}" for k in ("band", "variant", "peak_disp_iod", "region"))
                 w.writerow(
-                    [name, subject, r["onset_frame"], r["apex_frame"], r["offset_frame"], r["emotion"], r["kind"], r["fps"], notes]
+                    [name, subject, r["onset_frame"], r["apex_frame"], r["offset_frame"], r["emotion"], r["kind"]]
+                    + [r["fps"], notes]
                 )
 
 
@@ -1334,7 +1402,10 @@ def probe_mediapipe(
     and averaged; ``seen`` is that mean over the apex plateau minus the median
     over the 0.7 s before onset, ``ratio`` = seen / true, ``noise`` its
     standard deviation over those neutral frames (% IOD), ``snr`` = seen /
-    noise; ``point_sd`` the per-landmark frame-to-frame SD (% IOD); ``bs`` the
+    noise; ``max_ratio`` / ``lag_ms``: the largest response up to 0.5 s after
+    offset (over the true displacement) and how long after the true apex it
+    comes (VIDEO mode's filter delays and smears); ``point_sd`` the
+    per-landmark frame-to-frame SD (% IOD); ``bs`` the
     blendshape with the largest apex change in noise units, its change and
     its neutral SD.
     """
@@ -1385,6 +1456,8 @@ def probe_mediapipe(
             proj = np.nanmean(((lms[:, sel] - base) * dirs).sum(-1), axis=-1) / face.iod * 100
             s_ = float(np.nanmean(proj[apex]))
             nz = float(np.nanstd(proj[pre]))
+            after = np.arange(tm.onset_frame, min(tm.offset_frame + int(0.5 * fps), len(proj)))
+            kmax = int(after[np.nanargmax(proj[after])])
             pt = float(np.nanmean(np.nanstd(lms[pre][:, sel] - base, axis=0)) / face.iod * 100)
             bd = np.nanmean(bss[apex], axis=0) - np.nanmedian(bss[pre], axis=0)
             bn = np.nanstd(bss[pre], axis=0)
@@ -1393,6 +1466,8 @@ def probe_mediapipe(
                 {
                     "aus": "+".join(aus), "target_pct": pk, "true_pct": round(true_pct, 3), "mode": mode,
                     "seen_pct": round(s_, 3), "ratio": round(s_ / true_pct, 3), "noise_pct": round(nz, 4),
+                    "max_ratio": round(float(proj[kmax]) / true_pct, 3),
+                    "lag_ms": round((kmax - tm.apex_frame) / fps * 1000.0, 1),
                     "snr": round(s_ / max(nz, 1e-6), 2), "point_sd_pct": round(pt, 4),
                     "bs": BLENDSHAPE_NAMES[j], "bs_delta": round(float(bd[j]), 4), "bs_sd": round(float(bn[j]), 4),
                 }
@@ -1402,12 +1477,17 @@ def probe_mediapipe(
 
 def format_probe(rows: Sequence[dict]) -> str:
     """A text table of :func:`probe_mediapipe` rows."""
-    head = f"{'AUs':14s}{'peak%':>6s}{'true%':>7s} {'mode':12s}{'seen%':>7s}{'ratio':>7s}{'noise%':>8s}{'snr':>7s}{'pt_sd%':>8s}  blendshape (delta / sd)"
+    head = (
+        f"{'AUs':14s}{'peak%':>6s}{'true%':>7s} {'mode':12s}{'seen%':>7s}{'ratio':>7s}{'noise%':>8s}{'snr':>7s}"
+        f"{'max_r':>7s}{'lag_ms':>7s}{'pt_sd%':>8s}  blendshape (delta / sd)"
+    )
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r['aus']:14s}{r['target_pct']:6.1f}{r['true_pct']:7.2f} {r['mode']:12s}{r['seen_pct']:7.2f}{r['ratio']:7.2f}"
-            f"{r['noise_pct']:8.3f}{r['snr']:7.1f}{r['point_sd_pct']:8.3f}  {r['bs']} ({r['bs_delta']:+.3f} / {r['bs_sd']:.3f})"
+            f"{r['aus']:14s}{r['target_pct']:6.1f}{r['true_pct']:7.2f} {r['mode']:12s}"
+            f"{r['seen_pct']:7.2f}{r['ratio']:7.2f}"
+            f"{r['noise_pct']:8.3f}{r['snr']:7.1f}{r['max_ratio']:7.2f}{r['lag_ms']:7.0f}{r['point_sd_pct']:8.3f}"
+            f"  {r['bs']} ({r['bs_delta']:+.3f} / {r['bs_sd']:.3f})"
         )
     return "\n".join(lines)
 
@@ -1417,7 +1497,9 @@ def format_probe(rows: Sequence[dict]) -> str:
 # ---------------------------------------------------------------------------
 
 
-def random_clip(face: Face, fps: float, seed: int, duration: float | None = None, noise_sigma: float | None = None) -> Clip:
+def random_clip(
+    face: Face, fps: float, seed: int, duration: float | None = None, noise_sigma: float | None = None
+) -> Clip:
     """A clip of random events (micro/macro of random emotions, bands, variants, and distractors)."""
     rng = np.random.default_rng([seed, 11])
     g = _Geom(face)
@@ -1431,8 +1513,13 @@ def random_clip(face: Face, fps: float, seed: int, duration: float | None = None
         band = ("weak", "medium", "strong")[int(s.integers(3))]
         return expression_event(s, g, t, emo, kind, variant, band)
 
-    kinds = {"expr": expr, "blink": lambda t, s: blink_event(s, t), "head_drift": lambda t, s: drift_event(s, t),
-             "flicker": lambda t, s: flicker_event(s, t), "light_step": lambda t, s: light_step_event(s, t)}  # fmt: skip
+    kinds = {
+        "expr": expr,
+        "blink": lambda t, s: blink_event(s, t),
+        "head_drift": lambda t, s: drift_event(s, t),
+        "flicker": lambda t, s: flicker_event(s, t),
+        "light_step": lambda t, s: light_step_event(s, t),
+    }
     names, probs = ["expr", "blink", "head_drift", "flicker", "light_step"], [0.6, 0.2, 0.1, 0.05, 0.05]
     t = 1.5 + float(rng.uniform(0.0, 0.3))
     events: list[EventSpec] = []
@@ -1456,14 +1543,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--fps", type=float, default=200.0, help="frame rate (default 200)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--clips", type=int, default=None, help="number of clips (default: 1 with --face, the whole suite with --split)")
+    ap.add_argument(
+        "--clips", type=int, default=None, help="number of clips (default: 1 with --face, the whole suite with --split)"
+    )
     ap.add_argument("--face", default=None, help=f"built-in face ({', '.join(BUILTIN_FACES)}) or an image path")
     ap.add_argument("--split", choices=tuple(SPLITS), default=None, help="write the tune or test suite instead")
     ap.add_argument("--duration", type=float, default=None, help="clip length, seconds (random clips)")
-    ap.add_argument("--format", choices=("ffv1", "png", "mp4v"), default="ffv1", help="ffv1 (lossless .mkv, default), png frames, mp4v")
-    ap.add_argument("--iod", type=float, default=DEFAULT_IOD_PX, help=f"inter-ocular distance, pixels (default {DEFAULT_IOD_PX:g})")
+    ap.add_argument(
+        "--format", choices=("ffv1", "png", "mp4v"), default="ffv1", help="ffv1 (lossless .mkv; default), png, mp4v"
+    )
+    ap.add_argument(
+        "--iod", type=float, default=DEFAULT_IOD_PX, help=f"inter-ocular distance, pixels (default {DEFAULT_IOD_PX:g})"
+    )
     ap.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"frame side, pixels (default {DEFAULT_SIZE})")
-    ap.add_argument("--noise", type=float, default=None, help="sensor noise, grey levels (random clips / --probe; default: random / 1)")
+    ap.add_argument(
+        "--noise", type=float, default=None, help="sensor noise, grey levels (default: random per clip; 1 for --probe)"
+    )
     ap.add_argument("--probe", choices=("raw", "ffv1", "mp4v", "mjpg"), default=None,
                     help="measure how much of weak warps MediaPipe registers (VIDEO, VIDEO x1000, IMAGE modes) "
                     "after this encoding; writes OUT/probe_<face>_<codec>.json")  # fmt: skip
@@ -1483,7 +1578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             info = {"face": face.name, "fps": args.fps, "noise_sigma": noise, "codec": args.probe, "iod_px": face.iod}
-            (out / f"probe_{face.name}_{args.probe}.json").write_text(json.dumps({**info, "rows": rows}, indent=1) + "\n")
+            report = json.dumps({**info, "rows": rows}, indent=1) + "\n"
+            (out / f"probe_{face.name}_{args.probe}.json").write_text(report)
             print(json.dumps(info))
             print(format_probe(rows))
             return 0

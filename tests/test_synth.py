@@ -158,7 +158,8 @@ def test_truth_frames_match_the_profile(fps):
 def test_rendered_frames_follow_the_truth(face):
     """No noise: frames equal the photo up to onset_frame and from offset_frame, and differ in between."""
     fps = 100.0
-    clip = S.make_clip(face, [S.EventSpec(1.5, 0.05, 0.1, 0.02, {"AU12": 0.1, "AU06": 0.2}, emotion="happiness")], fps, noise_sigma=0.0)
+    spec = S.EventSpec(1.5, 0.05, 0.1, 0.02, {"AU12": 0.1, "AU06": 0.2}, emotion="happiness")
+    clip = S.make_clip(face, [spec], fps, noise_sigma=0.0)
     (row,) = clip.truth
     on, ap, off = row["onset_frame"], row["apex_frame"], row["offset_frame"]
     assert row["kind"] == "micro" and row["emotion"] == "happiness" and row["region"] == "full"
@@ -189,7 +190,8 @@ def test_weak_event_peak_displacement_is_in_the_micro_range(face, geom):
 
 
 def test_bands_and_regions():
-    assert [S.band_of(p) for p in (0.3, 0.69, 0.7, 1.49, 1.5, 5.0)] == ["weak", "weak", "medium", "medium", "strong", "strong"]
+    bands = [S.band_of(p) for p in (0.3, 0.69, 0.7, 1.49, 1.5, 5.0)]
+    assert bands == ["weak", "weak", "medium", "medium", "strong", "strong"]
     assert S.region_of(["AU01_L", "AU02_R"]) == "upper"
     assert S.region_of(["AU12_L", "AU26"]) == "lower"
     assert S.region_of(["AU06_L", "AU12_L"]) == "full"
@@ -262,7 +264,10 @@ def test_schedule_leaves_neutral_lead_and_gaps(face):
 def test_write_is_lossless_and_truth_loads_in_the_evaluator(face, tmp_path):
     clip = S.make_clip(
         face,
-        [S.EventSpec(0.1, 0.05, 0.05, 0.0, {"AU12": 0.2}, emotion="happiness"), S.EventSpec(0.3, 0.05, 0.05, 0.0, {"AU45": 1.0}, kind="blink", variant="blink")],
+        [
+            S.EventSpec(0.1, 0.05, 0.05, 0.0, {"AU12": 0.2}, emotion="happiness"),
+            S.EventSpec(0.3, 0.05, 0.05, 0.0, {"AU45": 1.0}, kind="blink", variant="blink"),
+        ],
         50.0,
         duration=0.6,
         noise_sigma=2.0,
@@ -318,3 +323,29 @@ def test_mediapipe_sees_a_strong_au12_in_the_right_direction(face):
     assert seen_l[0] > 0.3 * true[0]  # outwards (image right)
     assert np.dot(seen_l, true) / (np.linalg.norm(seen_l) * np.linalg.norm(true)) > 0.8
     assert np.linalg.norm(seen_r) < 0.5 * np.linalg.norm(seen_l)
+
+
+def test_smoke_clip_is_the_documented_fixed_set(face):
+    clip = S.smoke_clip(face, fps=100.0)
+    rows = clip.truth
+    assert [r["kind"] for r in rows] == ["micro", "blink", "micro", "macro", "micro", "micro"]
+    assert [r["emotion"] for r in rows] == ["happiness", "neutral", "sadness", "surprise", "anger", "contempt"]
+    for r, peak in zip(rows, (1.8, None, 1.2, 4.0, 1.6, 1.8)):
+        if peak is not None:
+            assert abs(r["peak_disp_iod"] - peak) <= 0.02 * peak
+    assert rows == S.smoke_clip(face, fps=100.0).truth
+
+
+def test_make_suite_writes_a_dataset_the_csv_loader_reads(tmp_path):
+    datasets = pytest.importorskip("detector.datasets")
+    paths = S.make_suite(tmp_path, fps=10.0, seed=0, split="test", n_clips=1)
+    assert len(paths) == 1 and paths[0].suffix == ".mkv"
+    suite = json.loads((tmp_path / "suite.json").read_text())
+    assert suite["split"] == "test" and suite["clips"][0]["face"] in S.SPLITS["test"]
+    truth = S.read_truth(tmp_path / suite["clips"][0]["truth"])
+    (clip,) = datasets.load_csv_dataset(tmp_path)
+    assert clip.subject == suite["clips"][0]["face"]
+    assert clip.n_frames == suite["clips"][0]["n_frames"]
+    assert [(e.onset_frame, e.offset_frame, e.kind) for e in clip.events] == [
+        (r["onset_frame"], r["offset_frame"], r["kind"]) for r in truth
+    ]
