@@ -138,7 +138,7 @@ class LiveState:
 
     calibration_s: float = 1.0
     banner_s: float = 1.5
-    log_lines: int = 5
+    log_lines: int = 4
     show_landmarks: bool = False
     paused: bool = False
     history: ActivationHistory = field(default_factory=ActivationHistory)
@@ -149,7 +149,10 @@ class LiveState:
     primary: int | None = None  # track id shown in bars and timelines
     now: float = 0.0
     _banners: list[tuple[Event, float]] = field(default_factory=list)  # (event, media s when found)
-    log: deque = field(default_factory=lambda: deque(maxlen=5))
+    log: deque = field(default_factory=deque)  # the last ``log_lines`` events
+
+    def __post_init__(self) -> None:
+        self.log = deque(self.log, maxlen=self.log_lines)
 
     def add_event(self, e: Event, t: float) -> None:
         self.log.append(e)

@@ -11,9 +11,9 @@ primitives only, and panels pre-render their static parts (background, labels,
 threshold lines) once per frame size and blit them with one blend.
 
 Layout (all sizes scale with frame height, ``u = max(1, height / 360)``):
-status line on top; emotion bars top-left; region activation timelines below
-them; event log bottom-right; the micro-expression banner top-centre; the
-calibration ring centred on the face.
+status line on top; down the left edge the emotion bars, the region activation
+timelines and the event log (so a face in the middle of the frame stays clear);
+the micro-expression banner top-centre; the calibration ring around the face.
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ class BannerAnnotator:
 class EventLogAnnotator:
     """The last events with their onset times (``data``: list of :class:`Event`, oldest first)."""
 
-    def __init__(self, lines: int = 5) -> None:
+    def __init__(self, lines: int = 4) -> None:
         self.lines = lines
         self._panel = _Panel()
 
@@ -379,7 +379,7 @@ class EventLogAnnotator:
         u = unit(shape)
         H, W = shape[:2]
         w, h = int(226 * u), int(18 * u + 13 * u * self.lines)
-        return Rect(W - w - int(6 * u), H - h - int(6 * u), w, h)
+        return Rect(int(6 * u), H - h - int(6 * u), w, h)  # bottom-left, under the timelines
 
     def _render(self, canvas: np.ndarray, u: float) -> None:
         _text(canvas, "events  (onset s, kind, emotion, duration)", (5 * u, 12 * u), 0.34 * u, GREY)
@@ -475,7 +475,7 @@ class Overlay:
         Seconds a micro-expression banner stays.
     """
 
-    def __init__(self, threshold: float, history: int = 120, banner_s: float = 1.5, log_lines: int = 5) -> None:
+    def __init__(self, threshold: float, history: int = 120, banner_s: float = 1.5, log_lines: int = 4) -> None:
         self.box = BoxAnnotator()
         self.landmarks = LandmarkAnnotator()
         self.calibration = CalibrationAnnotator()

@@ -285,7 +285,7 @@ def test_recording_carries_the_overlay(live_fast):
     for name, r in regions.items():
         inside = diff[r.y : r.y + r.h, r.x : r.x + r.w]
         assert np.median(inside) > 2.5 * noise, name  # the panel darkens the video
-        assert np.mean(inside > 25) > 0.1, name  # and draws on it
+        assert np.mean(inside > 25) > 0.02, name  # and draws on it (text, bars, lines)
 
 
 def test_headless_events_equal_analyze(live_fast, analyzed):
