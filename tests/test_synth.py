@@ -221,6 +221,9 @@ def test_same_seed_same_frames_and_truth_different_seed_differs(face):
         assert a.frame(k).tobytes() == a.frame(k).tobytes()  # random access is repeatable
     assert a.truth != c.truth
     assert a.frame(0).tobytes() != c.frame(0).tobytes()  # different noise
+    short = S.make_clip(face, [S.EventSpec(0.05, 0.05, 0.05, 0.0, {"AU12": 0.2})], 100.0, 0.3, 1.0, 0, sway_iod=0.004)
+    for k, (x, y) in enumerate(zip(short.frames(), short.frames(threads=2))):
+        assert np.array_equal(x, y), k  # rendering ahead in threads changes nothing
 
 
 def test_suite_events_do_not_depend_on_fps(face):
