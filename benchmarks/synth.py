@@ -71,8 +71,10 @@ API: :func:`load_face`, :class:`EventSpec`, :func:`make_clip` -> :class:`Clip`
 (``frame(k)``, ``frames()``, ``write()``, ``truth``, ``meta``),
 :func:`expression_event` / :func:`blink_event` / :func:`drift_event` /
 :func:`flicker_event` / :func:`light_step_event`, :func:`calibrate`,
+:func:`suite_plan` + :func:`build_clip` (one clip of a suite, any fps),
 :func:`suite_clips`, :func:`make_suite`, :func:`smoke_clip` (a small fixed set
-for tests), :func:`probe_mediapipe`.
+for tests), :func:`probe_mediapipe`.  ``SYNTH_VERSION`` changes whenever the
+same seed would give different frames or truth: put it in cache keys.
 
 CLI::
 
@@ -116,6 +118,10 @@ BUILTIN_FACES: dict[str, tuple[str, str]] = {
 SPLITS: dict[str, tuple[str, ...]] = {
     s: tuple(n for n, (_, sp) in BUILTIN_FACES.items() if sp == s) for s in ("tune", "test")
 }
+
+#: Bumped whenever the same seed would render different frames or truth
+#: (include it in any cache key of features computed from generated clips).
+SYNTH_VERSION = 2
 
 DEFAULT_IOD_PX = 125.0  # like the 200 fps lab recordings
 DEFAULT_SIZE = 400  # frame side, pixels (brows to chin with a margin at IOD 125)
@@ -1005,7 +1011,7 @@ def make_clip(
         "sway_iod": sway_iod,
         "n_events": sum(r["kind"] in ("micro", "macro") for r in rows),
         "distractors": [r for r in rows if r["kind"] == "distractor"],
-        "generator": "benchmarks/synth.py",
+        "generator": f"benchmarks/synth.py v{SYNTH_VERSION}",
         "truth_conventions": "onset_frame = last neutral frame before motion; apex_frame = maximum "
         "(middle of the plateau); offset_frame = first frame back at neutral; times = frame / fps",
     }
@@ -1221,8 +1227,8 @@ def smoke_clip(face: Face | None = None, fps: float = 100.0, seed: int = 0) -> C
 _NOISE_LEVELS = (0.5, 1.0, 2.0, 3.0)
 
 
-def _suite_plan(split: str, seed: int, n_clips: int | None) -> list[dict]:
-    """Deterministic clip recipes of a split: which face and which items, in order."""
+def suite_plan(split: str, seed: int, n_clips: int | None = None) -> list[dict]:
+    """Deterministic clip recipes of a split: which face and which items, in order (see :func:`build_clip`)."""
     faces = SPLITS[split]
     rng = np.random.default_rng([seed, 7, 0 if split == "tune" else 1])
     emotions = [e for e in facs.EMOTIONS if e != "neutral"]
@@ -1263,8 +1269,11 @@ def _suite_plan(split: str, seed: int, n_clips: int | None) -> list[dict]:
     return clips
 
 
+_suite_plan = suite_plan  # the earlier private name
+
+
 def build_clip(face: Face, recipe: dict, fps: float) -> Clip:
-    """Render-ready clip from a recipe of :func:`_suite_plan` (the same events at any ``fps``)."""
+    """Render-ready clip from a recipe of :func:`suite_plan` (the same events at any ``fps``)."""
     rng = np.random.default_rng(recipe["seed"])
     g = _Geom(face)
     makers = []
@@ -1300,7 +1309,7 @@ def suite_clips(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}")
     faces: dict[str, Face] = {}
-    for i, recipe in enumerate(_suite_plan(split, seed, n_clips)):
+    for i, recipe in enumerate(suite_plan(split, seed, n_clips)):
         name = recipe["face"]
         if name not in faces:
             faces[name] = load_face(name, iod_px, size)

@@ -227,7 +227,7 @@ def test_same_seed_same_frames_and_truth_different_seed_differs(face):
 
 
 def test_suite_events_do_not_depend_on_fps(face):
-    recipe = S._suite_plan("tune", 0, 1)[0]
+    recipe = S.suite_plan("tune", 0, 1)[0]
     fast = S.build_clip(face, recipe, 200.0)
     slow = S.build_clip(face, recipe, 30.0)
     assert len(fast.truth) == len(slow.truth)
@@ -238,7 +238,7 @@ def test_suite_events_do_not_depend_on_fps(face):
 
 def test_suite_plan_covers_emotions_bands_variants_and_distractors():
     for split in ("tune", "test"):
-        plan = S._suite_plan(split, 0, None)
+        plan = S.suite_plan(split, 0, None)
         assert {p["face"] for p in plan} == set(S.SPLITS[split])
         exprs = [it for p in plan for it in p["items"] if it[0] == "expr"]
         emotions = set(facs.EMOTIONS) - {"neutral"}
@@ -252,7 +252,7 @@ def test_suite_plan_covers_emotions_bands_variants_and_distractors():
 
 
 def test_schedule_leaves_neutral_lead_and_gaps(face):
-    recipe = S._suite_plan("tune", 1, 2)[1]
+    recipe = S.suite_plan("tune", 1, 2)[1]
     clip = S.build_clip(face, recipe, 200.0)
     rows = sorted(clip.truth + clip.meta["distractors"], key=lambda r: r["onset"])
     assert rows[0]["onset"] >= 1.5
