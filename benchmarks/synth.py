@@ -1592,6 +1592,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="measure how much of weak warps MediaPipe registers (VIDEO, VIDEO x1000, IMAGE modes) "
                     "after this encoding; writes OUT/probe_<face>_<codec>.json")  # fmt: skip
     args = ap.parse_args(argv)
+    import cv2
+
     try:
         if args.fps <= 0 or args.iod <= 0 or args.size < 64:
             raise ValueError("--fps and --iod must be positive, --size at least 64")
@@ -1616,8 +1618,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             clip = random_clip(face, args.fps, args.seed + i, args.duration, args.noise)
             path = clip.write(args.out, f"{face.name}_s{args.seed + i}", args.format)
             print(f"{path}: {clip.n_frames} frames, {clip.meta['n_events']} expression events", file=sys.stderr)
-    except (ValueError, OSError, RuntimeError) as e:
-        print(f"synth: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, cv2.error) as e:
+        print(f"synth: error: {str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__}", file=sys.stderr)
         return 2
     return 0
 
