@@ -148,15 +148,95 @@ class _Tracker:
         return ids  # type: ignore[return-value]
 
 
+#: Public name of the id tracker: ``detector.parallel`` runs it in the main
+#: process over faces found by worker processes, so ids follow the whole video.
+FaceTracker = _Tracker
+
+#: One face as MediaPipe found it, before a track id is given: landmarks
+#: (478, 3) float32 pixels, blendshapes (52,) float32, transform (4, 4) float32.
+RawFace = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def face_centre_size(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """What the tracker matches faces by: landmark centre (2,) and width, pixels."""
+    return landmarks[:, :2].mean(axis=0), float(np.ptp(landmarks[:, 0]))
+
+
+def _fast_result_reader():
+    """A function (landmarker, image, timestamp_ms or None) -> list[RawFace-like normalised arrays], or None.
+
+    MediaPipe's Python API turns every landmark into a Python object
+    (``FaceLandmarkerResult.from_ctypes``, ~0.6 ms per face at 478 landmarks)
+    and we then turned those back into an array (~0.25 ms).  This reads the
+    same C result struct straight into NumPy (~20 us) through the ctypes
+    declarations MediaPipe itself uses, so field offsets come from MediaPipe's
+    own ``_fields_``.  Values are bit-identical (float32 in, float32 out).
+    Returns None (and the public API is used) if this MediaPipe build does not
+    have the expected C API.
+    """
+    try:
+        import ctypes
+
+        from mediapipe.tasks.python.components.containers import category_c, landmark_c
+        from mediapipe.tasks.python.vision import face_landmarker as fl
+
+        lmk_t, cat_t = landmark_c.MpNormalizedLandmarkC, category_c.MpCategoryC
+        res_t = fl.MpFaceLandmarkerResultC
+        f32 = ctypes.sizeof(ctypes.c_float)
+        if not (lmk_t.y.offset == lmk_t.x.offset + f32 and lmk_t.z.offset == lmk_t.y.offset + f32
+                and all(getattr(lmk_t, n).size == f32 for n in "xyz") and cat_t.score.size == f32
+                and lmk_t.x.offset % f32 == 0 and cat_t.score.offset % f32 == 0):
+            return None
+        lmk_size, cat_size = ctypes.sizeof(lmk_t), ctypes.sizeof(cat_t)
+        x_off, score_off = lmk_t.x.offset, cat_t.score.offset
+        if lmk_size % f32 or cat_size % f32:
+            return None
+    except (ImportError, AttributeError):
+        return None
+
+    def strided(ptr, count: int, item_size: int, offset: int, cols: int) -> np.ndarray:
+        if count == 0 or not ptr:
+            return np.zeros((0, cols), dtype=np.float32)
+        addr = ctypes.cast(ptr, ctypes.c_void_p).value
+        buf = (ctypes.c_char * (count * item_size)).from_address(addr)
+        return np.ndarray((count, cols), np.float32, buf, offset, (item_size, f32)).copy()
+
+    def read(lm, image, timestamp_ms: int | None):
+        res = res_t()
+        if timestamp_ms is None:
+            lm._lib.MpFaceLandmarkerDetectImage(lm._handle, image._image_ptr, None, ctypes.byref(res))
+        else:
+            lm._lib.MpFaceLandmarkerDetectForVideo(lm._handle, image._image_ptr, None, timestamp_ms,
+                                                   ctypes.byref(res))
+        try:
+            faces = []
+            for i in range(res.face_landmarks_count):
+                lms = res.face_landmarks[i]
+                pts = strided(lms.landmarks, lms.landmarks_count, lmk_size, x_off, 3)
+                cats = res.face_blendshapes[i]
+                bs = strided(cats.categories, cats.categories_count, cat_size, score_off, 1)[:, 0]
+                tf = res.facial_transformation_matrixes[i].to_numpy()
+                faces.append((pts, bs, tf))
+            return faces
+        finally:
+            lm._lib.MpFaceLandmarkerCloseResult(ctypes.byref(res))
+
+    return read
+
+
 class Landmarker:
     """MediaPipe FaceLandmarker with blendshapes and head pose.  A context manager.
 
     Call :meth:`detect` with frames in time order (VIDEO mode needs strictly
     increasing timestamps).  Close it (``with`` block) before the interpreter
     exits, otherwise MediaPipe's destructor complains at shutdown.
+
+    ``fast_results=False`` converts results through MediaPipe's public Python
+    API instead of reading its C result struct directly (same values, slower;
+    for comparisons, see ``_fast_result_reader``).
     """
 
-    def __init__(self, options: LandmarkerOptions = LandmarkerOptions()) -> None:
+    def __init__(self, options: LandmarkerOptions = LandmarkerOptions(), fast_results: bool = True) -> None:
         import mediapipe as mp
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -180,6 +260,9 @@ class Landmarker:
         self._tracker = _Tracker()
         self._last_ts_ms = -1
         self._warm = False
+        # the landmarker's own C handle must be there for the fast result reader
+        self._read = (_fast_result_reader() if fast_results and hasattr(self._lm, "_lib") and hasattr(self._lm, "_handle")
+                      else None)
 
     def __enter__(self) -> "Landmarker":
         return self
@@ -194,6 +277,10 @@ class Landmarker:
 
     def detect(self, image_bgr: np.ndarray, timestamp: float) -> list[FaceObservation]:
         """Faces in one BGR frame taken at ``timestamp`` seconds."""
+        return self.track(self.detect_untracked(image_bgr, timestamp), timestamp)
+
+    def detect_untracked(self, image_bgr: np.ndarray, timestamp: float) -> list[RawFace]:
+        """Faces in one BGR frame, in MediaPipe's order, without track ids (see :meth:`track`)."""
         import cv2
 
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
@@ -201,33 +288,39 @@ class Landmarker:
         if not self._warm:  # the first inference logs native start-up lines too
             self._warm = True
             with _native_stderr_silenced(self.options.quiet):
-                result = self._infer(img, timestamp)
+                faces = self._infer(img, timestamp)
         else:
-            result = self._infer(img, timestamp)
-        return self._convert(result, image_bgr.shape[1], image_bgr.shape[0], timestamp)
+            faces = self._infer(img, timestamp)
+        h, w = image_bgr.shape[:2]
+        scale = np.array([w, h, w], dtype=np.float32)
+        return [(pts * scale, bs, np.asarray(tf, dtype=np.float32).reshape(4, 4)) for pts, bs, tf in faces]
 
-    def _infer(self, img, timestamp: float):
-        if not self._video:
-            return self._lm.detect(img)
-        ts = int(round(timestamp * 1000.0 * self.options.timestamp_scale))
-        ts = max(ts, self._last_ts_ms + 1)  # MediaPipe rejects non-increasing timestamps
-        self._last_ts_ms = ts
-        return self._lm.detect_for_video(img, ts)
-
-    def _convert(self, result, width: int, height: int, timestamp: float) -> list[FaceObservation]:
-        if not result.face_landmarks:
+    def track(self, faces: list[RawFace], timestamp: float) -> list[FaceObservation]:
+        """Give the faces found at ``timestamp`` seconds their track ids; sorted by id."""
+        if not faces:
             self._tracker.assign([], [], timestamp)
             return []
-        scale = np.array([width, height, width], dtype=np.float32)
-        faces = []
-        for i, lms in enumerate(result.face_landmarks):
-            pts = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32) * scale
-            bs = np.array([c.score for c in result.face_blendshapes[i]], dtype=np.float32)
-            tf = np.asarray(result.facial_transformation_matrixes[i], dtype=np.float32).reshape(4, 4)
-            faces.append((pts, bs, tf))
-        centres = [f[0][:, :2].mean(axis=0) for f in faces]
-        sizes = [float(np.ptp(f[0][:, 0])) for f in faces]
-        ids = self._tracker.assign(centres, sizes, timestamp)
+        keys = [face_centre_size(pts) for pts, _, _ in faces]
+        ids = self._tracker.assign([k[0] for k in keys], [k[1] for k in keys], timestamp)
         obs = [FaceObservation(tid, pts, bs, tf) for tid, (pts, bs, tf) in zip(ids, faces)]
         obs.sort(key=lambda o: o.track_id)
         return obs
+
+    def _infer(self, img, timestamp: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(normalised landmarks (N, 3) float32, blendshapes (52,), transform) per face."""
+        ts = None
+        if self._video:
+            ts = int(round(timestamp * 1000.0 * self.options.timestamp_scale))
+            ts = max(ts, self._last_ts_ms + 1)  # MediaPipe rejects non-increasing timestamps
+            self._last_ts_ms = ts
+        if self._read is not None:
+            return self._read(self._lm, img, ts)
+        result = self._lm.detect(img) if ts is None else self._lm.detect_for_video(img, ts)
+        return [
+            (
+                np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32),
+                np.array([c.score for c in result.face_blendshapes[i]], dtype=np.float32),
+                result.facial_transformation_matrixes[i],
+            )
+            for i, lms in enumerate(result.face_landmarks)
+        ]

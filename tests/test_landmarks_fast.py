@@ -1,0 +1,48 @@
+"""The landmarker's direct read of MediaPipe's C result gives exactly what its public Python API gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from detector.config import load_config
+from detector.landmarks import Landmarker
+from detector.source import open_source
+
+CLIP = Path(__file__).parent / "data" / "WolfgangLanger_Pexels.mp4"
+
+
+def _run(fast: bool, frames, options):
+    with Landmarker(options, fast_results=fast) as lm:
+        assert (lm._read is not None) == fast
+        return [lm.detect(f.image, f.timestamp) for f in frames]
+
+
+def test_fast_result_reader_is_bit_identical_to_public_api():
+    options = load_config().landmarks
+    with open_source(CLIP) as src:
+        frames = [f for _, f in zip(range(40), src)]
+    fast, public = _run(True, frames, options), _run(False, frames, options)
+    assert sum(len(x) for x in fast) == len(frames)  # a face in every frame of this clip
+    for a, b in zip(fast, public):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert x.track_id == y.track_id
+            for name in ("landmarks", "blendshapes", "transform"):
+                u, v = getattr(x, name), getattr(y, name)
+                assert u.dtype == v.dtype == np.float32 and u.shape == v.shape
+                assert np.array_equal(u, v), name
+            assert x.landmarks.shape == (478, 3) and x.blendshapes.shape == (52,) and x.transform.shape == (4, 4)
+
+
+def test_untracked_detection_plus_tracking_is_detect():
+    options = load_config().landmarks
+    with open_source(CLIP) as src:
+        frames = [f for _, f in zip(range(10), src)]
+    with Landmarker(options) as a, Landmarker(options) as b:
+        for f in frames:
+            ref = a.detect(f.image, f.timestamp)
+            got = b.track(b.detect_untracked(f.image, f.timestamp), f.timestamp)
+            assert [o.track_id for o in got] == [o.track_id for o in ref]
+            assert all(np.array_equal(x.landmarks, y.landmarks) for x, y in zip(got, ref))
