@@ -21,7 +21,13 @@ Algorithm, per face
    ``noise_clip_z``), never below ``noise_floor`` so that a flat channel gives
    no infinite z.  The baseline is *frozen* during an event and while the
    activation is above ``end_z`` (a candidate), so an expression is never
-   absorbed; the noise scale is frozen during events.  Because the noise is
+   absorbed; so is the noise scale (when ``noise_adapt_s`` > 0), except that
+   a state older than ``noise_adapt_s`` updates it again: real faces drift,
+   talk and move their heads, with slow "hold" noise 3-6 x the white noise
+   the calibration second sees, and without this a restless face stays
+   "active" (and blind) most of the time.  After a too-long state is
+   dropped, re-calibration keeps the noise scale at least at its previous
+   level (``recalibrate_keeps_noise``).  Because the noise is
    measured on the *smoothed* signal, z is in units of the smoothed noise
    whatever its temporal correlation (MediaPipe filters its output).
 3. **Activation.**  ``z_c = (smoothed_c - baseline_c) / noise_c``.  The
@@ -103,8 +109,10 @@ class SegmenterConfig:
     calibration_s: float = 1.0  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
     baseline_tau_s: float = 2.0  # s, time constant of the running neutral baseline (EMA)
     baseline_clip_z: float = 2.0  # noise units, largest baseline step per update (robust EMA)
-    noise_tau_s: float = 5.0  # s, time constant of the running noise scale (EMA of |x - baseline|)
+    noise_tau_s: float = 2.0  # s, time constant of the running noise scale (EMA of |x - baseline|)
     noise_clip_z: float = 3.0  # noise units, |x - baseline| is clipped to this before entering the noise EMA
+    noise_adapt_s: float = 0.5  # s, an active state older than this keeps updating the noise scale (0 = never):
+    #                             a face that stays "active" (speech, drift) raises its own noise scale
     noise_floor: float = 5e-4  # channel units (blendshape 0..1, geometry in IOD), smallest noise scale
     smooth_s: float = 0.025  # s, width of the centred moving average (at least one frame)
     top_k: int = 2  # channels averaged (largest |z|) for the activation; 1 = max over channels
@@ -135,6 +143,8 @@ class SegmenterConfig:
     gap_s: float = 0.25  # s, a time step longer than this is a gap (face lost): active event abandoned
     recalibrate_gap_s: float = 2.0  # s, after a gap longer than this the baseline is calibrated again
     max_fps: float = 240.0  # frames/s, sizes the ring buffers (grown automatically if exceeded)
+    recalibrate_keeps_noise: bool = True  # after a dropped too-long state, the re-calibrated noise scale is
+    #                                        never below the one before (a restless face stays restless)
 
     def __post_init__(self) -> None:
         positive = (
@@ -143,7 +153,7 @@ class SegmenterConfig:
             "channel_rel", "head_rot_speed_dps", "head_trans_speed", "head_speed_lag_s", "gap_s",
             "recalibrate_gap_s", "max_fps",
         )
-        non_negative = ("smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
+        non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s")
         for name in positive:
             v = getattr(self, name)
@@ -161,6 +171,10 @@ class SegmenterConfig:
             raise ValueError(f"segmenter config: end_z ({self.end_z}) must not exceed start_z ({self.start_z})")
         if self.micro_max_s > self.max_duration_s:
             raise ValueError("segmenter config: micro_max_s must not exceed max_duration_s")
+        if not isinstance(self.recalibrate_keeps_noise, bool):
+            raise ValueError(
+                f"segmenter config: recalibrate_keeps_noise must be true or false, got {self.recalibrate_keeps_noise!r}"
+            )
         if self.head_motion not in HEAD_MOTION_MODES:
             raise ValueError(
                 f"segmenter config: head_motion must be one of {HEAD_MOTION_MODES}, got {self.head_motion!r}"
@@ -247,7 +261,9 @@ _NR = 27
 _K_REFINE = _K_UP0 + N_REGIONS
 _K_WIDEN = _K_REFINE + 1
 _K_TFLOOR = _K_WIDEN + 1
-_NK = _K_TFLOOR + 1
+_K_NADAPT = _K_TFLOOR + 1
+_K_KEEPN = _K_NADAPT + 1
+_NK = _K_KEEPN + 1
 # output row
 _O_ON, _O_AP, _O_OFF, _O_TON, _O_TAP, _O_TOFF, _O_KIND, _O_REGION, _O_INT, _O_HM, _O_RACT = range(11)
 _O_CH = _O_RACT + N_REGIONS  # baseline (C) then apex values (C)
@@ -291,6 +307,8 @@ def _config_vector(cfg: SegmenterConfig) -> np.ndarray:
     k[_K_REFINE] = cfg.refine_z
     k[_K_WIDEN] = cfg.backtrack_widen
     k[_K_TFLOOR] = cfg.tangent_floor_z
+    k[_K_NADAPT] = cfg.noise_adapt_s
+    k[_K_KEEPN] = 1.0 if cfg.recalibrate_keeps_noise else 0.0
     return k
 
 
@@ -753,7 +771,15 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             ist[_I_CALFIRST] = c
         first = max(ist[_I_CALFIRST], ist[_I_NIN] - R + 1)
         if tc - fst[_F_CALSTART] >= cfg[_K_CAL] and c - first + 1 >= _MIN_CAL_FRAMES:
+            keep = ist[_I_HASOLD] != 0 and cfg[_K_KEEPN] > 0.5
+            if keep:
+                chan[_C_V2] = chan[_C_ABS]
+                chan[_C_V3] = chan[_C_ABSR]
             _calibrate(chan, xr, yr, first, c, R)
+            if keep:
+                for ch in range(C):
+                    chan[_C_ABS, ch] = max(chan[_C_ABS, ch], chan[_C_V2, ch])
+                    chan[_C_ABSR, ch] = max(chan[_C_ABSR, ch], chan[_C_V3, ch])
             ist[_I_STATE] = _IDLE
             ist[_I_CALIBRATED] = 1
         return nout
@@ -810,6 +836,8 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             an_ = 1.0 - math.exp(-dtc / cfg[_K_NTAU])
             bclip = cfg[_K_BCLIP]
             nclip = cfg[_K_NCLIP]
+            if not upd_b and cfg[_K_NADAPT] > 0.0:
+                an_ = 0.0  # a candidate's rise does not inflate the noise (a long state adapts it instead)
             for ch in range(C):
                 s = _SQRT_PI_2 * chan[_C_ABS, ch]
                 if s < floor:
@@ -841,6 +869,22 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             chan[_C_SIGN, ch] = 1.0 if z >= 0.0 else -1.0
     if a > fst[_F_PEAKA]:
         fst[_F_PEAKA] = a
+    if cfg[_K_NADAPT] > 0.0 and dtc > 0.0 and tc - fst[_F_TTRIG] > cfg[_K_NADAPT]:
+        # a state older than noise_adapt_s: the noise scales follow it (clipped, as when idle), so a
+        # face that keeps moving (speech, drift) raises its own noise scale instead of staying active
+        an_ = 1.0 - math.exp(-dtc / cfg[_K_NTAU])
+        nclip = cfg[_K_NCLIP]
+        for ch in range(C):
+            s = _SQRT_PI_2 * chan[_C_ABS, ch]
+            if s < floor:
+                s = floor
+            ad = min(abs(yr[pc, ch] - chan[_C_B, ch]), nclip * s)
+            chan[_C_ABS, ch] += an_ * (ad - chan[_C_ABS, ch])
+            sr = _SQRT_PI_2 * chan[_C_ABSR, ch]
+            if sr < floor:
+                sr = floor
+            adr = min(abs(xr[pc, ch] - chan[_C_B, ch]), nclip * sr)
+            chan[_C_ABSR, ch] += an_ * (adr - chan[_C_ABSR, ch])
     if tc - fst[_F_TTRIG] > cfg[_K_MAXD]:
         # too long: not an expression.  Remember the neutral baseline (the state may end by
         # returning to it) and re-seed baseline and noise from the frames that follow.
