@@ -101,20 +101,52 @@ class Progress:
 
 # --------------------------------------------------------------------------- analyze
 
+_ANALYZE_EPILOG = """\
+several inputs:
+  Give several video files, or a folder of videos, to analyse them all: a pool
+  of --workers processes takes one file each, with one overall progress bar.
+  -o then names a folder (created if needed) that gets DIR/<name>.events.jsonl
+  per input (<name> = file name without suffix, or the image folder's name;
+  "-2", "-3" ... are appended when two inputs share a name); --frames-csv
+  likewise gets DIR/<name>.frames.csv.  A file that fails is reported in one
+  line and skipped; the others go on.  Exit code: 0 all files done, 1 some
+  failed, 2 all failed (130 after Ctrl-C).  A folder that holds images is one
+  image sequence (needs --fps), as with a single input.
+
+one long video:
+  A video longer than two --chunk-s chunks is cut at a fixed grid of chunk_s
+  seconds; worker processes find the faces of runs of chunks and this process
+  segments every frame in order.  The landmarker restarts at every grid border
+  (after seeing the 8 frames before it), whatever --workers is, so the events
+  are the same, frame for frame, for any number of workers.
+"""
+
 
 def _add_analyze(sub) -> None:
+    from detector.parallel import DEFAULT_CHUNK_S
+
     p = sub.add_parser(
         "analyze",
-        help="find expression events in a recorded video or a folder of frames",
-        description="Find micro- and macro-expression events in a video file or a folder of numbered images.",
+        help="find expression events in recorded video(s) or a folder of frames",
+        description="Find micro- and macro-expression events in video files or a folder of numbered images.",
+        epilog=_ANALYZE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("input", help="video file, or folder of numbered images (then --fps is required)")
-    p.add_argument("-o", "--output", metavar="EVENTS.jsonl", help="write events as JSON lines, one per event, as found")
-    p.add_argument("--frames-csv", metavar="F", help="write one CSV row per frame and face (pose, blendshapes, AUs)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video file, or folder of numbered images (then --fps is required); "
+                        "several videos or a folder of videos: see below")
+    p.add_argument("-o", "--output", metavar="EVENTS.jsonl",
+                   help="write events as JSON lines, one per event, as found (a folder with several inputs)")
+    p.add_argument("--frames-csv", metavar="F",
+                   help="write one CSV row per frame and face (pose, blendshapes, AUs) (a folder with several inputs)")
     p.add_argument("--fps", type=float, help="frame rate of an image folder (frames per second)")
     p.add_argument("--max-faces", type=int, metavar="N", help="faces to track (default from config: 1)")
     p.add_argument("--config", metavar="TOML", help="settings overriding configs/default.toml")
     p.add_argument("--include-blinks", action="store_true", help="also write blink events (kind 'blink')")
+    p.add_argument("-j", "--workers", type=int, metavar="N",
+                   help="processes to use (default: the number of cores); the result does not depend on it")
+    p.add_argument("--chunk-s", type=float, default=DEFAULT_CHUNK_S, metavar="S",
+                   help=f"chunk length for cutting a long video, seconds of video (default {DEFAULT_CHUNK_S:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the configuration used")
@@ -134,28 +166,29 @@ def _config_from_args(args):
     return cfg
 
 
-def cmd_analyze(args) -> int:
+def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1, chunk_s=None,
+                 progress=None, on_warning=warn):
+    """Analyse one input, writing its sinks; the body of ``analyze`` for one file.
+
+    ``progress`` is ``(total_frames) -> update`` (or None), ``update(frames_done, final=False)``.
+    Returns ``(summary, interrupted, error)``: ``error`` is the user-facing
+    exception that ended the run early (events found so far are written).
+    """
     from detector.features import POSE_NAMES, estimate_aus
     from detector.landmarks import BLENDSHAPE_NAMES, Landmarker
+    from detector.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
     from detector.pipeline import Analyzer, RunStats, run
     from detector.sinks import FramesCsvSink, JsonlEventSink, Summary
-    from detector.source import open_source
+    from detector.source import VideoFileSource, open_source
 
-    cfg = _config_from_args(args)
-    if args.verbose:
-        print("# configuration used\n" + cfg.to_toml(), file=sys.stderr)
-    if args.fps is not None and not args.fps > 0:
-        raise CliError("--fps must be a positive number of frames per second")
-
-    summary = Summary(source=str(args.input))
+    summary = Summary(source=str(path))
     stats = RunStats()
-    with open_source(args.input, fps=args.fps) as src:
+    with open_source(path, fps=fps) as src:
+        borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         analyzer = Analyzer(cfg)
-        events_sink = JsonlEventSink(args.output) if args.output else None
-        csv_sink = (
-            FramesCsvSink(args.frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if args.frames_csv else None
-        )
-        progress = Progress(src.total_frames, enabled=not (args.quiet or args.no_progress))
+        events_sink = JsonlEventSink(output) if output else None
+        csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
+        report = progress(src.total_frames) if progress is not None else (lambda done, final=False: None)
 
         def on_event(e) -> None:
             summary.add_event(e)
@@ -172,22 +205,27 @@ def cmd_analyze(args) -> int:
                     aus = estimate_aus(f.channels, neutral=base)
                     csv_sink.write(frame.timestamp, frame.index, face.track_id, f.pose, face.blendshapes, aus)
                 csv_sink.flush()
-            progress.update(stats.frames)
+            if not borders:
+                report(stats.frames)
 
         interrupted = False
         error = None
         try:
-            with Landmarker(cfg.landmarks) as lm:
-                run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
+            if borders:
+                src.close()  # the chunked run opens the file in each worker
+                run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
+                            on_event=on_event, on_progress=report, stats=stats, on_warning=on_warning)
+            else:
+                with Landmarker(cfg.landmarks) as lm:
+                    run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
         except KeyboardInterrupt:
             interrupted = True
-        except _user_errors() as e:  # e.g. a truncated file: keep what was found, then report
-            error = e
+        except (*_user_errors(), ParallelError) as e:  # e.g. a truncated file: keep what was found, then report
+            error = e if not isinstance(e, ParallelError) else CliError(f"{path}: {e}", EXIT_ERROR)
             for e2 in analyzer.finish():
                 on_event(e2)
         finally:
-            progress.update(stats.frames, force=True)
-            progress.close()
+            report(stats.frames, True)
             if events_sink is not None:
                 events_sink.close()
             if csv_sink is not None:
@@ -200,12 +238,258 @@ def cmd_analyze(args) -> int:
     summary.duration = stats.media_seconds
     summary.interrupted = interrupted
     if stats.frames and not stats.frames_with_face:
-        warn(f"{args.input}: no face found in any of {stats.frames} frames")
+        on_warning(f"{path}: no face found in any of {stats.frames} frames")
+    return summary, interrupted, error
+
+
+def _check_workers(args) -> int:
+    from detector.parallel import default_workers
+
+    if args.workers is not None and args.workers < 1:
+        raise CliError("--workers must be at least 1")
+    if not (args.chunk_s > 0):
+        raise CliError("--chunk-s must be a positive number of seconds")
+    return args.workers or default_workers()
+
+
+def cmd_analyze(args) -> int:
+    cfg = _config_from_args(args)
+    if args.verbose:
+        print("# configuration used\n" + cfg.to_toml(), file=sys.stderr)
+    if args.fps is not None and not args.fps > 0:
+        raise CliError("--fps must be a positive number of frames per second")
+    workers = _check_workers(args)
+    items = _batch_inputs(args.inputs)
+    if items is not None:
+        return _cmd_analyze_many(args, cfg, items, workers)
+
+    path = args.inputs[0]
+    show = not (args.quiet or args.no_progress)
+    bar: list[Progress] = []
+
+    def progress(total):
+        bar.append(Progress(total, enabled=show))
+        return lambda done, final=False: bar[0].update(done, force=final)
+
+    try:
+        summary, interrupted, error = _analyze_one(
+            path, cfg, output=args.output, frames_csv=args.frames_csv, fps=args.fps, workers=workers,
+            chunk_s=args.chunk_s, progress=progress,
+        )
+    finally:
+        if bar:
+            bar[0].close()
     if not args.quiet:
         print(summary.table(), end="", flush=True)
     if error is not None:
         raise error
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
+
+
+# -- many files
+
+
+def _batch_inputs(inputs: list[str]) -> list[tuple[str, str | None]] | None:
+    """``[(path, problem or None), ...]`` when the inputs make a batch, None for one input (the classic path).
+
+    A batch: several inputs, or one folder that holds videos and no images.
+    Folders of videos are expanded (sorted, not recursive); a folder with
+    images stays one image sequence.
+    """
+    from detector.parallel import video_files
+    from detector.source import numbered_images
+
+    def expand(s: str) -> list[tuple[str, str | None]]:
+        p = Path(s)
+        if p.is_dir():
+            try:
+                if numbered_images(p):
+                    return [(s, None)]
+                vids = video_files(p)
+            except OSError as e:
+                return [(s, f"{p}: cannot read folder ({e.strerror})")]
+            return [(str(v), None) for v in vids] or [(s, f"{p}: folder contains no images and no videos")]
+        return [(s, None)]
+
+    if len(inputs) == 1:
+        p = Path(inputs[0])
+        if not p.is_dir():
+            return None
+        items = expand(inputs[0])
+        if len(items) == 1 and (items[0][0] == inputs[0]):
+            return None  # image folder (or an empty one): the classic path and its messages
+        return items
+    return [item for s in inputs for item in expand(s)]
+
+
+def _out_names(items: list[str]) -> list[str]:
+    """Output base names per input: file stem or folder name, '-2', '-3' ... on repeats."""
+    seen: dict[str, int] = {}
+    names = []
+    for s in items:
+        p = Path(s)
+        stem = p.name if p.is_dir() else p.stem
+        n = seen.get(stem, 0) + 1
+        seen[stem] = n
+        names.append(stem if n == 1 else f"{stem}-{n}")
+    return names
+
+
+def _out_dir(value: str | None, what: str) -> Path | None:
+    if not value:
+        return None
+    d = Path(value)
+    if d.exists() and not d.is_dir():
+        raise CliError(f"{what} {d}: with several inputs this must be a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"{what} {d}: cannot create folder ({e.strerror})") from None
+    return d
+
+
+def _count_frames(path: str, fps: float | None) -> int:
+    """Frames an input is expected to have (0 if unknown), cheaply, for the overall progress bar."""
+    try:
+        p = Path(path)
+        if p.is_dir():
+            from detector.source import numbered_images
+
+            return len(numbered_images(p))
+        import cv2
+
+        cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        try:
+            return max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))) if cap.isOpened() else 0
+        finally:
+            cap.release()
+    except Exception:  # noqa: BLE001 - only for the progress bar
+        return 0
+
+
+def _batch_task(spec: dict, progress) -> dict:
+    """One file of a batch, in a pool worker: analyse, write its sinks, return counts."""
+    warnings_: list[str] = []
+    summary, interrupted, error = _analyze_one(
+        spec["path"], spec["config"], output=spec["output"], frames_csv=spec["frames_csv"], fps=spec["fps"],
+        workers=spec.get("workers", 1), chunk_s=spec["chunk_s"],
+        progress=lambda total: (lambda done, final=False: None if final else progress(done)),
+        on_warning=warnings_.append,
+    )
+    if error is not None:
+        raise error
+    return {"summary": summary, "interrupted": interrupted, "warnings": warnings_}
+
+
+def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
+    from collections import Counter
+
+    from detector.parallel import FilePool
+
+    out_dir = _out_dir(args.output, "-o")
+    csv_dir = _out_dir(args.frames_csv, "--frames-csv")
+    paths = [p for p, _ in items]
+    names = _out_names(paths)
+    show = not (args.quiet or args.no_progress)
+    failed: dict[int, str] = {}
+    results: dict[int, dict] = {}
+
+    def fail(i: int, message: str) -> None:
+        text = message if paths[i] in message else f"{paths[i]}: {message}"
+        failed[i] = text
+        print(f"microexpr: error: {text}", file=sys.stderr, flush=True)
+
+    specs, idx = [], []
+    for i, (path, problem) in enumerate(items):
+        if problem is not None:
+            fail(i, problem)
+            continue
+        specs.append({
+            "path": path, "config": cfg, "fps": args.fps, "chunk_s": args.chunk_s,
+            "output": str(out_dir / f"{names[i]}.events.jsonl") if out_dir else None,
+            "frames_csv": str(csv_dir / f"{names[i]}.frames.csv") if csv_dir else None,
+        })
+        idx.append(i)
+    totals = [_count_frames(s["path"], args.fps) for s in specs] if show else [0] * len(specs)
+    bar = Progress(sum(totals) or None, enabled=show)
+    done_frames = [0] * len(specs)
+
+    def on_progress(k: int, done: int) -> None:
+        done_frames[k] = done
+        bar.update(sum(done_frames))
+
+    def finished(k: int, kind: str, payload) -> None:
+        i = idx[k]
+        if kind == "done":
+            results[i] = payload
+            done_frames[k] = payload["summary"].frames
+            for w in payload["warnings"]:
+                warn(w)
+        else:
+            fail(i, payload)
+
+    interrupted = False
+    t0 = time.perf_counter()
+    try:
+        if len(specs) == 1 or workers == 1:  # no pool needed: one after the other, here
+            for k, spec in enumerate(specs):
+                spec["workers"] = workers
+                try:
+                    finished(k, "done", _batch_task(spec, lambda d, k=k: on_progress(k, d)))
+                except _user_errors() as e:
+                    finished(k, "failed", str(e))
+                if results.get(idx[k], {}).get("interrupted"):
+                    raise KeyboardInterrupt
+        elif specs:
+            import contextlib
+
+            pool = FilePool(_batch_task, min(workers, len(specs)))
+            with contextlib.closing(pool.run(specs, on_progress)) as it:
+                for k, kind, payload in it:
+                    finished(k, kind, payload)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.update(sum(done_frames), force=True)
+        bar.close()
+    wall = time.perf_counter() - t0
+
+    if not args.quiet:
+        print(_batch_table(paths, names, results, failed, wall, interrupted), end="", flush=True)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if failed and len(failed) == len(items):
+        return EXIT_USAGE
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _batch_table(paths, names, results, failed, wall: float, interrupted: bool) -> str:
+    from collections import Counter
+
+    lines = [f"{'input':<40} {'status':<8} {'frames':>7} {'faces':>5} {'events':>6} {'fps':>7}"]
+    kinds: Counter = Counter()
+    frames = 0
+    for i, path in enumerate(paths):
+        shown = path if len(path) <= 40 else "..." + path[-37:]
+        if i in results:
+            s = results[i]["summary"]
+            n_ev = sum(s.events.values())
+            for (kind, _), v in s.events.items():
+                kinds[kind] += v
+            frames += s.frames
+            status = "stopped" if results[i]["interrupted"] else "ok"
+            lines.append(f"{shown:<40} {status:<8} {s.frames:>7} {len(s.faces):>5} {n_ev:>6} {s.fps:>7.1f}")
+        elif i in failed:
+            lines.append(f"{shown:<40} {'failed':<8} {'-':>7} {'-':>5} {'-':>6} {'-':>7}")
+        else:
+            lines.append(f"{shown:<40} {'not run':<8} {'-':>7} {'-':>5} {'-':>6} {'-':>7}")
+    ok = sum(1 for i in results if not results[i]["interrupted"])
+    by_kind = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    lines.append(f"total: {ok} done, {len(failed)} failed, {len(paths)} inputs; {frames} frames; "
+                 f"{sum(kinds.values())} events{' (' + by_kind + ')' if by_kind else ''}; {wall:.1f} s")
+    if interrupted:
+        lines.append("(interrupted: results cover the files and frames processed so far)")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -230,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"microexpr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_analyze(sub)
+    _add_evaluate(sub)
     from detector import live  # noqa: PLC0415 - `microexpr live` (issue 4)
 
     p = sub.add_parser("live", help="live camera (or a file played as one) with the micro-expression overlay",

@@ -75,15 +75,22 @@ class Analyzer:
             self._tracks[tid] = tr
         return tr
 
-    def step(self, index: int, timestamp: float, faces: list[FaceObservation]) -> FrameResult:
-        """Process the faces found in frame ``index`` taken at ``timestamp`` seconds."""
+    def step(
+        self, index: int, timestamp: float, faces: list[FaceObservation], features: list[FaceFeatures] | None = None
+    ) -> FrameResult:
+        """Process the faces found in frame ``index`` taken at ``timestamp`` seconds.
+
+        ``features``, if given, are the faces' features already extracted
+        (one per face, same order; ``detector.parallel`` extracts them in
+        worker processes), otherwise they are extracted here.
+        """
         feats: dict[int, FaceFeatures] = {}
         events: list[Event] = []
-        for face in faces:
+        for i, face in enumerate(faces):
             tr = self._track(face.track_id)
             if tr.last_index >= 0 and index - tr.last_index > 1:
                 events += self._events(face.track_id, tr.segmenter.gap())
-            f = tr.extractor(face)
+            f = tr.extractor(face) if features is None else features[i]
             feats[face.track_id] = f
             events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index))
             tr.last_index = index

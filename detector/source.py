@@ -97,6 +97,25 @@ class VideoFileSource(FrameSource):
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = fps if 0.0 < fps < 10000.0 else 0.0
         self.size = (first.shape[1], first.shape[0])
+        self._seeked = False
+        self.first_timestamp = self._first_ts if np.isfinite(self._first_ts) else 0.0  # seconds
+
+    def seek(self, seconds: float) -> None:
+        """Make iteration start near ``seconds`` (FFmpeg seek; verify what you get).
+
+        For ``detector.parallel``.  Iteration then starts at the frame FFmpeg
+        lands on (usually the first at or after ``seconds``), frame indices
+        count from 0 there, and the truncation check is skipped (it needs the
+        whole file): callers count frames and check timestamps themselves.
+        """
+        cv2 = self._cv2
+        if self._cap is None:
+            return
+        self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, float(seconds)) * 1000.0)
+        ok, first = self._cap.read()
+        self._first = first if ok else None
+        self._first_ts = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        self._seeked = True
 
     def __iter__(self) -> Iterator[Frame]:
         cv2 = self._cv2
@@ -121,7 +140,7 @@ class VideoFileSource(FrameSource):
             ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         self.decoded_frames = index
         n = self.total_frames
-        if n is not None and index < 0.9 * n and n - index > 2:
+        if n is not None and not self._seeked and index < 0.9 * n and n - index > 2:
             raise SourceError(f"{self.name}: video is truncated or corrupt: decoded {index} of {n} frames")
 
     def close(self) -> None:
