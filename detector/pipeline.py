@@ -47,7 +47,6 @@ class FrameResult:
 class _Track:
     extractor: FeatureExtractor
     segmenter: Segmenter
-    last_index: int = -1
 
 
 class Analyzer:
@@ -88,12 +87,11 @@ class Analyzer:
         events: list[Event] = []
         for i, face in enumerate(faces):
             tr = self._track(face.track_id)
-            if tr.last_index >= 0 and index - tr.last_index > 1:
-                events += self._events(face.track_id, tr.segmenter.gap())
+            # A face missing for a few frames is not a gap: the segmenter ends an
+            # event itself when the time step exceeds its gap_s (seconds).
             f = tr.extractor(face) if features is None else features[i]
             feats[face.track_id] = f
             events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index))
-            tr.last_index = index
         return FrameResult(index, timestamp, faces, feats, events)
 
     def finish(self) -> list[Event]:
