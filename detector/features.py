@@ -444,21 +444,27 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
             nose_lip,
             _corr(f"geo_corner_up_{s}", -0.15, nose_lip),  # ... and a smile shortens the nose-lip distance
         )
+        # Geometry ``full`` 0.08 IOD (not the 0.16 of a broad smile): micro
+        # smiles move the corner 0.5-2 % IOD and MediaPipe's mouthSmile often
+        # stays at 0 for them, so at 0.15 AU12 read 3-5x below the AU6/AU7 that
+        # the same warp produced; a broad smile now saturates AU12 at 1.
         spec[f"AU12_{s}"] = (
             T(f"mouthSmile{S}", 0.5, 0.8),
-            T(f"geo_corner_up_{s}", 0.3, 0.15),
-            T(f"geo_corner_out_{s}", 0.2, 0.15),
+            T(f"geo_corner_up_{s}", 0.3, 0.08),
+            T(f"geo_corner_out_{s}", 0.2, 0.08),
         )
         # Lip-corner outward motion is read from the mouth width (both
         # corners), not per side: per-side corner_out leaks head yaw (the far
         # corner reads ~3 % IOD closer to the midline per 10 deg of yaw on the
         # talking clip), which would fake one-sided AU14/AU20 (contempt).
-        dimple_out = (T("geo_corner_out_L", 0.2, 0.05), T("geo_corner_out_R", 0.2, 0.05))
-        spec[f"AU14_{s}"] = (
-            T(f"mouthDimple{S}", 0.6, 0.3),
-            *dimple_out,
-            *(_corr(f"geo_corner_up_{s}", 1.1, c) for c in dimple_out),  # outward without upward = dimpler
-        )
+        # AU14 (dimpler, buccinator): FACS - the lip corners are tightened and
+        # pulled inwards (against the teeth), with a dimple beyond the corner.
+        # It used to read a *wider* mouth (wrong direction), so every jaw drop /
+        # lips part read AU14 0.1-0.2 on warped real faces.  A narrower mouth is
+        # no clean cue either (AU23 narrows it; measured worse for the
+        # classifier), so AU14 reads mouthDimple alone: one-sided, and it moves
+        # with a one-sided AU12+14 warp (benchmarks/build_au_dataset.py).
+        spec[f"AU14_{s}"] = (T(f"mouthDimple{S}", 1.0, 0.5),)
         spec[f"AU15_{s}"] = (T(f"mouthFrown{S}", 0.5, 0.5), T(f"geo_corner_up_{s}", 0.5, -0.05))
         stretch_out = (T("geo_corner_out_L", 0.2, 0.06), T("geo_corner_out_R", 0.2, 0.06))
         spec[f"AU20_{s}"] = (
