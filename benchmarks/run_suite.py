@@ -301,28 +301,24 @@ def top_channels(track: Track, ev, config: Config, k: int = 3) -> list[str]:
 
 def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
     """Fractions of the face frames during which the segmenter is calibrating, and during which
-    its activation is at or above ``start_z`` (in an event or a state too long to be one).  While
-    either holds, a real expression cannot be reported as a separate event: the detector is busy
-    (or blind) there."""
+    it is in an active state (an event, or a state too long to be one).  In either, a real
+    expression cannot be reported as a separate event: the detector is busy (or blind) there."""
     from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS
     from detector.segmenter import Segmenter
 
     sg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, config.segmenter)
-    n = calib = above = 0
+    n = calib = active = 0
     for i in np.flatnonzero(track.present):
         sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
-        la = sg.last_activation()
         n += 1
-        if sg.calibrating:
-            calib += 1
-        elif la is not None and la[1] >= config.segmenter.start_z:
-            above += 1
-    return calib / max(n, 1), above / max(n, 1)
+        calib += sg.state == "calibrating"
+        active += sg.state == "active"
+    return calib / max(n, 1), active / max(n, 1)
 
 
 def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False) -> dict:
     tr = real_features(path, work, config, fresh)
-    calib, above = busy_fraction(tr, config)
+    calib, active = busy_fraction(tr, config)
     ev = spot(tr, config, include_blinks=True)
     dur = float(tr.times[-1] - tr.times[0]) + float(np.median(np.diff(tr.times))) if len(tr.times) > 1 else 0.0
     expr = [e for e in ev if e.kind != "blink"]
@@ -331,8 +327,56 @@ def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False
             for e in ev]
     return {"clip": path.name, "duration_s": dur, "frames": int(len(tr.times)), "frames_with_face": int(tr.present.sum()),
             "events": len(expr), "blinks": len(ev) - len(expr), "calibrating_fraction": calib,
-            "above_start_fraction": above,
+            "active_fraction": active,
             "events_per_minute": len(expr) / (dur / 60.0) if dur > 0 else None, "list": rows}
+
+
+def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, Track]], config: Config,
+                  period_s: float = 2.5, phases: int = 4) -> dict:
+    """Sensitivity on a real clip: expression events taken from synthetic clips (their feature
+    deltas from onset to offset) are added to the real clip's features, one every ``period_s``
+    from 1.5 s on (1.5 s after a longer one), in ``phases`` passes shifted by ``period_s / phases``; recall of the injected
+    events (IoU >= 0.5).  On a talking face this measures how much the segmenter stays able to
+    see an expression while the person speaks (a rough measure: the deltas come from another
+    face, at another frame rate, interpolated onto the clip's timestamps)."""
+    bank = []
+    for _, truth, meta, tr in sources:
+        fps = float(meta.get("fps", 1.0 / np.median(np.diff(tr.times))))
+        for t in truth:
+            if t["kind"] not in ("micro", "macro") or t.get("band") == "weak":
+                continue
+            on, off = int(t["onset_frame"]), int(t["offset_frame"])
+            if not (tr.present[on:off + 1].all()):
+                continue
+            D = tr.X[on:off + 1].astype(np.float64) - tr.X[on].astype(np.float64)
+            bank.append((t, np.arange(off - on + 1) / fps, D))
+    if not bank:
+        return {"n": 0}
+    truth_all, pred_all = [], []
+    k = 0
+    t_end = float(target.times[-1])
+    for ph in range(phases):
+        X = target.X.astype(np.float64).copy()
+        rows = []
+        t0 = 1.5 + ph * period_s / phases
+        while True:
+            t, rel, D = bank[k % len(bank)]
+            if t0 + rel[-1] > t_end - 0.3:
+                break
+            k += 1
+            m = (target.times >= t0) & (target.times <= t0 + rel[-1])
+            for c in range(X.shape[1]):
+                X[m, c] += np.interp(target.times[m] - t0, rel, D[:, c])
+            rows.append({"clip": f"p{ph}", "onset": t0, "offset": t0 + float(rel[-1]), "kind": t["kind"],
+                         "emotion": t["emotion"]})
+            t0 += max(period_s, float(rel[-1]) + 1.5)  # a macro event gets 1.5 s of quiet after it
+        ev = spot(Track(target.times, X.astype(np.float32), target.pose, target.present), config)
+        truth_all += rows
+        pred_all += [dict(e.to_dict(), clip=f"p{ph}") for e in ev]
+    r = score(truth_all, pred_all)
+    return {"n": len(truth_all), "recall": r["overall"]["recall"], "tp": r["overall"]["tp_truth"],
+            "micro_recall": r["micro"]["recall"], "macro_recall": r["macro"]["recall"],
+            "pred": r["overall"]["n_pred"], "false_alarms": r["false_alarms"]}
 
 
 # --------------------------------------------------------------------------- posed images
@@ -461,6 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
     ap.add_argument("--real", action="store_true", help="also run the real clips in tests/data")
     ap.add_argument("--images", action="store_true", help="also score the labelled posed images")
+    ap.add_argument("--inject", action="store_true",
+                    help="also add tune-suite events to the talking-face clip's features and measure their recall")
     ap.add_argument("--no-suite", action="store_true", help="skip the synthetic suite")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
@@ -482,11 +528,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["real"].append(rr)
             print(f"real {rr['clip']}: {rr['duration_s']:.1f} s, {rr['frames_with_face']}/{rr['frames']} frames with a "
                   f"face, {rr['events']} events ({_f(rr['events_per_minute'], 2)} /min), {rr['blinks']} blinks; "
-                  f"segmenter calibrating {rr['calibrating_fraction']:.0%} / activation >= start_z "
-                  f"{rr['above_start_fraction']:.0%} of the face frames")
+                  f"segmenter calibrating {rr['calibrating_fraction']:.0%} / active "
+                  f"{rr['active_fraction']:.0%} of the face frames")
             for e in rr["list"]:
                 print(f"    {e['onset']:7.3f} s {e['duration_ms']:5d} ms {e['kind']:5s} {e['region']:5s} "
                       f"{e['emotion']:9s} z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}")
+    if args.inject:
+        src = suite_features("tune", 200.0, args.seed, args.clips, args.work, False, args.jobs, progress=False)
+        report["inject"] = {}
+        for name in ("WolfgangLanger_Pexels.mp4",):
+            tr = real_features(ROOT / "tests" / "data" / name, args.work, config)
+            ir = inject_report(tr, src, config)
+            report["inject"][name] = ir
+            print(f"injected into {name} (tune-suite events, medium/strong): recall {_f(ir.get('recall'))} "
+                  f"({ir.get('tp')}/{ir['n']}; micro {_f(ir.get('micro_recall'))}, macro {_f(ir.get('macro_recall'))}), "
+                  f"{ir.get('false_alarms')} other events")
     if args.images:
         pi = posed_images()
         report["posed_images"] = pi

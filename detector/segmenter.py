@@ -145,6 +145,10 @@ class SegmenterConfig:
     max_fps: float = 240.0  # frames/s, sizes the ring buffers (grown automatically if exceeded)
     recalibrate_keeps_noise: bool = True  # after a dropped too-long state, the re-calibrated noise scale is
     #                                        never below the one before (a restless face stays restless)
+    speech_cycles: int = 3  # count, mouth/jaw re-rises within one active state that mark it as speech (0 = off)
+    speech_dip: float = 0.6  # ratio, the mouth/jaw activation must fall below this fraction of its last peak
+    #                          (and rise again by its inverse, to at least start_z) for one re-rise
+    speech_hold_s: float = 2.0  # s, speech mode lasts this long after the last mouth/jaw re-rise
 
     def __post_init__(self) -> None:
         positive = (
@@ -163,6 +167,15 @@ class SegmenterConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"segmenter config: {name} must be a number >= 0, got {v!r}")
+        if not (isinstance(self.speech_cycles, int) and not isinstance(self.speech_cycles, bool)
+                and self.speech_cycles >= 0):
+            raise ValueError(f"segmenter config: speech_cycles must be an integer >= 0, got {self.speech_cycles!r}")
+        for name in ("speech_dip", "speech_hold_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+                raise ValueError(f"segmenter config: {name} must be a positive number, got {v!r}")
+        if self.speech_dip >= 1.0:
+            raise ValueError(f"segmenter config: speech_dip must be in (0, 1), got {self.speech_dip!r}")
         if not (isinstance(self.top_k, int) and not isinstance(self.top_k, bool) and self.top_k >= 1):
             raise ValueError(f"segmenter config: top_k must be an integer >= 1, got {self.top_k!r}")
         if self.channel_rel > 1.0:
@@ -193,8 +206,9 @@ class SegmenterConfig:
                 f"segmenter config: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
             )
         kw = dict(d)
-        if "top_k" in kw and isinstance(kw["top_k"], float) and kw["top_k"].is_integer():
-            kw["top_k"] = int(kw["top_k"])
+        for name in ("top_k", "speech_cycles"):
+            if name in kw and isinstance(kw[name], float) and kw[name].is_integer():
+                kw[name] = int(kw[name])
         return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,10 +250,12 @@ class Segment:
 
 # int state
 (_I_NIN, _I_NC, _I_SEGSTART, _I_STATE, _I_CALFIRST, _I_EVLIMIT, _I_EVTRIG, _I_BELOW, _I_R, _I_LASTC, _I_GROW,
- _I_HASOLD, _I_CALIBRATED) = range(13)
-_NI = 13
+ _I_HASOLD, _I_CALIBRATED, _I_SPEECH, _I_MJDIR, _I_MJCYC) = range(16)
+_NI = 16
 # float state
-_F_TLASTIN, _F_CALSTART, _F_TBELOW, _F_TTRIG, _F_PEAKA, _F_TFINAL = range(6)
+_F_TLASTIN, _F_CALSTART, _F_TBELOW, _F_TTRIG, _F_PEAKA, _F_TFINAL, _F_MJEXT, _F_SPUNTIL = range(8)
+_RM = REGIONS.index("mouth")  # the speech regions: mouth and jaw
+_RJ = REGIONS.index("jaw")
 _NF = 8
 # states
 _CALIB, _IDLE, _ACTIVE = 0, 1, 2
@@ -263,7 +279,10 @@ _K_WIDEN = _K_REFINE + 1
 _K_TFLOOR = _K_WIDEN + 1
 _K_NADAPT = _K_TFLOOR + 1
 _K_KEEPN = _K_NADAPT + 1
-_NK = _K_KEEPN + 1
+_K_SPCYC = _K_KEEPN + 1
+_K_SPDIP = _K_SPCYC + 1
+_K_SPHOLD = _K_SPDIP + 1
+_NK = _K_SPHOLD + 1
 # output row
 _O_ON, _O_AP, _O_OFF, _O_TON, _O_TAP, _O_TOFF, _O_KIND, _O_REGION, _O_INT, _O_HM, _O_RACT = range(11)
 _O_CH = _O_RACT + N_REGIONS  # baseline (C) then apex values (C)
@@ -309,6 +328,9 @@ def _config_vector(cfg: SegmenterConfig) -> np.ndarray:
     k[_K_TFLOOR] = cfg.tangent_floor_z
     k[_K_NADAPT] = cfg.noise_adapt_s
     k[_K_KEEPN] = 1.0 if cfg.recalibrate_keeps_noise else 0.0
+    k[_K_SPCYC] = cfg.speech_cycles
+    k[_K_SPDIP] = cfg.speech_dip
+    k[_K_SPHOLD] = cfg.speech_hold_s
     return k
 
 
@@ -787,6 +809,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
     floor = cfg[_K_FLOOR]
     nb = 0
     no = 0
+    speech = ist[_I_SPEECH] != 0
     for ch in range(C):
         s = _SQRT_PI_2 * chan[_C_ABS, ch]
         if s < floor:
@@ -797,6 +820,8 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
         r = chinfo[0, ch]
         if az > fr[pc, _R_REG + r]:
             fr[pc, _R_REG + r] = az
+        if speech and (r == _RM or r == _RJ):
+            az = 0.0  # speech mode: mouth and jaw do not count towards the activation
         chan[_C_V1, ch] = az
         if chinfo[1, ch] != 0:
             chan[_C_V2, nb] = az
@@ -811,8 +836,30 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
     fr[pc, _R_A] = a
     fr[pc, _R_ABLINK] = ab
     fr[pc, _R_AOTHER] = ao
+    # speech: the mouth/jaw activation rises and falls again and again (syllables)
+    mj = max(fr[pc, _R_REG + _RM], fr[pc, _R_REG + _RJ])
+    if cfg[_K_SPCYC] > 0.0:
+        dip = cfg[_K_SPDIP]
+        if ist[_I_MJDIR] >= 0:
+            if mj > fst[_F_MJEXT]:
+                fst[_F_MJEXT] = mj
+            elif mj < dip * fst[_F_MJEXT]:
+                ist[_I_MJDIR] = -1
+                fst[_F_MJEXT] = mj
+        else:
+            if mj < fst[_F_MJEXT]:
+                fst[_F_MJEXT] = mj
+            elif dip * mj > fst[_F_MJEXT] and mj >= cfg[_K_START]:
+                ist[_I_MJDIR] = 1
+                fst[_F_MJEXT] = mj
+                ist[_I_MJCYC] += 1
+                if speech:
+                    fst[_F_SPUNTIL] = tc + cfg[_K_SPHOLD]
+        if speech and tc > fst[_F_SPUNTIL]:
+            ist[_I_SPEECH] = 0
     if state == _IDLE:
         if a >= cfg[_K_START]:
+            ist[_I_MJCYC] = 0
             ist[_I_STATE] = _ACTIVE
             ist[_I_EVTRIG] = c
             fst[_F_TTRIG] = tc
@@ -826,7 +873,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             ist[_I_EVLIMIT] = lim
             for ch in range(C):
                 z = chan[_C_Z, ch]
-                chan[_C_PEAK, ch] = abs(z)
+                chan[_C_PEAK, ch] = chan[_C_V1, ch]
                 chan[_C_SIGN, ch] = 1.0 if z >= 0.0 else -1.0
         elif dtc > 0.0:
             # noise scales follow whenever no event is active (so they can grow if the noise grows);
@@ -854,7 +901,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
                 if adr > nclip * sr:
                     adr = nclip * sr
                 chan[_C_ABSR, ch] += an_ * (adr - chan[_C_ABSR, ch])
-                if upd_b:
+                if upd_b or (speech and (chinfo[0, ch] == _RM or chinfo[0, ch] == _RJ)):
                     if d > bclip * s:
                         d = bclip * s
                     elif d < -bclip * s:
@@ -862,10 +909,19 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
                     chan[_C_B, ch] += ab_ * d
         return nout
     # ACTIVE
+    if (cfg[_K_SPCYC] > 0.0 and not speech and ist[_I_MJCYC] >= cfg[_K_SPCYC] and mj >= a
+            and np.isinf(fst[_F_TFINAL])):
+        # a mouth/jaw-dominated state that keeps rising and falling is speech, not an expression:
+        # abandon it and leave mouth and jaw out of the activation while the speech goes on
+        ist[_I_SPEECH] = 1
+        fst[_F_SPUNTIL] = tc + cfg[_K_SPHOLD]
+        ist[_I_STATE] = _IDLE
+        ist[_I_BELOW] = 0
+        return nout
     for ch in range(C):
         z = chan[_C_Z, ch]
-        if abs(z) > chan[_C_PEAK, ch]:
-            chan[_C_PEAK, ch] = abs(z)
+        if chan[_C_V1, ch] > chan[_C_PEAK, ch]:
+            chan[_C_PEAK, ch] = chan[_C_V1, ch]
             chan[_C_SIGN, ch] = 1.0 if z >= 0.0 else -1.0
     if a > fst[_F_PEAKA]:
         fst[_F_PEAKA] = a
@@ -1136,6 +1192,12 @@ class Segmenter:
     def calibrating(self) -> bool:
         """True while the neutral baseline is being (re)calibrated (nothing is reported)."""
         return int(self._s.ist[_I_STATE]) == _CALIB
+
+    @property
+    def state(self) -> str:
+        """"calibrating", "idle" (waiting for an event) or "active" (in an event or a state that may
+        turn out too long to be one); for overlays and benchmarks."""
+        return ("calibrating", "idle", "active")[int(self._s.ist[_I_STATE])]
 
     @property
     def baseline(self) -> np.ndarray | None:

@@ -105,4 +105,5 @@ def test_talking_face_false_alarms_ceiling(config, data_dir):
     events = [e for e in RS.spot(track, config) if e.kind != "blink"]
     minutes = (track.times[-1] - track.times[0]) / 60.0
     assert np.isfinite(minutes) and minutes > 0.25
-    assert len(events) / minutes <= 6.0, [(round(e.onset, 2), e.kind, e.region) for e in events]
+    # measured: 0 events (target <= 1 per minute); one event in these 20 s is 3 per minute
+    assert len(events) / minutes <= 3.1, [(round(e.onset, 2), e.kind, e.region) for e in events]
