@@ -404,3 +404,23 @@ def test_bad_input_is_rejected_clearly():
         segment(np.array([0.0, 0.1, 0.1]), np.zeros((3, 60)), None, regions, blink)
     with pytest.raises(ValueError, match="X must have shape"):
         segment(np.array([0.0, 0.1]), np.zeros((3, 60)), None, regions, blink)
+
+
+def test_speech_mouth_oscillation_is_not_an_event_and_brow_event_still_found():
+    """Mouth and jaw channels opening and closing at 4 Hz for 6 s (speech) give no event, and a
+    brow raise during the speech is still reported (speech mode leaves mouth/jaw out)."""
+    fps = 100.0
+    rng = np.random.default_rng(0)
+    n = int(10.0 * fps)
+    t = np.arange(n) / fps
+    regions = np.array([REGIONS.index(r) for r in ("brows", "brows", "mouth", "mouth", "jaw", "eyes")])
+    X = rng.normal(0.0, 0.01, (n, 6))
+    talk = (t >= 2.0) & (t < 8.0)
+    X[talk, 2:5] += (0.3 * (1.0 - np.cos(2 * np.pi * 4.0 * t[talk])))[:, None]
+    brow = (t >= 6.0) & (t < 6.3)
+    X[brow, 0:2] += (0.2 * np.sin(np.pi * (t[brow] - 6.0) / 0.3))[:, None]
+    found = segment(t, X, None, regions)
+    assert [s for s in found if s.onset < 5.9 or s.onset > 6.4] == [], [(s.onset, s.offset) for s in found]
+    assert any(abs(s.apex - 6.15) < 0.1 for s in found), [(s.onset, s.offset) for s in found]
+    off = segment(t, X, None, regions, config=SegmenterConfig(speech_cycles=0))
+    assert not any(abs(s.apex - 6.15) < 0.1 for s in off)  # without speech mode the brow raise is lost
