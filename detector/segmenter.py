@@ -63,6 +63,17 @@ Algorithm, per face
    ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with
    ``head_motion=True`` (``"flag"``).
 
+7. **Speech.**  Talking moves mouth and jaw up and down several times a
+   second, far above the neutral noise.  The mouth/jaw activation (largest
+   |z| of the mouth and jaw channels) is followed by a peak/trough tracker:
+   one *re-rise* is a fall below ``speech_dip`` of the last peak and a rise
+   back by its inverse to at least ``start_z``.  An active state dominated
+   by mouth/jaw with ``speech_cycles`` re-rises is speech, not an
+   expression: it is abandoned, and mouth and jaw are left out of the
+   activation (their baseline keeps following) until ``speech_hold_s``
+   after the last re-rise, so a brow raise while talking is still found.
+   A smile or a jaw drop rises and falls once and is unaffected.
+
 Frame indices are the 0-based indices of the frames given to
 :meth:`Segmenter.update` (or its explicit ``frame`` argument); times are the
 caller's seconds, never ``frame / fps``.  A frame whose channels are not all
