@@ -444,8 +444,12 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
             import contextlib
 
             pool = FilePool(_batch_task, min(workers, len(specs)))
-            with contextlib.closing(pool.run(specs, on_progress)) as it:
-                for k, kind, payload in it:
+            try:
+                with contextlib.closing(pool.run(specs, on_progress)) as it:
+                    for k, kind, payload in it:
+                        finished(k, kind, payload)
+            finally:
+                for k, kind, payload in pool.late:  # files stopped by Ctrl-C: what they wrote is kept
                     finished(k, kind, payload)
     except KeyboardInterrupt:
         interrupted = True

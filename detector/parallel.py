@@ -62,6 +62,7 @@ which stops them and keeps its outputs valid.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import os
 import queue as queue_mod
@@ -84,6 +85,9 @@ WARMUP_FRAMES = 8
 BATCH_FRAMES = 16
 #: Video file suffixes a folder of videos is made of.
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
+
+
+_log = logging.getLogger(__name__)
 
 
 class ParallelError(RuntimeError):
@@ -594,6 +598,7 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
 
     from detector.source import SourceError
 
+    t_start = time.perf_counter()
     ctx = mp.get_context("spawn")
     n = len(runs)
     n_chunks = len(borders) + 1
@@ -626,6 +631,7 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
             shared[2 * slot] = start
             shared[2 * slot + 1] = end
         order.add(_Run(job, slot))
+        _log.debug("%.3f submit job %d chunks [%d, %d) to slot %d", time.perf_counter() - t_start, jid, start, end, slot)
         if slot == 0:
             local[0], local[1] = scan(job, local_end), jid
         else:
@@ -653,6 +659,9 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
 
     def file(msg) -> None:
         r = order.put(msg)
+        if r is not None and msg[1] in ("head", "end", "error"):
+            _log.debug("%.3f job %d %s %s", time.perf_counter() - t_start, msg[0], msg[1],
+                       msg[2] if msg[1] == "end" else "")
         if r is not None and msg[1] in ("end", "error"):
             if r.slot == 0 and local[0] is not None:
                 local[0].close()  # runs its finally: landmarker and file closed
@@ -826,6 +835,8 @@ class FilePool:
     def __init__(self, fn: Callable, workers: int) -> None:
         self.fn = fn
         self.workers = max(1, int(workers))
+        #: ``(index, kind, payload)`` of items that finished after the caller stopped iterating (Ctrl-C)
+        self.late: list[tuple[int, str, Any]] = []
 
     def run(self, args: list, on_progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, str, Any]]:
         """Yield ``(index, "done", result)`` or ``(index, "failed", message)`` as items finish."""
@@ -861,7 +872,15 @@ class FilePool:
                 yield idx, kind, payload
         finally:
             stop.set()
+            # items that end after a stop request (Ctrl-C: their sinks are closed, partial results kept)
             deadline = time.monotonic() + 10.0
+            while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
+                try:
+                    kind, idx, payload = results.get(timeout=0.1)
+                except queue_mod.Empty:
+                    continue
+                if kind in ("done", "failed"):
+                    self.late.append((idx, kind, payload))
             for p in procs:
                 p.join(max(0.0, deadline - time.monotonic()))
             for p in procs:
