@@ -114,9 +114,9 @@ several inputs:
   image sequence (needs --fps), as with a single input.
 
 one long video:
-  A video longer than two --chunk-s chunks is cut at a fixed grid of chunk_s
-  seconds; worker processes find the faces of runs of chunks and this process
-  segments every frame in order.  The landmarker restarts at every grid border
+  A video longer than two --chunk-s chunks is cut into equal chunks of about
+  chunk_s seconds; worker processes find the faces of runs of chunks and this
+  process segments every frame in order.  The landmarker restarts at every grid border
   (after seeing the 8 frames before it), whatever --workers is, so the events
   are the same, frame for frame, for any number of workers.
 """
