@@ -258,6 +258,7 @@ def test_cut_run_against_uncut_run_within_stated_tolerance():
     assert abs(len(cut_events) - len(ref_events)) <= 1
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker pids from /proc")
 def test_ctrl_c_stops_workers_and_leaves_valid_jsonl(tmp_path):
     out = tmp_path / "e.jsonl"
     p = subprocess.Popen(
