@@ -5,7 +5,7 @@
 ``analyze --workers N`` gives the same result for every N (the landmarker
 restarts at a fixed grid of chunk borders in every run).  What differs from an
 *uncut* run (one landmarker from the first frame to the last, as
-``detector.pipeline.analyze`` does) is MediaPipe's tracking trajectory after
+``detector.pipeline.analyze_single_stream`` does) is MediaPipe's tracking trajectory after
 each border.  This counts, for the default configuration and a permissive one
 (more events), the events of both runs, those matched (IoU >= 0.5, the MEGC
 criterion), those with identical onset/apex/offset frames, and the largest

@@ -44,7 +44,7 @@ frame indices, timestamps and values, and the same per-frame CSV, byte for
 byte (tested, ``tests/test_parallel.py``; measured on 78.7 s and 10 min
 videos, ``benchmarks/bench_workers.py``).  Videos shorter than two chunks are
 not cut at all and give exactly what the plain pipeline
-(:func:`detector.pipeline.analyze`) gives.  Against an *uncut* run of a long
+(:func:`detector.pipeline.analyze_single_stream`) gives.  Against an *uncut* run of a long
 video, frames after each border follow another, equally valid, MediaPipe
 tracking trajectory (frames before the first border are identical), so an
 event close to a threshold can appear or vanish and matched events can move
@@ -768,18 +768,18 @@ def analyze(
     """All events of a video file, chunked over ``workers`` processes (see the module docstring).
 
     Videos shorter than two chunks are analysed exactly as
-    :func:`detector.pipeline.analyze` does.
+    :func:`detector.pipeline.analyze_single_stream` does.
     """
     from detector.config import load_config
     from detector.pipeline import Analyzer
-    from detector.pipeline import analyze as plain_analyze
+    from detector.pipeline import analyze_single_stream
     from detector.source import VideoFileSource
 
     config = config or load_config()
     with VideoFileSource(path) as probe:
         borders = video_borders(probe, chunk_s)
     if not borders:
-        return plain_analyze(path, config)
+        return analyze_single_stream(path, config)
     return run_chunked(path, config, Analyzer(config), workers=workers, borders=borders,
                        warmup_frames=warmup_frames)
 

@@ -197,8 +197,21 @@ def run(
     return events
 
 
-def analyze(path: str | Path, config: Config | None = None, fps: float | None = None) -> list[Event]:
+def analyze_single_stream(path: str | Path, config: Config | None = None, fps: float | None = None) -> list[Event]:
+    """Events of a video file or image folder from one landmarker run over every frame (no chunk grid)."""
+    config = config or load_config()
+    with open_source(path, fps=fps) as src, Landmarker(config.landmarks) as lm:
+        return run(src, lm, Analyzer(config))
+
+
+def analyze(
+    path: str | Path, config: Config | None = None, fps: float | None = None, workers: int = 1
+) -> list[Event]:
     """All expression events of a video file or a folder of numbered images.
+
+    Gives the same events as ``microexpr analyze``: a video longer than two
+    chunks is cut on the same fixed grid (``detector.parallel``), whatever
+    ``workers`` is.
 
     Parameters
     ----------
@@ -208,11 +221,15 @@ def analyze(path: str | Path, config: Config | None = None, fps: float | None = 
         Defaults to ``configs/default.toml``.
     fps : float, optional
         Frame rate of an image folder, frames per second.
+    workers : int
+        Processes finding landmarks in a long video (1 = this process only).
 
     Returns
     -------
     list of Event, in the order they were found.
     """
-    config = config or load_config()
-    with open_source(path, fps=fps) as src, Landmarker(config.landmarks) as lm:
-        return run(src, lm, Analyzer(config))
+    if Path(path).is_dir():
+        return analyze_single_stream(path, config, fps)
+    from detector.parallel import analyze as analyze_video
+
+    return analyze_video(path, config, workers=workers)
