@@ -132,18 +132,6 @@ def _column(name: str) -> str:
     return _ALIASES.get(key.replace("_", ""), _ALIASES.get(key, key))
 
 
-def _as_int(v: object, what: str, where: str) -> int | None:
-    if v is None or (isinstance(v, str) and v.strip() == ""):
-        return None
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise EvaluationError(f"{where}: {what} {v!r} is not a number") from None
-    if not math.isfinite(f) or f != int(f):
-        raise EvaluationError(f"{where}: {what} {v!r} is not a whole frame number")
-    return int(f)
-
-
 def _as_float(v: object, what: str, where: str) -> float | None:
     if v is None or (isinstance(v, str) and v.strip() == ""):
         return None
@@ -154,6 +142,13 @@ def _as_float(v: object, what: str, where: str) -> float | None:
     if not math.isfinite(f):
         raise EvaluationError(f"{where}: {what} {v!r} is not finite")
     return f
+
+
+def _as_int(v: object, what: str, where: str) -> int | None:
+    f = _as_float(v, what, where)
+    if f is not None and f != int(f):
+        raise EvaluationError(f"{where}: {what} {v!r} is not a whole frame number")
+    return None if f is None else int(f)
 
 
 def as_annotation(obj: object, where: str = "event", clip: str | None = None) -> Annotation:
