@@ -122,6 +122,21 @@ one long video:
 """
 
 
+def _warm_up(analyzer) -> None:
+    """Compile the numba kernels before the timed run, saying so if it takes a while (first run only)."""
+    import threading
+
+    notice = threading.Timer(
+        1.0, lambda: print("microexpr: compiling the segmenter (first run after install, about 20 s)...",
+                           file=sys.stderr, flush=True)
+    )
+    notice.start()
+    try:
+        analyzer.warm_up()
+    finally:
+        notice.cancel()
+
+
 def _add_analyze(sub) -> None:
     from detector.parallel import DEFAULT_CHUNK_S
 
@@ -186,6 +201,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     with open_source(path, fps=fps) as src:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         analyzer = Analyzer(cfg)
+        _warm_up(analyzer)
         events_sink = JsonlEventSink(output) if output else None
         csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
         report = progress(src.total_frames) if progress is not None else (lambda done, final=False: None)

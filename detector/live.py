@@ -688,7 +688,9 @@ def run(args) -> int:
                 sink.write(e)
 
         with Landmarker(cfg.landmarks) as lm:
-            session = LiveSession(capture, lm, Analyzer(cfg), use_source_time=bool(args.as_fast_as_possible),
+            analyzer = Analyzer(cfg)
+            analyzer.warm_up()  # numba compiles here, not on the first live frame
+            session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
                                   check_rate=not args.source)
             session.rate_warned = rate_warned

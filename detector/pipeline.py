@@ -67,6 +67,20 @@ class Analyzer:
         )
         self._tracks: dict[int, _Track] = {}
 
+    def warm_up(self) -> float:
+        """Compile (or load from numba's cache) the segmenter kernels now; returns seconds taken.
+
+        Otherwise the first face's first frame pays for it (about 20 s on the
+        first run after an install, well under a second later), which would
+        stall a live view and distort a run's measured fps.
+        """
+        t0 = time.perf_counter()
+        seg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, self.config.segmenter)
+        seg.update(0.0, np.zeros(len(CHANNEL_REGIONS), np.float32), np.zeros(6, np.float32))  # dtypes of FaceFeatures
+        seg.flush()
+        seg.reset_baseline()
+        return time.perf_counter() - t0
+
     def _track(self, tid: int) -> _Track:
         tr = self._tracks.get(tid)
         if tr is None:
