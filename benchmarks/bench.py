@@ -318,24 +318,12 @@ def mediapipe_alone_pass(frames, lm_opts, native_only: bool = False) -> float:
 
     import cv2
     import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
+    from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.vision import face_landmarker as fl
 
-    from detector.landmarks import _native_stderr_silenced
-    from detector.resources import verified_model
+    from detector.landmarks import _native_stderr_silenced, mediapipe_options
 
-    model = verified_model(lm_opts.model_path, "face_landmarker.task")
-    delegate = BaseOptions.Delegate.GPU if lm_opts.delegate == "gpu" else BaseOptions.Delegate.CPU
-    opts = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(model), delegate=delegate),
-        running_mode=vision.RunningMode.VIDEO,
-        num_faces=lm_opts.max_faces,
-        min_face_detection_confidence=lm_opts.min_detection_confidence,
-        min_face_presence_confidence=lm_opts.min_presence_confidence,
-        min_tracking_confidence=lm_opts.min_tracking_confidence,
-        output_face_blendshapes=True,
-        output_facial_transformation_matrixes=True,
-    )
+    opts = mediapipe_options(dataclasses.replace(lm_opts, mode="video"))
     scale = lm_opts.timestamp_scale
     with _native_stderr_silenced(True):
         lm = vision.FaceLandmarker.create_from_options(opts)

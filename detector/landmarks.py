@@ -224,6 +224,24 @@ def _fast_result_reader():
     return read
 
 
+def mediapipe_options(options: LandmarkerOptions):
+    """MediaPipe's ``FaceLandmarkerOptions`` for ours (model hash-checked; blendshapes and pose on)."""
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    model = verified_model(options.model_path, "face_landmarker.task")
+    delegate = BaseOptions.Delegate.GPU if options.delegate == "gpu" else BaseOptions.Delegate.CPU
+    return vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(model), delegate=delegate),
+        running_mode=vision.RunningMode.VIDEO if options.mode == "video" else vision.RunningMode.IMAGE,
+        num_faces=options.max_faces,
+        min_face_detection_confidence=options.min_detection_confidence,
+        min_face_presence_confidence=options.min_presence_confidence,
+        min_tracking_confidence=options.min_tracking_confidence,
+        output_face_blendshapes=True,
+        output_facial_transformation_matrixes=True,
+    )
+
+
 class Landmarker:
     """MediaPipe FaceLandmarker with blendshapes and head pose.  A context manager.
 
@@ -238,23 +256,12 @@ class Landmarker:
 
     def __init__(self, options: LandmarkerOptions = LandmarkerOptions(), fast_results: bool = True) -> None:
         import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
+        from mediapipe.tasks.python import vision
 
         self.options = options
         self._mp = mp
-        model = verified_model(options.model_path, "face_landmarker.task")
-        delegate = BaseOptions.Delegate.GPU if options.delegate == "gpu" else BaseOptions.Delegate.CPU
         self._video = options.mode == "video"
-        opts = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model), delegate=delegate),
-            running_mode=vision.RunningMode.VIDEO if self._video else vision.RunningMode.IMAGE,
-            num_faces=options.max_faces,
-            min_face_detection_confidence=options.min_detection_confidence,
-            min_face_presence_confidence=options.min_presence_confidence,
-            min_tracking_confidence=options.min_tracking_confidence,
-            output_face_blendshapes=True,
-            output_facial_transformation_matrixes=True,
-        )
+        opts = mediapipe_options(options)
         with _native_stderr_silenced(options.quiet):
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._tracker = _Tracker()
