@@ -247,14 +247,10 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
             if csv_sink is not None:
                 csv_sink.close()
 
-    summary.frames = stats.frames
-    summary.frames_with_face = stats.frames_with_face
-    summary.faces = stats.tracks
-    summary.seconds = stats.wall_seconds
-    summary.duration = stats.media_seconds
-    summary.interrupted = interrupted
-    if stats.frames and not stats.frames_with_face:
-        on_warning(f"{path}: no face found in any of {stats.frames} frames")
+    no_face = summary.record_run(stats.frames, stats.frames_with_face, stats.tracks, stats.wall_seconds,
+                                 stats.media_seconds, interrupted)
+    if no_face:
+        on_warning(no_face)
     return summary, interrupted, error
 
 

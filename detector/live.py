@@ -718,16 +718,12 @@ def run(args) -> int:
 
     if session is not None:
         st = session.stats
-        summary.frames = st.processed
-        summary.frames_with_face = st.frames_with_face
-        summary.faces = st.tracks
-        summary.seconds = st.wall_s
-        summary.duration = st.media_s
-        summary.interrupted = interrupted
+        no_face = summary.record_run(st.processed, st.frames_with_face, st.tracks, st.wall_s, st.media_s,
+                                     interrupted)
         if not args.quiet:
             print(summary_table(st, summary), end="", flush=True)
-        if st.processed and not st.frames_with_face:
-            warn(f"{source.name}: no face found in any of {st.processed} frames")
+        if no_face:
+            warn(no_face)
     if failure is not None:
         msg = str(failure).strip() or type(failure).__name__
         raise CliError(f"{msg} (files written so far are complete)", code=EXIT_ERROR)

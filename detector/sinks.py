@@ -123,6 +123,15 @@ class Summary:
     duration: float = 0.0  # media time covered, seconds
     interrupted: bool = False
 
+    def record_run(self, frames: int, frames_with_face: int, faces: set[int], seconds: float, duration: float,
+                   interrupted: bool) -> str | None:
+        """Fill in a finished run's counts; returns the no-face warning to show, if any."""
+        self.frames, self.frames_with_face, self.faces = frames, frames_with_face, faces
+        self.seconds, self.duration, self.interrupted = seconds, duration, interrupted
+        if frames and not frames_with_face:
+            return f"{self.source}: no face found in any of {frames} frames"
+        return None
+
     def add_event(self, e: Event) -> None:
         self.events[(e.kind, e.emotion)] += 1
 
