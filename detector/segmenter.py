@@ -404,16 +404,16 @@ def _begin_calibration(ist, fst, chan):
 
 
 @njit(cache=True)
-def _event_signal(n, yr, chan, R):
-    """Combined event signal e(n) over the event's channels (weights in chan[_C_W])."""
-    C = yr.shape[1]
+def _weighted_signal(n, ring, chan, R, scale_row):
+    """Combined event signal at frame n: weighted, sign-aligned channel deviations over chan[scale_row]."""
+    C = ring.shape[1]
     p = n % R
     num = 0.0
     den = 0.0
     for c in range(C):
         w = chan[_C_W, c]
         if w > 0.0:
-            num += w * chan[_C_SIGN, c] * (yr[p, c] - chan[_C_B, c]) / chan[_C_S, c]
+            num += w * chan[_C_SIGN, c] * (ring[p, c] - chan[_C_B, c]) / chan[scale_row, c]
             den += w
     if den <= 0.0:
         return 0.0
@@ -421,20 +421,15 @@ def _event_signal(n, yr, chan, R):
 
 
 @njit(cache=True)
+def _event_signal(n, yr, chan, R):
+    """Combined event signal e(n) over the event's channels (weights in chan[_C_W]), smoothed noise units."""
+    return _weighted_signal(n, yr, chan, R, _C_S)
+
+
+@njit(cache=True)
 def _event_signal_raw(n, xr, chan, R):
     """The event signal from the unsmoothed channels (raw noise units), for refining positions."""
-    C = xr.shape[1]
-    p = n % R
-    num = 0.0
-    den = 0.0
-    for c in range(C):
-        w = chan[_C_W, c]
-        if w > 0.0:
-            num += w * chan[_C_SIGN, c] * (xr[p, c] - chan[_C_B, c]) / chan[_C_SR, c]
-            den += w
-    if den <= 0.0:
-        return 0.0
-    return num / den
+    return _weighted_signal(n, xr, chan, R, _C_SR)
 
 
 @njit(cache=True)
