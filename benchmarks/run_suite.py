@@ -303,10 +303,9 @@ def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
     """Fractions of the face frames during which the segmenter is calibrating, and during which
     it is in an active state (an event, or a state too long to be one).  In either, a real
     expression cannot be reported as a separate event: the detector is busy (or blind) there."""
-    from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS
-    from detector.segmenter import Segmenter
+    from detector.pipeline import new_segmenter
 
-    sg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, config.segmenter)
+    sg = new_segmenter(config)
     n = calib = active = 0
     for i in np.flatnonzero(track.present):
         sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))

@@ -72,6 +72,8 @@ __all__ = [
     "CHANNELS",
     "CHANNEL_REGIONS",
     "BLINK_CHANNELS",
+    "EYE_CLOSURE_CHANNELS",
+    "SPEECH_CHANNELS",
     "GEOMETRY_CHANNELS",
     "POSE_NAMES",
     "AUTerm",
@@ -315,10 +317,24 @@ CHANNEL_REGIONS: np.ndarray = np.array(
     dtype=np.int64,
 )
 
-#: Channels that an eye blink moves strongly, bool (C,): the blink blendshapes
-#: and the eye apertures.
-BLINK_CHANNELS: np.ndarray = np.array(
-    [n.startswith("eyeBlink") or n.startswith("geo_eye_open") for n in CHANNELS], dtype=bool
+#: Channels that an eye blink moves, bool (C,): every eye-region channel (blink
+#: blendshapes, apertures, and the squint, wide and lower-lid channels that
+#: MediaPipe moves with the lids during a blink).
+BLINK_CHANNELS: np.ndarray = CHANNEL_REGIONS == REGIONS.index("eyes")
+
+#: Eye-closure gauges, bool (C,): the eyeBlink blendshapes (0 open .. 1 closed).
+#: A blink raises both by 0.3-0.7 in real video; expressions move them far less.
+EYE_CLOSURE_CHANNELS: np.ndarray = np.array([n.startswith("eyeBlink") for n in CHANNELS], dtype=bool)
+
+#: Mouth and jaw channels that expressions move more than speech does: lip corners
+#: (smile AU12, dimple AU14, frown AU15, stretch AU20, press AU24).  Every other mouth and
+#: jaw channel is an articulation channel (SPEECH_CHANNELS).
+_EXPRESSION_MOUTH = ("mouthSmile", "mouthDimple", "mouthFrown", "mouthStretch", "mouthPress", "geo_corner_")
+
+#: Channels that talking moves (jaw, lip opening, rounding, closing, rolling), bool (C,).
+SPEECH_CHANNELS: np.ndarray = np.array(
+    [REGIONS[r] in ("mouth", "jaw") and not n.startswith(_EXPRESSION_MOUTH) for n, r in zip(CHANNELS, CHANNEL_REGIONS)],
+    dtype=bool,
 )
 
 #: Head pose layout: degrees, degrees, degrees, IOD, IOD, IOD.

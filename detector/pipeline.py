@@ -23,8 +23,10 @@ from detector.facs import AU_NAMES, EMOTIONS
 from detector.features import (
     BLINK_CHANNELS,
     CHANNEL_REGIONS,
+    EYE_CLOSURE_CHANNELS,
     FaceFeatures,
     FeatureExtractor,
+    SPEECH_CHANNELS,
     estimate_au_deltas,
 )
 from detector.landmarks import FaceObservation, Landmarker
@@ -41,6 +43,12 @@ class FrameResult:
     faces: list[FaceObservation]
     features: dict[int, FaceFeatures]  # track id -> features
     events: list[Event]  # events that ended and were confirmed at this frame
+
+
+def new_segmenter(config: Config) -> Segmenter:
+    """A segmenter for one face of :class:`detector.features.FeatureExtractor`'s channels."""
+    return Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, config.segmenter, closure_channels=EYE_CLOSURE_CHANNELS,
+                     speech_channels=SPEECH_CHANNELS)
 
 
 @dataclass
@@ -75,7 +83,7 @@ class Analyzer:
         stall a live view and distort a run's measured fps.
         """
         t0 = time.perf_counter()
-        seg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, self.config.segmenter)
+        seg = new_segmenter(self.config)
         seg.update(0.0, np.zeros(len(CHANNEL_REGIONS), np.float32), np.zeros(6, np.float32))  # dtypes of FaceFeatures
         seg.flush()
         seg.reset_baseline()
@@ -84,7 +92,7 @@ class Analyzer:
     def _track(self, tid: int) -> _Track:
         tr = self._tracks.get(tid)
         if tr is None:
-            tr = _Track(FeatureExtractor(), Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS, self.config.segmenter))
+            tr = _Track(FeatureExtractor(), new_segmenter(self.config))
             self._tracks[tid] = tr
         return tr
 

@@ -57,8 +57,12 @@ Algorithm, per face
    state older than ``max_duration_s`` is dropped and baseline and noise are
    re-calibrated (the earlier neutral baseline is kept aside and restored as
    soon as the face returns to it, so the end of a long expression does not
-   blind the detector).  Events dominated by the blink channels and no longer
-   than ``blink_max_s`` are tagged ``blink``.  Events during which the head
+   blind the detector).  Events no longer than ``blink_max_s`` whose eye-region
+   activation is at least ``blink_dominance`` times the other channels' are tagged
+   ``blink`` when, given closure gauges (eyeBlink scores), both eyes closed by at
+   least ``blink_min_closure`` over baseline: a blink closes the eyes, a lid
+   tightener or cheek raise does not.  (MediaPipe moves brows and lips a little
+   with every real blink, hence a dominance below 1.)  Events during which the head
    turns faster than ``head_rot_speed_dps`` or moves faster than
    ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with
    ``head_motion=True`` (``"flag"``).
@@ -73,6 +77,11 @@ Algorithm, per face
    activation (their baseline keeps following) until ``speech_hold_s``
    after the last re-rise, so a brow raise while talking is still found.
    A smile or a jaw drop rises and falls once and is unaffected.
+   The first syllables of an utterance come before speech mode: an event the
+   articulation channels (``speech_channels``) carried is therefore held for
+   ``speech_lookahead_s`` after it ends, and dropped when ``speech_cycles``
+   re-rises fall between ``speech_window_s`` before its trigger and the end of
+   that look-ahead.  Such events are reported up to ``speech_lookahead_s`` later.
 
 Frame indices are the 0-based indices of the frames given to
 :meth:`Segmenter.update` (or its explicit ``frame`` argument); times are the
@@ -146,7 +155,10 @@ class SegmenterConfig:
     max_duration_s: float = 4.0  # s, longer states are not expression events (dropped, baseline re-seeded)
     min_duration_s: float = 0.0  # s, shorter events are dropped (0 = keep all)
     blink_max_s: float = 0.5  # s, eye-dominated events up to this long are tagged "blink"
-    blink_dominance: float = 2.0  # ratio, blink-channel activation over the other channels' for a blink
+    blink_dominance: float = 0.5  # ratio, a blink's eye-channel activation over the other channels' at least this
+    #                               (MediaPipe moves brows and lips with a real blink: 0.5 tolerates that)
+    blink_min_closure: float = 0.2  # score units, a blink closes both eyes: both closure gauges (eyeBlink*)
+    #                                 rise at least this much over baseline (only with closure_channels)
     head_motion: str = "reject"  # "reject" drops events during head motion, "flag" sets head_motion=True
     head_rot_speed_dps: float = 40.0  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
     head_trans_speed: float = 1.0  # IOD/s, head translation speed that marks head motion
@@ -160,6 +172,10 @@ class SegmenterConfig:
     speech_dip: float = 0.6  # ratio, the mouth/jaw activation must fall below this fraction of its last peak
     #                          (and rise again by its inverse, to at least start_z) for one re-rise
     speech_hold_s: float = 2.0  # s, speech mode lasts this long after the last mouth/jaw re-rise
+    speech_window_s: float = 1.5  # s, a mouth/jaw-dominated event with speech_cycles re-rises from this long
+    #                               before its trigger to the end of its look-ahead is speech (dropped)
+    speech_lookahead_s: float = 0.5  # s, a mouth/jaw-dominated event is held this long after it ends to see
+    #                                  whether syllables follow (0 = no look-ahead, no window test)
 
     def __post_init__(self) -> None:
         positive = (
@@ -169,7 +185,8 @@ class SegmenterConfig:
             "recalibrate_gap_s", "max_fps",
         )
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
-                        "region_active_z", "preroll_s", "min_duration_s")
+                        "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
+                        "speech_lookahead_s")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
@@ -261,13 +278,15 @@ class Segment:
 
 # int state
 (_I_NIN, _I_NC, _I_SEGSTART, _I_STATE, _I_CALFIRST, _I_EVLIMIT, _I_EVTRIG, _I_BELOW, _I_R, _I_LASTC, _I_GROW,
- _I_HASOLD, _I_CALIBRATED, _I_SPEECH, _I_MJDIR, _I_MJCYC) = range(16)
-_NI = 16
+ _I_HASOLD, _I_CALIBRATED, _I_SPEECH, _I_MJDIR, _I_MJCYC, _I_RISEPOS) = range(17)
+_NI = 17
 # float state
 _F_TLASTIN, _F_CALSTART, _F_TBELOW, _F_TTRIG, _F_PEAKA, _F_TFINAL, _F_MJEXT, _F_SPUNTIL = range(8)
+_F_RISE0 = 8  # times (s) of the last _NRISE mouth/jaw re-rises, a ring indexed by ist[_I_RISEPOS]
+_NRISE = 8
 _RM = REGIONS.index("mouth")  # the speech regions: mouth and jaw
 _RJ = REGIONS.index("jaw")
-_NF = 8
+_NF = _F_RISE0 + _NRISE
 # states
 _CALIB, _IDLE, _ACTIVE = 0, 1, 2
 _MIN_CAL_FRAMES = 5  # calibration needs at least this many frames as well as calibration_s
@@ -280,7 +299,8 @@ _R_T, _R_FRAME, _R_A, _R_REG = 0, 1, 2, 3  # _R_REG .. _R_REG+5
 _R_ABLINK, _R_AOTHER, _R_ROT, _R_TRANS, _R_E = 9, 10, 11, 12, 13
 _R_POSE, _R_SPOSE = 14, 20
 _R_E2 = 26
-_NR = 27
+_R_CLOSE = 27  # eye closure: the smaller of the two closure gauges' rise over baseline (score units)
+_NR = 28
 # config vector
 (_K_CAL, _K_BTAU, _K_BCLIP, _K_NTAU, _K_NCLIP, _K_FLOOR, _K_HALF, _K_TOPK, _K_START, _K_END, _K_HOLD, _K_RET,
  _K_TAIL, _K_CHREL, _K_REGZ, _K_PRE, _K_MICRO, _K_MAXD, _K_MIND, _K_BLMAX, _K_BLDOM, _K_HMREJ, _K_HROT,
@@ -293,10 +313,16 @@ _K_KEEPN = _K_NADAPT + 1
 _K_SPCYC = _K_KEEPN + 1
 _K_SPDIP = _K_SPCYC + 1
 _K_SPHOLD = _K_SPDIP + 1
-_NK = _K_SPHOLD + 1
+_K_BLCLOSE = _K_SPHOLD + 1
+_K_SPWIN = _K_BLCLOSE + 1
+_K_SPLOOK = _K_SPWIN + 1
+_NK = _K_SPLOOK + 1
 # output row
 _O_ON, _O_AP, _O_OFF, _O_TON, _O_TAP, _O_TOFF, _O_KIND, _O_REGION, _O_INT, _O_HM, _O_RACT = range(11)
 _O_CH = _O_RACT + N_REGIONS  # baseline (C) then apex values (C)
+# held events (speech look-ahead): an output row, then (in use, release time s, window start s)
+_NPEND = 4
+_P_EXTRA = 3
 _MARGIN = 8  # ring slots kept free
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _EPS = 1e-9
@@ -326,6 +352,9 @@ def _config_vector(cfg: SegmenterConfig) -> np.ndarray:
     k[_K_MIND] = cfg.min_duration_s
     k[_K_BLMAX] = cfg.blink_max_s
     k[_K_BLDOM] = cfg.blink_dominance
+    k[_K_BLCLOSE] = cfg.blink_min_closure
+    k[_K_SPWIN] = cfg.speech_window_s
+    k[_K_SPLOOK] = cfg.speech_lookahead_s
     k[_K_HMREJ] = 1.0 if cfg.head_motion == "reject" else 0.0
     k[_K_HROT] = cfg.head_rot_speed_dps
     k[_K_HTRANS] = cfg.head_trans_speed
@@ -643,6 +672,7 @@ def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
     pk_a = 0.0
     pk_bl = 0.0
     pk_ot = 0.0
+    pk_cl = -np.inf
     reg_pk = np.zeros(N_REGIONS)
     for n in range(a_lo, a_hi + 1):
         p = n % R
@@ -652,10 +682,12 @@ def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
             pk_bl = fr[p, _R_ABLINK]
         if fr[p, _R_AOTHER] > pk_ot:
             pk_ot = fr[p, _R_AOTHER]
+        if fr[p, _R_CLOSE] > pk_cl:
+            pk_cl = fr[p, _R_CLOSE]
         for r in range(N_REGIONS):
             if fr[p, _R_REG + r] > reg_pk[r]:
                 reg_pk[r] = fr[p, _R_REG + r]
-    blink = (pk_bl >= cfg[_K_START] and dur <= cfg[_K_BLMAX]
+    blink = (pk_bl >= cfg[_K_START] and dur <= cfg[_K_BLMAX] and pk_cl >= cfg[_K_BLCLOSE]
              and (pk_ot < cfg[_K_START] or pk_bl >= cfg[_K_BLDOM] * pk_ot))
     up = False
     lo = False
@@ -708,7 +740,51 @@ def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
 
 
 @njit(cache=True)
-def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
+def _finalize_or_hold(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, nend, tc, out, nout):
+    """Finalize the active state; an event the speech channels carried is held for
+    ``speech_lookahead_s`` (see :func:`_release`) instead of being reported at once."""
+    n1 = _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout)
+    if n1 == nout or cfg[_K_SPCYC] <= 0.0 or cfg[_K_SPLOOK] <= 0.0 or not _mouth_dominated(chan, chinfo):
+        return n1
+    W = out.shape[1]
+    for j in range(pend.shape[0]):
+        if pend[j, W] == 0.0:
+            pend[j, :W] = out[nout]
+            pend[j, W] = 1.0
+            pend[j, W + 1] = tc + cfg[_K_SPLOOK]
+            pend[j, W + 2] = fst[_F_TTRIG] - cfg[_K_SPWIN]
+            return nout
+    return n1  # no free slot: report it now
+
+
+@njit(cache=True)
+def _release(ist, fst, cfg, pend, tc, out, nout):
+    """Report the held events whose look-ahead has passed by ``tc`` (all of them when ``tc`` is
+    inf), except those with ``speech_cycles`` mouth/jaw re-rises from ``speech_window_s``
+    before their trigger to now: speech, not an expression."""
+    W = out.shape[1]
+    for j in range(pend.shape[0]):
+        if pend[j, W] == 0.0 or (tc < pend[j, W + 1]):
+            continue
+        pend[j, W] = 0.0
+        hi = tc if np.isfinite(tc) else pend[j, W + 1]
+        n = 0
+        for i in range(_NRISE):
+            t = fst[_F_RISE0 + i]
+            if t >= pend[j, W + 2] and t <= hi:
+                n += 1
+        if n >= cfg[_K_SPCYC]:
+            ist[_I_SPEECH] = 1
+            fst[_F_SPUNTIL] = max(fst[_F_SPUNTIL], hi + cfg[_K_SPHOLD])
+            continue
+        if nout < out.shape[0]:
+            out[nout] = pend[j, :W]
+            nout += 1
+    return nout
+
+
+@njit(cache=True)
+def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, nout):
     """Smooth, normalise and run the state machine on the next centre frame."""
     R = ist[_I_R]
     C = xr.shape[1]
@@ -777,6 +853,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
     fr[pc, _R_ABLINK] = 0.0
     fr[pc, _R_AOTHER] = 0.0
     fr[pc, _R_E] = 0.0
+    fr[pc, _R_CLOSE] = 0.0
     if ist[_I_HASOLD] != 0 and state != _IDLE:
         # after a dropped long state: once the face is back at the earlier neutral baseline the
         # long state is over; restore that baseline at once instead of waiting for a re-seed
@@ -816,6 +893,8 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
     nb = 0
     no = 0
     speech = ist[_I_SPEECH] != 0
+    close = np.inf
+    nclose = 0
     for ch in range(C):
         s = _SQRT_PI_2 * chan[_C_ABS, ch]
         if s < floor:
@@ -823,6 +902,11 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
         z = (yr[pc, ch] - chan[_C_B, ch]) / s
         chan[_C_Z, ch] = z
         az = abs(z)
+        if chinfo[2, ch] != 0:
+            nclose += 1
+            d = yr[pc, ch] - chan[_C_B, ch]
+            if d < close:
+                close = d
         r = chinfo[0, ch]
         if az > fr[pc, _R_REG + r]:
             fr[pc, _R_REG + r] = az
@@ -842,6 +926,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
     fr[pc, _R_A] = a
     fr[pc, _R_ABLINK] = ab
     fr[pc, _R_AOTHER] = ao
+    fr[pc, _R_CLOSE] = close if nclose > 0 else np.inf
     # speech: the mouth/jaw activation rises and falls again and again (syllables)
     mj = max(fr[pc, _R_REG + _RM], fr[pc, _R_REG + _RJ])
     if cfg[_K_SPCYC] > 0.0:
@@ -859,10 +944,13 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
                 ist[_I_MJDIR] = 1
                 fst[_F_MJEXT] = mj
                 ist[_I_MJCYC] += 1
+                fst[_F_RISE0 + ist[_I_RISEPOS] % _NRISE] = tc
+                ist[_I_RISEPOS] += 1
                 if speech:
                     fst[_F_SPUNTIL] = tc + cfg[_K_SPHOLD]
         if speech and tc > fst[_F_SPUNTIL]:
             ist[_I_SPEECH] = 0
+    nout = _release(ist, fst, cfg, pend, tc, out, nout)
     if state == _IDLE:
         if a >= cfg[_K_START]:
             ist[_I_MJCYC] = 0
@@ -961,7 +1049,7 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             ist[_I_BELOW] = 0
             return nout
         if tc >= fst[_F_TFINAL]:
-            nout = _finalize(ist, fst, chan, xr, yr, fr, cfg, c, out, nout)
+            nout = _finalize_or_hold(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, c, tc, out, nout)
             ist[_I_STATE] = _IDLE
             ist[_I_BELOW] = 0
         return nout
@@ -982,31 +1070,48 @@ def _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
             post = cfg[_K_WIDEN] * (tc - fst[_F_TTRIG])
             fst[_F_TFINAL] = tc + post
             if post <= 0.0:
-                nout = _finalize(ist, fst, chan, xr, yr, fr, cfg, c, out, nout)
+                nout = _finalize_or_hold(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, c, tc, out, nout)
                 ist[_I_STATE] = _IDLE
                 ist[_I_BELOW] = 0
     return nout
 
 
 @njit(cache=True)
-def _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout):
+def _mouth_dominated(chan, chinfo):
+    """True when the speech (articulation) channels carried the active state (their peak |z| is the largest)."""
+    mj = 0.0
+    ot = 0.0
+    for ch in range(chan.shape[1]):
+        v = chan[_C_PEAK, ch]
+        if chinfo[3, ch] != 0:
+            if v > mj:
+                mj = v
+        elif v > ot:
+            ot = v
+    return mj >= ot
+
+
+@njit(cache=True)
+def _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, nout):
     """Gap or end of stream: process the pending centres with truncated windows,
     report an event whose activation had already fallen below end_z, abandon one still active."""
     while ist[_I_NC] < ist[_I_NIN]:
-        nout = _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout)
+        nout = _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, nout)
     if ist[_I_STATE] == _ACTIVE:
         if ist[_I_BELOW] != 0 and ist[_I_LASTC] >= ist[_I_EVTRIG]:
-            nout = _finalize(ist, fst, chan, xr, yr, fr, cfg, ist[_I_LASTC], out, nout)
+            nout = _finalize_or_hold(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, ist[_I_LASTC],
+                                     fr[ist[_I_LASTC] % ist[_I_R], _R_T], out, nout)
         ist[_I_STATE] = _IDLE
         ist[_I_BELOW] = 0
     elif ist[_I_STATE] == _CALIB:
         _begin_calibration(ist, fst, chan)  # calibration needs calibration_s of contiguous frames
+    nout = _release(ist, fst, cfg, pend, np.inf, out, nout)
     ist[_I_SEGSTART] = ist[_I_NIN]
     return nout
 
 
 @njit(cache=True)
-def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, t, x, pose, frame, out):
+def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, t, x, pose, frame, out):
     """Feed one frame.  Returns the number of rows written to ``out``; sets ist[_I_GROW]."""
     nout = 0
     ist[_I_GROW] = 0
@@ -1018,7 +1123,7 @@ def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, t, x, pose, frame, out):
     if nin > 0:
         dt = t - fst[_F_TLASTIN]
         if dt > cfg[_K_GAP] and ist[_I_SEGSTART] < nin:
-            nout = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout)
+            nout = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, nout)
         if dt > cfg[_K_RECAL]:
             ist[_I_HASOLD] = 0
             _begin_calibration(ist, fst, chan)
@@ -1039,7 +1144,7 @@ def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, t, x, pose, frame, out):
     fst[_F_TLASTIN] = t
     half = cfg[_K_HALF]
     while ist[_I_NC] < ist[_I_NIN] and t > fr[ist[_I_NC] % R, _R_T] + half + _EPS:
-        nout = _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, nout)
+        nout = _process_centre(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, nout)
     # ring growth request: keep the event, and preroll_s (calibration_s) of history, plus a margin
     grow = 0
     nin = ist[_I_NIN]
@@ -1055,13 +1160,13 @@ def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, t, x, pose, frame, out):
 
 
 @njit(cache=True)
-def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, times, X, pose, frames, out_all):
+def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times, X, pose, frames, out_all):
     """Whole-file driver: the same per-frame kernel over every frame (ring pre-sized)."""
     N = times.shape[0]
     out = np.zeros((8, out_all.shape[1]))
     total = 0
     for i in range(N):
-        n = _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, times[i], X[i], pose[i], frames[i], out)
+        n = _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times[i], X[i], pose[i], frames[i], out)
         for j in range(n):
             if total >= out_all.shape[0]:
                 bigger = np.zeros((2 * out_all.shape[0], out_all.shape[1]))
@@ -1069,7 +1174,7 @@ def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, times, X, pose, frames, out_al
                 out_all = bigger
             out_all[total] = out[j]
             total += 1
-    n = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, out, 0)
+    n = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, 0)
     for j in range(n):
         if total >= out_all.shape[0]:
             bigger = np.zeros((2 * out_all.shape[0], out_all.shape[1]))
@@ -1083,7 +1188,17 @@ def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, times, X, pose, frames, out_al
 # --------------------------------------------------------------------------- public API
 
 
-def _validate_channel_info(channel_regions: Any, blink_channels: Any) -> np.ndarray:
+def _bool_mask(mask: Any, C: int, what: str) -> np.ndarray:
+    if mask is None:
+        return np.zeros(C, dtype=bool)
+    m = np.asarray(mask)
+    if m.dtype != bool or m.shape != (C,):
+        raise ValueError(f"{what} must be a boolean mask of shape ({C},), got {m.dtype} {m.shape}")
+    return m
+
+
+def _validate_channel_info(channel_regions: Any, blink_channels: Any, closure_channels: Any = None,
+                          speech_channels: Any = None) -> np.ndarray:
     regions = np.asarray(channel_regions)
     if regions.ndim != 1 or regions.shape[0] < 1:
         raise ValueError(f"channel_regions must be a 1-D array with one entry per channel, got shape {regions.shape}")
@@ -1092,13 +1207,14 @@ def _validate_channel_info(channel_regions: Any, blink_channels: Any) -> np.ndar
     if regions.min() < 0 or regions.max() >= N_REGIONS:
         raise ValueError(f"channel_regions must index detector.facs.REGIONS (0..{N_REGIONS - 1})")
     C = regions.shape[0]
-    if blink_channels is None:
-        blink = np.zeros(C, dtype=bool)
+    blink = _bool_mask(blink_channels, C, "blink_channels")
+    close = _bool_mask(closure_channels, C, "closure_channels")
+    if speech_channels is None:
+        speech = (regions == _RM) | (regions == _RJ)
     else:
-        blink = np.asarray(blink_channels)
-        if blink.dtype != bool or blink.shape != (C,):
-            raise ValueError(f"blink_channels must be a boolean mask of shape ({C},), got {blink.dtype} {blink.shape}")
-    return np.ascontiguousarray(np.stack([regions.astype(np.int64), blink.astype(np.int64)]))
+        speech = _bool_mask(speech_channels, C, "speech_channels")
+    return np.ascontiguousarray(np.stack([regions.astype(np.int64), blink.astype(np.int64), close.astype(np.int64),
+                                          speech.astype(np.int64)]))
 
 
 def _ring_frames(cfg: SegmenterConfig, fps: float) -> int:
@@ -1134,9 +1250,11 @@ class _State:
         self.xr = np.zeros((R, C), dtype=np.float64)
         self.yr = np.zeros((R, C), dtype=np.float64)
         self.fr = np.zeros((R, _NR), dtype=np.float64)
+        self.pend = np.zeros((_NPEND, _O_CH + 2 * C + _P_EXTRA), dtype=np.float64)  # held mouth/jaw events
         self.ist[_I_R] = R
         self.ist[_I_LASTC] = -1
         self.fst[_F_CALSTART] = np.nan
+        self.fst[_F_RISE0:_F_RISE0 + _NRISE] = -np.inf
         self.ist[_I_STATE] = _CALIB
 
     def grow(self) -> None:
@@ -1160,8 +1278,18 @@ class Segmenter:
     channel_regions : (C,) int array
         Index into :data:`detector.facs.REGIONS` for each channel.
     blink_channels : (C,) bool array, optional
-        Channels that a blink moves (eyeBlink*, eye apertures).
+        Channels that a blink moves (the eye region: eyeBlink*, lids, apertures).
     config : SegmenterConfig, optional
+    closure_channels : (C,) bool array, optional
+        Eye-closure gauges in 0..1 score units (eyeBlinkLeft/Right).  When given, an
+        event is a blink only if both rise by ``blink_min_closure`` over baseline: a
+        blink closes the eyes, a lid tightener (AU7) or cheek raise (AU6) does not.
+    speech_channels : (C,) bool array, optional
+        Channels that articulation moves (jaw opening, lip rounding and closing).
+        A state they dominate, with syllables around it, is speech (see
+        ``speech_window_s``).  Default: every mouth and jaw channel.  Leaving out
+        the smile, frown, dimple and stretch channels keeps a smile made while
+        talking.
 
     Call :meth:`update` once per frame (times in seconds, strictly increasing);
     it returns the events completed at that frame (usually none).  Reported
@@ -1170,13 +1298,14 @@ class Segmenter:
     """
 
     def __init__(self, channel_regions: Any, blink_channels: Any = None,
-                 config: SegmenterConfig | None = None) -> None:
+                 config: SegmenterConfig | None = None, *, closure_channels: Any = None,
+                 speech_channels: Any = None) -> None:
         if config is None:
             config = SegmenterConfig()
         if not isinstance(config, SegmenterConfig):
             raise TypeError(f"config must be a SegmenterConfig, got {type(config).__name__}")
         self.config = config
-        self._chinfo = _validate_channel_info(channel_regions, blink_channels)
+        self._chinfo = _validate_channel_info(channel_regions, blink_channels, closure_channels, speech_channels)
         self._C = int(self._chinfo.shape[1])
         self._cfg = _config_vector(config)
         self._s = _State(self._C, _ring_frames(config, config.max_fps))
@@ -1261,7 +1390,8 @@ class Segmenter:
         self._frame = int(frame) + 1
         self._t_last = t
         s = self._s
-        n = _step(s.ist, s.fst, s.chan, s.xr, s.yr, s.fr, self._cfg, self._chinfo, t, x, pose, float(frame), self._out)
+        n = _step(s.ist, s.fst, s.chan, s.xr, s.yr, s.fr, self._cfg, self._chinfo, s.pend, t, x, pose, float(frame),
+                  self._out)
         if s.ist[_I_GROW]:
             s.grow()
         if n == 0:
@@ -1271,7 +1401,7 @@ class Segmenter:
     def gap(self) -> list[Segment]:
         """The face was lost: report an event that had ended, abandon an active one, restart smoothing."""
         s = self._s
-        n = _end_segment(s.ist, s.fst, s.chan, s.xr, s.yr, s.fr, self._cfg, self._chinfo, self._out, 0)
+        n = _end_segment(s.ist, s.fst, s.chan, s.xr, s.yr, s.fr, self._cfg, self._chinfo, s.pend, self._out, 0)
         return [_to_segment(self._out[i], self._C) for i in range(n)]
 
     def flush(self) -> list[Segment]:
@@ -1296,7 +1426,8 @@ class Segmenter:
 
 
 def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels: Any = None,
-            config: SegmenterConfig | None = None, *, frames: Any = None) -> list[Segment]:
+            config: SegmenterConfig | None = None, *, frames: Any = None,
+            closure_channels: Any = None, speech_channels: Any = None) -> list[Segment]:
     """Segment a whole recording with the streaming kernel.
 
     Parameters
@@ -1314,7 +1445,7 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
         config = SegmenterConfig()
     if not isinstance(config, SegmenterConfig):
         raise TypeError(f"config must be a SegmenterConfig, got {type(config).__name__}")
-    chinfo = _validate_channel_info(channel_regions, blink_channels)
+    chinfo = _validate_channel_info(channel_regions, blink_channels, closure_channels, speech_channels)
     C = int(chinfo.shape[1])
     times = np.ascontiguousarray(times, dtype=np.float64)
     if times.ndim != 1:
@@ -1346,6 +1477,6 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
         R = max(R, most + 4 * _MARGIN)
     st = _State(C, R)
     out_all = np.zeros((16, _O_CH + 2 * C), dtype=np.float64)
-    rows = _run(st.ist, st.fst, st.chan, st.xr, st.yr, st.fr, _config_vector(config), chinfo, times, X, pose,
+    rows = _run(st.ist, st.fst, st.chan, st.xr, st.yr, st.fr, _config_vector(config), chinfo, st.pend, times, X, pose,
                 frames_f, out_all)
     return [_to_segment(rows[i], C) for i in range(rows.shape[0])]

@@ -139,8 +139,9 @@ def test_40ms_event_is_resolved(fps):
 
 
 def test_two_40ms_events_150ms_apart_are_two_events():
-    evs = [SynthEvent(2.0, 2.02, 2.04, (ch(MOUTH, 0), ch(MOUTH, 1)), 10.0),
-           SynthEvent(2.19, 2.21, 2.23, (ch(MOUTH, 0), ch(MOUTH, 1)), 10.0)]
+    # (brows: mouth events in quick succession are what syllables look like; see the speech tests)
+    evs = [SynthEvent(2.0, 2.02, 2.04, (ch(BROWS, 0), ch(BROWS, 1)), 10.0),
+           SynthEvent(2.19, 2.21, 2.23, (ch(BROWS, 0), ch(BROWS, 1)), 10.0)]
     clip = make_clip(4.0, FPS, evs, seed=22)
     pairs, false_alarms, missed = match(run(clip), clip.events)
     assert len(pairs) == 2 and not false_alarms
@@ -162,6 +163,80 @@ def test_blinks_are_tagged_not_reported_as_expressions():
         assert abs(s.onset - t0) < 0.03 and s.region == "upper"
     expr = expressions(found)
     assert len(expr) == 1 and expr[0].region == "lower" and abs(expr[0].apex - 5.1) < 0.02
+
+
+def test_blink_moving_brows_and_lips_is_a_blink_and_closure_separates_it_from_a_lid_tightener():
+    # Real blinks in MediaPipe move brows and lips as well (half the eye channels' z here); with
+    # closure gauges the blink is still a blink.  An eye-only event whose gauges barely rise
+    # (a lid tightener, AU7: 0.05 score units) is an expression, not a blink.
+    fps = 100.0
+    rng = np.random.default_rng(3)
+    t = np.arange(int(6.0 * fps)) / fps
+    regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
+    blink_ch = regions == REGIONS.index("eyes")
+    closure = np.array([True, True, False, False, False, False, False])
+    X = rng.normal(0.0, 0.01, (t.size, 7))
+    b = (t >= 2.0) & (t < 2.2)
+    bump = np.sin(np.pi * (t[b] - 2.0) / 0.2)
+    X[b, 0:2] += 0.6 * bump[:, None]  # both eyes close (eyeBlink +0.6)
+    X[b, 2] += 0.3 * bump
+    X[b, 3:5] += 0.15 * bump[:, None]  # brows and lips follow the lids a little
+    X[b, 5] += 0.1 * bump
+    a7 = (t >= 4.0) & (t < 4.3)
+    X[a7, 0:3] += 0.05 * np.sin(np.pi * (t[a7] - 4.0) / 0.3)[:, None]  # lid tightener
+    found = segment(t, X, None, regions, blink_ch, closure_channels=closure)
+    assert [(s.kind, round(s.apex)) for s in found] == [("blink", 2), ("micro", 4)], [(s.kind, s.apex) for s in found]
+    # without closure gauges the lid tightener looks like a blink
+    assert [s.kind for s in segment(t, X, None, regions, blink_ch)] == ["blink", "blink"]
+    with pytest.raises(ValueError, match="closure_channels"):
+        segment(t, X, None, regions, blink_ch, closure_channels=closure[:3])
+
+
+def _mouth_clip(syllables_from: float | None, seed: int = 0):
+    """10 s at 100 fps: one 200 ms mouth event (lip corner + chin, 2.5 noise units of the
+    articulation channel's rise) at 5 s; optional syllables (articulation channels opening
+    and closing at 4 Hz) from ``syllables_from`` to 8 s."""
+    fps = 100.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(10.0 * fps)) / fps
+    regions = np.array([REGIONS.index(r) for r in ("brows", "mouth", "mouth", "jaw", "eyes")])
+    speech = np.array([False, False, True, True, False])  # channel 1: a lip corner (expression channel)
+    X = rng.normal(0.0, 0.01, (t.size, 5))
+    ev = (t >= 5.0) & (t < 5.2)
+    X[ev, 2] += 0.25 * np.sin(np.pi * (t[ev] - 5.0) / 0.2)
+    if syllables_from is not None:
+        talk = (t >= syllables_from) & (t < 8.0)
+        X[talk, 2:4] += (0.3 * (1.0 - np.cos(2 * np.pi * 4.0 * (t[talk] - syllables_from))))[:, None]
+    return t, X, regions, speech
+
+
+def test_mouth_event_is_held_for_the_speech_look_ahead_and_dropped_when_syllables_follow():
+    t, X, regions, speech = _mouth_clip(None)
+    alone = segment(t, X, None, regions, speech_channels=speech)
+    assert [round(s.apex, 1) for s in alone] == [5.1]
+    # the same event as the first "syllable" of an utterance that starts 0.3 s after it: speech
+    t, X, regions, speech = _mouth_clip(5.5)
+    found = segment(t, X, None, regions, speech_channels=speech)
+    assert not any(abs(s.apex - 5.1) < 0.1 for s in found), [(s.onset, s.offset) for s in found]
+    # no look-ahead: the first syllable is reported (what the look-ahead is for)
+    cfg = SegmenterConfig(speech_lookahead_s=0.0)
+    assert any(abs(s.apex - 5.1) < 0.1 for s in segment(t, X, None, regions, config=cfg, speech_channels=speech))
+    # streaming: the held event comes out speech_lookahead_s after it ended, not at once
+    t, X, regions, speech = _mouth_clip(None)
+    seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)
+    when = [t[i] for i in range(t.size) if seg.update(float(t[i]), X[i])]
+    assert len(when) == 1 and 5.2 + 0.5 <= when[0] < 5.2 + 0.5 + 0.3
+
+
+def test_smile_while_talking_is_kept_when_speech_channels_leave_out_the_lip_corners():
+    # A lip-corner event among syllables: not carried by the articulation channels, so kept.
+    t, X, regions, speech = _mouth_clip(5.5)
+    X = X.copy()
+    ev = (t >= 5.0) & (t < 5.2)
+    X[ev, 2] -= 0.25 * np.sin(np.pi * (t[ev] - 5.0) / 0.2)  # move the event to the lip corner
+    X[ev, 1] += 0.25 * np.sin(np.pi * (t[ev] - 5.0) / 0.2)
+    found = segment(t, X, None, regions, speech_channels=speech)
+    assert any(abs(s.apex - 5.1) < 0.1 for s in found), [(s.onset, s.offset) for s in found]
 
 
 def test_head_turn_rejected_by_default_and_flagged_on_request():
