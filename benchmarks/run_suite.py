@@ -536,7 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help=f"folder of benchmarks/fetch_talking_clips.py's clips (default {DEFAULT_TALKING})")
     ap.add_argument("--images", action="store_true", help="also score the labelled posed images")
     ap.add_argument("--inject", action="store_true",
-                    help="also add tune-suite events to the talking-face clip's features and measure their recall")
+                    help="also add tune-suite events to real clips' features (WolfgangLanger, and franck when "
+                         "fetched) and measure their recall")
     ap.add_argument("--no-suite", action="store_true", help="skip the synthetic suite")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
@@ -583,8 +584,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.inject:
         src = suite_features("tune", 200.0, args.seed, args.clips, args.work, False, args.jobs, progress=False)
         report["inject"] = {}
-        for name in ("WolfgangLanger_Pexels.mp4",):
-            tr = real_features(ROOT / "tests" / "data" / name, args.work, config)
+        from benchmarks.fetch_talking_clips import present as talking_present
+
+        for path in [ROOT / "tests" / "data" / "WolfgangLanger_Pexels.mp4"] + talking_present(args.talking)[:1]:
+            name = path.name
+            tr = real_features(path, args.work, config)
             ir = inject_report(tr, src, config)
             report["inject"][name] = ir
             print(f"injected into {name} (tune-suite events, medium/strong): recall {_f(ir.get('recall'))} "
