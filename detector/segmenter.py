@@ -154,7 +154,8 @@ class SegmenterConfig:
     micro_max_s: float = 0.5  # s, onset->offset below this is "micro", otherwise "macro"
     max_duration_s: float = 4.0  # s, longer states are not expression events (dropped, baseline re-seeded)
     min_duration_s: float = 0.0  # s, shorter events are dropped (0 = keep all)
-    blink_max_s: float = 0.5  # s, eye-dominated events up to this long are tagged "blink"
+    blink_max_s: float = 0.8  # s, eye-dominated events up to this long are tagged "blink" (a 0.1-0.4 s blink
+    #                           plus the lip and brow movement MediaPipe reports around it)
     blink_dominance: float = 0.5  # ratio, a blink's eye-channel activation over the other channels' at least this
     #                               (MediaPipe moves brows and lips with a real blink: 0.5 tolerates that)
     blink_min_closure: float = 0.2  # score units, a blink closes both eyes: both closure gauges (eyeBlink*)
