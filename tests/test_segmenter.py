@@ -228,6 +228,20 @@ def test_mouth_event_is_held_for_the_speech_look_ahead_and_dropped_when_syllable
     assert len(when) == 1 and 5.2 + 0.5 <= when[0] < 5.2 + 0.5 + 0.3
 
 
+def test_held_mouth_event_is_not_lost_at_the_end_of_the_stream_or_a_gap():
+    # an event held for the look-ahead when the stream ends (flush) or the face is lost (gap)
+    t, X, regions, speech = _mouth_clip(None)
+    end = t < 5.45  # the stream stops 0.25 s after the event, inside its look-ahead
+    seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)
+    got = [e for i in np.flatnonzero(end) for e in seg.update(float(t[i]), X[i])]
+    assert got == []  # still held
+    assert [round(e.apex, 1) for e in seg.flush()] == [5.1]
+    seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)
+    got = [e for i in np.flatnonzero(end) for e in seg.update(float(t[i]), X[i])]
+    got += seg.update(7.0, X[-1])  # face back after a 1.5 s gap: the held event comes out
+    assert [round(e.apex, 1) for e in got] == [5.1]
+
+
 def test_smile_while_talking_is_kept_when_speech_channels_leave_out_the_lip_corners():
     # A lip-corner event among syllables: not carried by the articulation channels, so kept.
     t, X, regions, speech = _mouth_clip(5.5)
