@@ -28,22 +28,18 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``detector`` and ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run_suite import DEFAULT_WORK, _apply_sets, load_review, real_features, reviewed_action, spot  # noqa: E402
+from benchmarks.run_suite import (  # noqa: E402
+    DEFAULT_WORK,
+    _apply_sets,
+    _video_frames,
+    load_review,
+    real_features,
+    reviewed_action,
+    spot,
+)
 from detector.config import load_config  # noqa: E402
 
 THUMB_H = 200  # px, height of one frame on the sheet
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        out.append(f)
-    cap.release()
-    return out
 
 
 def _thumb(frame: np.ndarray, label: str) -> np.ndarray:
@@ -91,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.clip.name}: {len(events)} event(s) to review")
     if not events:
         return 0
-    frames = _frames(args.clip)
+    frames = [f for _, _, f in _video_frames(args.clip)]  # decoded as for the features
     fps = float(len(track.times) - 1) / float(track.times[-1] - track.times[0]) if len(track.times) > 1 else 25.0
     rows = sheet_rows(frames, events, review, fps)
     args.out.mkdir(parents=True, exist_ok=True)
