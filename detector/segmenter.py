@@ -1162,21 +1162,8 @@ def _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, t, x, pose, frame, out)
 
 
 @njit(cache=True)
-def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times, X, pose, frames, out_all):
-    """Whole-file driver: the same per-frame kernel over every frame (ring pre-sized)."""
-    N = times.shape[0]
-    out = np.zeros((8, out_all.shape[1]))
-    total = 0
-    for i in range(N):
-        n = _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times[i], X[i], pose[i], frames[i], out)
-        for j in range(n):
-            if total >= out_all.shape[0]:
-                bigger = np.zeros((2 * out_all.shape[0], out_all.shape[1]))
-                bigger[:total] = out_all[:total]
-                out_all = bigger
-            out_all[total] = out[j]
-            total += 1
-    n = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, 0)
+def _append_rows(out_all, total, out, n):
+    """Copy rows out[:n] to out_all[total:], doubling out_all when full; returns (out_all, total)."""
     for j in range(n):
         if total >= out_all.shape[0]:
             bigger = np.zeros((2 * out_all.shape[0], out_all.shape[1]))
@@ -1184,6 +1171,20 @@ def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times, X, pose, frames, 
             out_all = bigger
         out_all[total] = out[j]
         total += 1
+    return out_all, total
+
+
+@njit(cache=True)
+def _run(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times, X, pose, frames, out_all):
+    """Whole-file driver: the same per-frame kernel over every frame (ring pre-sized)."""
+    N = times.shape[0]
+    out = np.zeros((8, out_all.shape[1]))
+    total = 0
+    for i in range(N):
+        n = _step(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, times[i], X[i], pose[i], frames[i], out)
+        out_all, total = _append_rows(out_all, total, out, n)
+    n = _end_segment(ist, fst, chan, xr, yr, fr, cfg, chinfo, pend, out, 0)
+    out_all, total = _append_rows(out_all, total, out, n)
     return out_all[:total]
 
 
