@@ -583,6 +583,19 @@ def _tangent_edge(apex, bound, step, xr, fr, chan, R, floor):
 
 
 @njit(cache=True)
+def _crossings(fr, apex, n0, nend, R, col, level):
+    """Frames where fr[:, col] last falls to ``level`` before ``apex`` and first after it
+    (bounded by n0 and nend)."""
+    on = apex
+    while on > n0 and fr[on % R, col] > level:
+        on -= 1
+    off = apex
+    while off < nend and fr[off % R, col] > level:
+        off += 1
+    return on, off
+
+
+@njit(cache=True)
 def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
     """Locate onset/apex/offset of the active event ending at centre nend; write a row if kept."""
     R = ist[_I_R]
@@ -612,32 +625,16 @@ def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
         off = _tangent_edge(apex, nend, 1, xr, fr, chan, R, cfg[_K_TFLOOR])
     else:
         # level crossings of the smoothed event signal on both sides of the apex
-        on = apex
-        while on > n0 and fr[on % R, _R_E] > ret:
-            on -= 1
-        off = apex
-        while off < nend and fr[off % R, _R_E] > ret:
-            off += 1
+        on, off = _crossings(fr, apex, n0, nend, R, _R_E, ret)
         # weaker event: backtrack on the smoothed signal, smoothed again over a fraction of the
         # event's half-peak width when that is longer than the detection window (slow events)
         col = _R_E
-        pk = fr[apex % R, _R_E]
-        hl = apex
-        while hl > n0 and fr[hl % R, _R_E] > 0.5 * pk:
-            hl -= 1
-        hr = apex
-        while hr < nend and fr[hr % R, _R_E] > 0.5 * pk:
-            hr += 1
+        hl, hr = _crossings(fr, apex, n0, nend, R, _R_E, 0.5 * fr[apex % R, _R_E])
         ws = cfg[_K_WIDEN] * (fr[hr % R, _R_T] - fr[hl % R, _R_T])
         if ws > 2.0 * half:
             _box_smooth(fr, n0, nend, R, 0.5 * ws)
             col = _R_E2
-            on = apex
-            while on > n0 and fr[on % R, col] > ret:
-                on -= 1
-            off = apex
-            while off < nend and fr[off % R, col] > ret:
-                off += 1
+            on, off = _crossings(fr, apex, n0, nend, R, col, ret)
         # then on to the preceding (following) local minimum (librosa's onset_backtrack), no
         # further than the smoothing's reach (beyond it the local minima are the noise's)
         reach = ws if ws > 2.0 * half else half
