@@ -326,12 +326,15 @@ BLINK_CHANNELS: np.ndarray = CHANNEL_REGIONS == REGIONS.index("eyes")
 #: A blink raises both by 0.3-0.7 in real video; expressions move them far less.
 EYE_CLOSURE_CHANNELS: np.ndarray = np.array([n.startswith("eyeBlink") for n in CHANNELS], dtype=bool)
 
-#: Mouth and jaw channels that expressions move more than speech does: lip corners
-#: (smile AU12, dimple AU14, frown AU15, stretch AU20, press AU24).  Every other mouth and
-#: jaw channel is an articulation channel (SPEECH_CHANNELS).
-_EXPRESSION_MOUTH = ("mouthSmile", "mouthDimple", "mouthFrown", "mouthStretch", "mouthPress", "geo_corner_")
+#: Mouth and jaw channels that expressions move more than speech does: the lip corners
+#: (smile AU12, dimple AU14, frown AU15).  Every other mouth and jaw channel is an
+#: articulation channel (SPEECH_CHANNELS), lip press (AU24: /p b m/) and lip stretch
+#: (AU20: /i/) included: on real talking faces they move with every few syllables, and a
+#: press at the end of a sentence was reported as an expression when they did not count.
+_EXPRESSION_MOUTH = ("mouthSmile", "mouthDimple", "mouthFrown", "geo_corner_")
 
-#: Channels that talking moves (jaw, lip opening, rounding, closing, rolling), bool (C,).
+#: Channels that talking moves (jaw, lip opening, rounding, closing, pressing, spreading,
+#: rolling), bool (C,).
 SPEECH_CHANNELS: np.ndarray = np.array(
     [REGIONS[r] in ("mouth", "jaw") and not n.startswith(_EXPRESSION_MOUTH) for n, r in zip(CHANNELS, CHANNEL_REGIONS)],
     dtype=bool,

@@ -1288,7 +1288,7 @@ class Segmenter:
         Channels that articulation moves (jaw opening, lip rounding and closing).
         A state they dominate, with syllables around it, is speech (see
         ``speech_window_s``).  Default: every mouth and jaw channel.  Leaving out
-        the smile, frown, dimple and stretch channels keeps a smile made while
+        the lip-corner channels (smile, dimple, frown) keeps a smile made while
         talking.
 
     Call :meth:`update` once per frame (times in seconds, strictly increasing);

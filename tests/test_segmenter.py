@@ -253,6 +253,41 @@ def test_smile_while_talking_is_kept_when_speech_channels_leave_out_the_lip_corn
     assert any(abs(s.apex - 5.1) < 0.1 for s in found), [(s.onset, s.offset) for s in found]
 
 
+def _talking_face(event_channels: tuple[str, ...], seed: int = 3):
+    """10 s at 100 fps of the pipeline's 66 channels: noise, a 200 ms bilateral event on
+    ``event_channels`` at 5 s, then syllables (jaw and lips opening at 4 Hz) from 5.5 s to 8 s."""
+    from detector.features import CHANNELS
+
+    fps = 100.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(10.0 * fps)) / fps
+    X = rng.normal(0.0, 0.005, (t.size, len(CHANNELS)))
+    idx = [CHANNELS.index(n) for n in event_channels]
+    ev = (t >= 5.0) & (t < 5.2)
+    X[np.ix_(ev, idx)] += 0.08 * np.sin(np.pi * (t[ev] - 5.0) / 0.2)[:, None]
+    talk = (t >= 5.5) & (t < 8.0)
+    syl = [CHANNELS.index(n) for n in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight", "geo_mouth_open")]
+    X[np.ix_(talk, syl)] += (0.15 * (1.0 - np.cos(2 * np.pi * 4.0 * (t[talk] - 5.5))))[:, None]
+    return t, X
+
+
+@pytest.mark.parametrize("channels, kept", [
+    (("mouthPressLeft", "mouthPressRight"), False),  # lips pressed (bilabial /p b m/): articulation
+    (("mouthStretchLeft", "mouthStretchRight"), False),  # lips spread (/i/): articulation
+    (("mouthSmileLeft", "mouthSmileRight"), True),  # AU12: an expression, even while talking
+    (("mouthFrownLeft", "mouthFrownRight"), True),  # AU15
+    (("mouthDimpleLeft", "mouthDimpleRight"), True),  # AU14
+])
+def test_pipeline_speech_channels_drop_lip_press_before_talking_but_keep_lip_corners(channels, kept):
+    from detector.features import CHANNEL_REGIONS, SPEECH_CHANNELS
+
+    t, X = _talking_face(channels)
+    alone = segment(t[t < 5.45], X[t < 5.45], None, CHANNEL_REGIONS, speech_channels=SPEECH_CHANNELS)
+    assert [round(s.apex, 1) for s in alone] == [5.1]  # visible on its own
+    found = segment(t, X, None, CHANNEL_REGIONS, speech_channels=SPEECH_CHANNELS)
+    assert any(abs(s.apex - 5.1) < 0.1 for s in found) == kept, [(s.onset, s.offset) for s in found]
+
+
 def test_head_turn_rejected_by_default_and_flagged_on_request():
     # A 20 degree head turn in 0.4 s makes the face-frame geometry channels move too.
     ev = SynthEvent(2.0, 2.2, 2.4, (ch(BROWS, 3), ch(EYES, 5), ch(CHEEKS, 5), ch(NOSE, 3), ch(MOUTH, 4)), 10.0)
