@@ -1,7 +1,5 @@
 """``python -m detector`` is the ``microexpr`` command."""
 
-import sys
+from detector.cli import entry
 
-from detector.cli import main
-
-sys.exit(main())
+entry()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -539,6 +540,15 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_arguments(p)
     p.set_defaults(func=live.run)
     return parser
+
+
+def entry() -> None:
+    """The ``microexpr`` program: :func:`main`, then exit with its code.  A Ctrl-C that lands
+    once the work is done (while the interpreter shuts down) is ignored: it would otherwise end
+    a finished, cleanly written run in a KeyboardInterrupt traceback."""
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

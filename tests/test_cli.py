@@ -168,17 +168,22 @@ def test_ctrl_c_leaves_valid_jsonl(tmp_path):
         [sys.executable, "-m", "detector", "analyze", str(DATA / "WolfgangLanger_Pexels.mp4"), "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
-    # Wait until processing has started (the progress line appears), then interrupt.
+    # Interrupt as soon as the first event has been written (the clip's one event ends about
+    # 10 s into its 19.7 s, so several seconds of frames are still to come), not after a fixed
+    # sleep that a fast machine outruns.
     deadline = time.time() + 120
-    while time.time() < deadline and not out.exists():
-        time.sleep(0.1)
-    time.sleep(2.0)
+    while time.time() < deadline and p.poll() is None and not (out.exists() and out.read_text().endswith("\n")):
+        time.sleep(0.02)
+    assert p.poll() is None, "finished before it could be interrupted"
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=60)
     assert p.returncode == 130, stderr
+    assert "472/472 frames" not in stderr  # stopped part-way
     assert "Traceback" not in stderr
     assert "interrupted" in stdout
-    for line in out.read_text().splitlines():
+    lines = out.read_text().splitlines()
+    assert lines  # the event found before Ctrl-C is kept
+    for line in lines:
         Event.from_dict(json.loads(line))
 
 
