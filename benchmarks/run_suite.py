@@ -33,6 +33,7 @@ Usage::
 
     python benchmarks/run_suite.py --split test --fps 200 30 [--json OUT] [--work DIR]
     python benchmarks/run_suite.py --real --images          # real clips, posed images
+    python benchmarks/run_suite.py --no-suite --score-events OUT  # after: microexpr analyze CLIPS -o OUT
     python benchmarks/run_suite.py --split tune --fps 200 --set segmenter.start_z=5
 """
 
@@ -339,6 +340,37 @@ def reviewed_action(review: Sequence[tuple[float, float, str]], onset: float, of
     return None
 
 
+def score_event_files(folder: Path, clips: Sequence[Path], held_out: Iterable[str] = ()) -> dict:
+    """False alarms in ``microexpr analyze ... -o folder`` outputs (``NAME.events.jsonl``), one
+    per clip of ``clips`` (the videos, for their duration), against the reviewed actions."""
+    import cv2
+
+    review = load_review()
+    held_out = set(held_out)
+    rows = []
+    for clip in clips:
+        f = folder / f"{clip.stem}.events.jsonl"
+        if not f.is_file():
+            continue
+        cap = cv2.VideoCapture(str(clip))
+        n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+        cap.release()
+        events = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        events = [e for e in events if e["kind"] != "blink"]
+        fa = [e for e in events if reviewed_action(review.get(clip.name, ()), e["onset"], e["offset"]) is None]
+        rows.append({"clip": clip.name, "duration_s": n / fps if fps > 0 else 0.0, "events": len(events),
+                     "false_alarms": len(fa), "false_alarm_onsets_s": [round(e["onset"], 2) for e in fa],
+                     "held_out": clip.name in held_out})
+    return {"clips": rows, **_fa_total(rows)}
+
+
+def _fa_total(rows: Sequence[dict]) -> dict:
+    dur = sum(r["duration_s"] for r in rows)
+    fa = sum(r["false_alarms"] for r in rows)
+    return {"duration_s": dur, "events": sum(r["events"] for r in rows), "false_alarms": fa,
+            "false_alarms_per_minute": fa / (dur / 60.0) if dur > 0 else None}
+
+
 def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False,
                      review: Sequence[tuple[float, float, str]] = ()) -> dict:
     tr = real_features(path, work, config, fresh)
@@ -519,6 +551,12 @@ def _apply_sets(config: Config, sets: Sequence[str]) -> Config:
     return config
 
 
+def _fa_line(label: str, t: dict) -> str:
+    return (f"{label}: {t['clips']} clips, {t['duration_s']:.1f} s, {t['events']} events, "
+            f"{t['events'] - t['false_alarms']} on reviewed facial actions, {t['false_alarms']} false alarms = "
+            f"{_f(t['false_alarms_per_minute'], 2)} /min")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=("tune", "test"), default="test")
@@ -538,6 +576,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--inject", action="store_true",
                     help="also add tune-suite events to real clips' features (WolfgangLanger, and franck when "
                          "fetched) and measure their recall")
+    ap.add_argument("--score-events", type=Path, default=None, metavar="DIR",
+                    help="count false alarms in `microexpr analyze CLIPS -o DIR` outputs (the CLI's chunked run) "
+                         "of the real clips, against the reviewed actions")
     ap.add_argument("--no-suite", action="store_true", help="skip the synthetic suite")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
@@ -579,13 +620,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("real_held_out", "held-out clips (not looked at while tuning)",
              [r for r in report["real"] if r["clip"] in HELD_OUT]),
         ):
-            dur = sum(r["duration_s"] for r in rows)
-            fa = sum(r["false_alarms"] for r in rows)
-            ne = sum(r["events"] for r in rows)
-            report[key] = {"clips": len(rows), "duration_s": dur, "events": ne, "false_alarms": fa,
-                           "false_alarms_per_minute": fa / (dur / 60.0) if dur > 0 else None}
-            print(f"{label}: {len(rows)} clips, {dur:.1f} s, {ne} events, {ne - fa} on reviewed facial "
-                  f"actions, {fa} false alarms = {_f(report[key]['false_alarms_per_minute'], 2)} /min")
+            report[key] = {"clips": len(rows), **_fa_total(rows)}
+            print(_fa_line(label, report[key]))
+    if args.score_events:
+        from benchmarks.fetch_talking_clips import HELD_OUT, present
+
+        clips = [ROOT / "tests" / "data" / name for name in REAL_CLIPS] + present(args.talking)
+        se = score_event_files(args.score_events, clips, HELD_OUT)
+        report["event_files"] = se
+        for r in se["clips"]:
+            print(f"{r['clip']}: {r['events']} events, {r['false_alarms']} false alarms "
+                  f"(onsets {r['false_alarm_onsets_s']} s)")
+        print(_fa_line(f"event files in {args.score_events}", {**se, "clips": len(se["clips"])}))
+        held = [r for r in se["clips"] if r["held_out"]]
+        print(_fa_line("  of which held out", {"clips": len(held), **_fa_total(held)}))
     if args.inject:
         src = suite_features("tune", 200.0, args.seed, args.clips, args.work, False, args.jobs, progress=False)
         report["inject"] = {}

@@ -74,3 +74,23 @@ def test_review_sheet_has_one_captioned_row_of_five_frames_per_event():
     body = rows[0][18:]
     centres = [int(body[THUMB_H // 2, 300 * k + 150, 0]) for k in range(5)]
     assert centres == [8, 20, 22, 25, 59]
+
+
+def test_cli_event_files_are_scored_against_the_review(tmp_path):
+    import json
+    from pathlib import Path
+
+    from benchmarks.run_suite import score_event_files
+
+    clip = Path(__file__).parent / "data" / "WolfgangLanger_Pexels.mp4"  # reviewed: worried look 6.3-9.2 s
+    rows = [{"onset": 6.4, "offset": 8.0, "kind": "macro"},  # on the reviewed action
+            {"onset": 12.0, "offset": 12.3, "kind": "micro"},  # nobody reviewed anything there: false alarm
+            {"onset": 15.0, "offset": 15.2, "kind": "blink"}]  # blinks are not expression events
+    (tmp_path / "WolfgangLanger_Pexels.events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    other = tmp_path / "not_scored.mp4"  # a clip without an events file is left out
+    r = score_event_files(tmp_path, [clip, other], held_out={"WolfgangLanger_Pexels.mp4"})
+    assert [c["clip"] for c in r["clips"]] == ["WolfgangLanger_Pexels.mp4"]
+    c = r["clips"][0]
+    assert (c["events"], c["false_alarms"], c["false_alarm_onsets_s"], c["held_out"]) == (2, 1, [12.0], True)
+    assert 19.0 < r["duration_s"] < 20.5  # from the video header (472 frames at 24 fps)
+    assert abs(r["false_alarms_per_minute"] - 60.0 / r["duration_s"]) < 1e-9
