@@ -305,6 +305,24 @@ def top_channels(track: Track, ev, config: Config, k: int = 3) -> list[str]:
     return [CHANNELS[j] for j in np.argsort(-z)[:k]]
 
 
+#: per-frame segmenter states of :func:`segmenter_states`
+CALIBRATING, IDLE, ACTIVE, SPEECH = 0, 1, 2, 3
+
+
+def segmenter_states(track: Track, config: Config) -> np.ndarray:
+    """The segmenter's state at each frame of ``track`` (int8, -1 where there is no face):
+    CALIBRATING, IDLE, ACTIVE (in an event, or a state too long to be one) or SPEECH (speech mode,
+    whether idle or active: mouth and jaw are left out)."""
+    from detector.pipeline import new_segmenter
+
+    sg = new_segmenter(config)
+    out = np.full(track.times.shape[0], -1, np.int8)
+    for i in np.flatnonzero(track.present):
+        sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
+        out[i] = SPEECH if sg.speech_mode else {"calibrating": CALIBRATING, "idle": IDLE, "active": ACTIVE}[sg.state]
+    return out
+
+
 def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
     """Fractions of the face frames during which the segmenter is calibrating, and during which
     it is in an active state (an event, or a state too long to be one).  In either, a real
@@ -414,6 +432,7 @@ def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, 
     truth_all, pred_all = [], []
     k = 0
     t_end = float(target.times[-1])
+    states = segmenter_states(target, config)  # of the real clip alone
     for ph in range(phases):
         X = target.X.astype(np.float64).copy()
         rows = []
@@ -426,16 +445,26 @@ def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, 
             m = (target.times >= t0) & (target.times <= t0 + rel[-1])
             for c in range(X.shape[1]):
                 X[m, c] += np.interp(target.times[m] - t0, rel, D[:, c])
+            st = states[m]
+            where = "speech" if (st == SPEECH).any() else "busy" if (st == ACTIVE).any() else "quiet"
             rows.append({"clip": f"p{ph}", "onset": t0, "offset": t0 + float(rel[-1]), "kind": t["kind"],
-                         "emotion": t["emotion"]})
+                         "emotion": t["emotion"], "where": where})
             t0 += max(period_s, float(rel[-1]) + 1.5)  # a macro event gets 1.5 s of quiet after it
         ev = spot(Track(target.times, X.astype(np.float32), target.pose, target.present), config)
         truth_all += rows
         pred_all += [dict(e.to_dict(), clip=f"p{ph}") for e in ev]
     r = score(truth_all, pred_all)
+    # recall by what the real face was doing under the injected event (the segmenter's state on
+    # the clip alone): quiet (idle), busy (in another state) or speech mode
+    by_state = {}
+    for where in ("quiet", "busy", "speech"):
+        sub = [t for t in truth_all if t["where"] == where]
+        if sub:
+            rs = score(sub, pred_all)
+            by_state[where] = {"n": len(sub), "tp": rs["overall"]["tp_truth"], "recall": rs["overall"]["recall"]}
     return {"n": len(truth_all), "recall": r["overall"]["recall"], "tp": r["overall"]["tp_truth"],
             "micro_recall": r["micro"]["recall"], "macro_recall": r["macro"]["recall"],
-            "pred": r["overall"]["n_pred"], "false_alarms": r["false_alarms"]}
+            "pred": r["overall"]["n_pred"], "false_alarms": r["false_alarms"], "by_state": by_state}
 
 
 # --------------------------------------------------------------------------- posed images
@@ -646,7 +675,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["inject"][name] = ir
             print(f"injected into {name} (tune-suite events, medium/strong): recall {_f(ir.get('recall'))} "
                   f"({ir.get('tp')}/{ir['n']}; micro {_f(ir.get('micro_recall'))}, macro {_f(ir.get('macro_recall'))}), "
-                  f"{ir.get('false_alarms')} other events")
+                  f"{ir.get('false_alarms')} other events; by what the face was doing: "
+                  + ", ".join(f"{w} {v['tp']}/{v['n']}" for w, v in ir.get("by_state", {}).items()))
     if args.images:
         pi = posed_images()
         report["posed_images"] = pi

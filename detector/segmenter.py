@@ -1335,6 +1335,13 @@ class Segmenter:
         return ("calibrating", "idle", "active")[int(self._s.ist[_I_STATE])]
 
     @property
+    def speech_mode(self) -> bool:
+        """True while speech mode is on: syllables (mouth/jaw re-rises) were seen lately, and mouth and
+        jaw are left out of the activation (see ``speech_cycles``, ``speech_hold_s``); for overlays and
+        benchmarks."""
+        return bool(self._s.ist[_I_SPEECH])
+
+    @property
     def baseline(self) -> np.ndarray | None:
         """Current neutral baseline per channel (C,), channel units; None before the first calibration."""
         if not self._s.ist[_I_CALIBRATED]:

@@ -228,6 +228,25 @@ def test_mouth_event_is_held_for_the_speech_look_ahead_and_dropped_when_syllable
     assert len(when) == 1 and 5.2 + 0.5 <= when[0] < 5.2 + 0.5 + 0.3
 
 
+def test_speech_mode_is_reported_while_syllables_go_on():
+    t, X, regions, speech = _mouth_clip(5.5)
+    seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)
+    on = []
+    for i in range(t.size):
+        seg.update(float(t[i]), X[i])
+        on.append(seg.speech_mode)
+    on = np.array(on)
+    assert not on[t < 5.5].any()  # quiet face, one mouth event: not speech
+    assert on[(t > 6.0) & (t < 8.0)].mean() > 0.5  # 4 syllables a second
+    t, X, regions, speech = _mouth_clip(5.5)
+    seg = Segmenter(regions, None, SegmenterConfig(speech_cycles=0), speech_channels=speech)
+    off = []
+    for i in range(t.size):
+        seg.update(float(t[i]), X[i])
+        off.append(seg.speech_mode)
+    assert not any(off)  # speech rule off
+
+
 def test_held_mouth_event_is_not_lost_at_the_end_of_the_stream_or_a_gap():
     # an event held for the look-ahead when the stream ends (flush) or the face is lost (gap)
     t, X, regions, speech = _mouth_clip(None)
