@@ -306,37 +306,33 @@ def top_channels(track: Track, ev, config: Config, k: int = 3) -> list[str]:
 
 
 #: per-frame segmenter states of :func:`segmenter_states`
-CALIBRATING, IDLE, ACTIVE, SPEECH = 0, 1, 2, 3
+CALIBRATING, IDLE, ACTIVE = 0, 1, 2
 
 
-def segmenter_states(track: Track, config: Config) -> np.ndarray:
-    """The segmenter's state at each frame of ``track`` (int8, -1 where there is no face):
-    CALIBRATING, IDLE, ACTIVE (in an event, or a state too long to be one) or SPEECH (speech mode,
-    whether idle or active: mouth and jaw are left out)."""
+def segmenter_states(track: Track, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The segmenter's state at each frame of ``track``: int8 CALIBRATING, IDLE or ACTIVE (in an
+    event, or a state too long to be one), -1 where there is no face; and whether speech mode was
+    on (mouth and jaw left out of the activation), bool."""
     from detector.pipeline import new_segmenter
 
     sg = new_segmenter(config)
-    out = np.full(track.times.shape[0], -1, np.int8)
+    state = np.full(track.times.shape[0], -1, np.int8)
+    speech = np.zeros(track.times.shape[0], bool)
+    codes = {"calibrating": CALIBRATING, "idle": IDLE, "active": ACTIVE}
     for i in np.flatnonzero(track.present):
         sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
-        out[i] = SPEECH if sg.speech_mode else {"calibrating": CALIBRATING, "idle": IDLE, "active": ACTIVE}[sg.state]
-    return out
+        state[i] = codes[sg.state]
+        speech[i] = sg.speech_mode
+    return state, speech
 
 
 def busy_fraction(track: Track, config: Config) -> tuple[float, float]:
     """Fractions of the face frames during which the segmenter is calibrating, and during which
     it is in an active state (an event, or a state too long to be one).  In either, a real
     expression cannot be reported as a separate event: the detector is busy (or blind) there."""
-    from detector.pipeline import new_segmenter
-
-    sg = new_segmenter(config)
-    n = calib = active = 0
-    for i in np.flatnonzero(track.present):
-        sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
-        n += 1
-        calib += sg.state == "calibrating"
-        active += sg.state == "active"
-    return calib / max(n, 1), active / max(n, 1)
+    state = segmenter_states(track, config)[0][track.present]
+    n = max(state.size, 1)
+    return float((state == CALIBRATING).sum()) / n, float((state == ACTIVE).sum()) / n
 
 
 def load_review(path: Path = REVIEW_CSV) -> dict[str, list[tuple[float, float, str]]]:
@@ -432,7 +428,7 @@ def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, 
     truth_all, pred_all = [], []
     k = 0
     t_end = float(target.times[-1])
-    states = segmenter_states(target, config)  # of the real clip alone
+    state, speech = segmenter_states(target, config)  # of the real clip alone
     for ph in range(phases):
         X = target.X.astype(np.float64).copy()
         rows = []
@@ -445,8 +441,7 @@ def inject_report(target: Track, sources: Sequence[tuple[str, list[dict], dict, 
             m = (target.times >= t0) & (target.times <= t0 + rel[-1])
             for c in range(X.shape[1]):
                 X[m, c] += np.interp(target.times[m] - t0, rel, D[:, c])
-            st = states[m]
-            where = "speech" if (st == SPEECH).any() else "busy" if (st == ACTIVE).any() else "quiet"
+            where = "speech" if speech[m].any() else "busy" if (state[m] == ACTIVE).any() else "quiet"
             rows.append({"clip": f"p{ph}", "onset": t0, "offset": t0 + float(rel[-1]), "kind": t["kind"],
                          "emotion": t["emotion"], "where": where})
             t0 += max(period_s, float(rel[-1]) + 1.5)  # a macro event gets 1.5 s of quiet after it

@@ -94,3 +94,28 @@ def test_cli_event_files_are_scored_against_the_review(tmp_path):
     assert (c["events"], c["false_alarms"], c["false_alarm_onsets_s"], c["held_out"]) == (2, 1, [12.0], True)
     assert 19.0 < r["duration_s"] < 20.5  # from the video header (472 frames at 24 fps)
     assert abs(r["false_alarms_per_minute"] - 60.0 / r["duration_s"]) < 1e-9
+
+
+def test_segmenter_states_of_a_track_mark_calibration_event_and_missing_face():
+    import numpy as np
+
+    from benchmarks.run_suite import ACTIVE, CALIBRATING, IDLE, Track, busy_fraction, segmenter_states
+    from detector.config import load_config
+    from detector.features import CHANNELS
+
+    rng = np.random.default_rng(0)
+    t = np.arange(600) / 100.0  # 6 s at 100 fps
+    X = rng.normal(0.0, 0.005, (t.size, len(CHANNELS))).astype(np.float32)
+    brows = [CHANNELS.index("browInnerUp"), CHANNELS.index("browOuterUpLeft"), CHANNELS.index("browOuterUpRight")]
+    ev = (t >= 3.0) & (t < 3.3)
+    X[np.ix_(ev, brows)] += (0.1 * np.sin(np.pi * (t[ev] - 3.0) / 0.3))[:, None]
+    present = t < 5.5  # the face is lost for the last 0.5 s
+    X[~present] = np.nan
+    tr = Track(t, X, np.zeros((t.size, 6), np.float32), present)
+    state, speech = segmenter_states(tr, load_config())
+    assert (state[~present] == -1).all() and not speech.any()
+    assert (state[t < 0.9] == CALIBRATING).all()
+    assert (state[(t > 3.1) & (t < 3.2)] == ACTIVE).all()
+    assert (state[(t > 1.5) & (t < 2.8)] == IDLE).all()
+    calib, active = busy_fraction(tr, load_config())
+    assert 0.15 < calib < 0.25 and 0.03 < active < 0.2
