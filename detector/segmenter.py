@@ -596,6 +596,17 @@ def _crossings(fr, apex, n0, nend, R, col, level):
 
 
 @njit(cache=True)
+def _ring_max(fr, n0, n1, R, col):
+    """Largest fr[n % R, col] for frames n0..n1 (inclusive; n0 <= n1)."""
+    best = -np.inf
+    for n in range(n0, n1 + 1):
+        v = fr[n % R, col]
+        if v > best:
+            best = v
+    return best
+
+
+@njit(cache=True)
 def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
     """Locate onset/apex/offset of the active event ending at centre nend; write a row if kept."""
     R = ist[_I_R]
@@ -651,41 +662,23 @@ def _finalize(ist, fst, chan, xr, yr, fr, cfg, nend, out, nout):
     if dur > cfg[_K_MAXD] or dur < cfg[_K_MIND]:
         return nout
     # head motion: the speed at frame n covers [t_n - head_speed_lag_s, t_n]
-    rot = 0.0
-    trans = 0.0
     hm_end = off
     while hm_end + 1 <= nend and fr[(hm_end + 1) % R, _R_T] <= t_off + cfg[_K_HLAG] + _EPS:
         hm_end += 1
-    for n in range(on, hm_end + 1):
-        p = n % R
-        if fr[p, _R_ROT] > rot:
-            rot = fr[p, _R_ROT]
-        if fr[p, _R_TRANS] > trans:
-            trans = fr[p, _R_TRANS]
+    rot = _ring_max(fr, on, hm_end, R, _R_ROT)
+    trans = _ring_max(fr, on, hm_end, R, _R_TRANS)
     head = rot > cfg[_K_HROT] or trans > cfg[_K_HTRANS]
     if head and cfg[_K_HMREJ] > 0.5:
         return nout
     # intensity, blink dominance and regions over the event
     a_lo = min(on, ntrig)
-    a_hi = off
-    pk_a = 0.0
-    pk_bl = 0.0
-    pk_ot = 0.0
-    pk_cl = -np.inf
-    reg_pk = np.zeros(N_REGIONS)
-    for n in range(a_lo, a_hi + 1):
-        p = n % R
-        if fr[p, _R_A] > pk_a:
-            pk_a = fr[p, _R_A]
-        if fr[p, _R_ABLINK] > pk_bl:
-            pk_bl = fr[p, _R_ABLINK]
-        if fr[p, _R_AOTHER] > pk_ot:
-            pk_ot = fr[p, _R_AOTHER]
-        if fr[p, _R_CLOSE] > pk_cl:
-            pk_cl = fr[p, _R_CLOSE]
-        for r in range(N_REGIONS):
-            if fr[p, _R_REG + r] > reg_pk[r]:
-                reg_pk[r] = fr[p, _R_REG + r]
+    pk_a = _ring_max(fr, a_lo, off, R, _R_A)
+    pk_bl = _ring_max(fr, a_lo, off, R, _R_ABLINK)
+    pk_ot = _ring_max(fr, a_lo, off, R, _R_AOTHER)
+    pk_cl = _ring_max(fr, a_lo, off, R, _R_CLOSE)
+    reg_pk = np.empty(N_REGIONS)
+    for r in range(N_REGIONS):
+        reg_pk[r] = _ring_max(fr, a_lo, off, R, _R_REG + r)
     blink = (pk_bl >= cfg[_K_START] and dur <= cfg[_K_BLMAX] and pk_cl >= cfg[_K_BLCLOSE]
              and (pk_ot < cfg[_K_START] or pk_bl >= cfg[_K_BLDOM] * pk_ot))
     up = False
