@@ -13,34 +13,11 @@ import numpy as np
 import pytest
 
 from detector.source import Frame, SourceError, ThreadedCapture, _fourcc_text
+from fake_sources import BurstCamera
 
 
 def _image(k: int) -> np.ndarray:
     return np.full((4, 6, 3), k % 256, np.uint8)
-
-
-class BurstCamera:
-    """A fake camera that delivers ``burst`` frames each time the consumer releases it.
-
-    Frame ``k`` is grabbed at ``k / fps`` seconds on the fake clock, which is
-    what the capture thread must stamp it with.
-    """
-
-    def __init__(self, n: int, burst: int, fps: float = 200.0) -> None:
-        self.n, self.burst, self.fps = n, burst, fps
-        self.now = 0.0
-        self.go = threading.Semaphore(0)
-
-    def clock(self) -> float:
-        return self.now
-
-    def __iter__(self):
-        for k in range(self.n):
-            if k % self.burst == 0:
-                if not self.go.acquire(timeout=10):
-                    raise RuntimeError("test consumer never asked for frames")
-            self.now = k / self.fps
-            yield Frame(k, self.now, _image(k))
 
 
 def _wait_until(pred, timeout: float = 10.0) -> None:

@@ -29,9 +29,10 @@ from detector.events import Event
 from detector.facs import REGIONS
 from detector.live import Action, ActivationHistory, LiveSession, LiveState, key_action
 from detector.source import Frame, FrameSource, SourceError, ThreadedCapture, VideoFileSource
+from fake_sources import BurstCamera
 
 DATA = Path(__file__).parent / "data"
-CLIP = DATA / "WolfgangLanger_Pexels.mp4"  # talking face, 472 frames at 23.976 fps
+CLIP = DATA / "WolfgangLanger_Pexels.mp4"  # a face crying then laughing, 472 frames at 23.976 fps
 SHORT = DATA / "single_face.mp4"  # 72 frames at 30 fps
 
 
@@ -115,27 +116,8 @@ class NoFaces:
         return []
 
 
-class BurstSource:
-    """Delivers frames in bursts of ``burst`` on a fake clock (frame k grabbed at ``k / fps`` + 50 s)."""
-
-    def __init__(self, n: int, burst: int, fps: float = 100.0) -> None:
-        self.n, self.burst, self.fps = n, burst, fps
-        self.now = 0.0
-        self.go = threading.Semaphore(0)
-
-    def clock(self) -> float:
-        return self.now
-
-    def __iter__(self):
-        for k in range(self.n):
-            if k % self.burst == 0:
-                self.go.acquire(timeout=10)
-            self.now = 50.0 + k / self.fps
-            yield Frame(k, self.now, np.zeros((90, 160, 3), np.uint8))
-
-
 def test_dropped_frames_do_not_bend_the_timestamps_given_to_the_segmenter():
-    src = BurstSource(n=40, burst=5)
+    src = BurstCamera(n=40, burst=5, fps=100.0, t0=50.0, shape=(90, 160, 3))
     cap = ThreadedCapture(src, clock=src.clock)
     an = FakeAnalyzer()
     session = LiveSession(cap, NoFaces(), an, use_source_time=False, log=lambda m: None)
