@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.chunk_s:
             cmd += ["--chunk-s", str(a.chunk_s)]
         if a.wait_quiet:
-            run_pre = wait_quiet(a.wait_quiet, a.quiet_below)
+            wait_quiet(a.wait_quiet, a.quiet_below)
         before = os.times()
         busy0 = _cpu_busy_s()
         load0 = os.getloadavg()

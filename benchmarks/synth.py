@@ -390,7 +390,6 @@ def _au_field(g: _Geom, au: str, a: float, lip_w: float) -> tuple[np.ndarray, np
     base, s = _base(au), _side(au)
     sg = 1.0 if s == "L" else -1.0  # +u is the subject's left
     zu = np.zeros(g.shape, np.float32)
-    zv = np.zeros(g.shape, np.float32)
     lm = g.lm
 
     if base in ("AU01", "AU02", "AU04"):

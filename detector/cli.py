@@ -395,8 +395,6 @@ def _batch_task(spec: dict, progress) -> dict:
 
 
 def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
-    from collections import Counter
-
     from detector.parallel import FilePool
 
     out_dir = _out_dir(args.output, "-o")
