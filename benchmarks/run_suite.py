@@ -149,20 +149,21 @@ def _video_frames(path: Path) -> Iterable[tuple[int, float, np.ndarray]]:
 
 def _suite_job(args: tuple) -> tuple[str, list[dict], dict, str]:
     """Worker: render one suite clip, extract (or load cached) features. Returns name, truth, meta, cache path."""
-    split, fps, seed, index, n_clips, work, fresh = args
+    split, fps, seed, index, n_clips, work, fresh, band = args
     from benchmarks import synth
 
     config = load_config()
-    plan = synth._suite_plan(split, seed, n_clips)
-    recipe = plan[index]
+    plan_fn, build_fn = synth.BANDS_OF_SUITE[band]
+    recipe = plan_fn(split, seed, n_clips)[index]
     name = f"{split}_{index:02d}_{recipe['face']}"
-    cache = Path(work) / f"{split}_s{seed}_{fps:g}fps_{_landmark_key(config)}" / f"{name}.npz"
+    prefix = "" if band == "suite" else f"{band}_v{synth.SYNTH_VERSION}_"
+    cache = Path(work) / f"{prefix}{split}_s{seed}_{fps:g}fps_{_landmark_key(config)}" / f"{name}.npz"
     meta_path = cache.with_suffix(".truth.json")
     if not fresh and cache.exists() and meta_path.exists() and Track.load(cache) is not None:
         m = json.loads(meta_path.read_text())
         return name, m["truth"], m["meta"], str(cache)
     face = synth.load_face(recipe["face"])
-    clip = synth.build_clip(face, recipe, fps)
+    clip = build_fn(face, recipe, fps)
     track = extract(_clip_frames(clip), config)
     cache.parent.mkdir(parents=True, exist_ok=True)
     track.save(cache)
@@ -174,12 +175,15 @@ def _suite_job(args: tuple) -> tuple[str, list[dict], dict, str]:
 
 
 def suite_features(split: str, fps: float, seed: int, n_clips: int | None, work: Path, fresh: bool = False,
-                   jobs: int = 2, progress: bool = True) -> list[tuple[str, list[dict], dict, Track]]:
-    """(name, truth rows, meta, Track) of every clip of a suite, extracting what is not cached."""
+                   jobs: int = 2, progress: bool = True, band: str = "suite") -> list[tuple[str, list[dict], dict, Track]]:
+    """(name, truth rows, meta, Track) of every clip of a suite, extracting what is not cached.
+
+    ``band``: ``suite`` (the synthetic suite) or ``real_like`` (micro-expressions shaped like real
+    ones, see ``synth.real_like_plan``)."""
     from benchmarks import synth
 
-    n = len(synth._suite_plan(split, seed, n_clips))
-    tasks = [(split, fps, seed, i, n_clips, str(work), fresh) for i in range(n)]
+    n = len(synth.BANDS_OF_SUITE[band][0](split, seed, n_clips))
+    tasks = [(split, fps, seed, i, n_clips, str(work), fresh, band) for i in range(n)]
     t0 = time.perf_counter()
     out = []
     if jobs > 1:
@@ -251,12 +255,15 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     """Score the pipeline's events on every clip of a suite (one pooled score, plus per-band recall/F1)."""
     truth_all, pred_all = [], []
     duration = 0.0
+    fired_on: Counter = Counter()
     for name, truth, meta, track in items:
         ev = spot(track, config)
         pred_all += [_event_row(e, name, fps) for e in ev]
         truth_all += [dict(r, clip=name) for r in truth]
         duration += float(meta.get("duration", track.times[-1] + 1.0 / fps))
+        fired_on += distractor_hits(ev, truth, meta)
     res = score(truth_all, pred_all, fps=fps, duration_s=duration)
+    res["fired_on"] = dict(fired_on)
     # per band: recall over the band's truth; F1 with the false alarms shared in proportion
     from detector.evaluate import as_annotation, match_events
 
@@ -289,6 +296,29 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
             miss[(t["kind"], t["band"], t["emotion"])] += 1
     res["missed"] = {"/".join(k): v for k, v in sorted(miss.items())}
     return res
+
+
+#: distractors whose spans are checked for events (head drifts come with events in the real-like band)
+_COUNTED_DISTRACTORS = ("blink", "eye_closure", "gaze_down", "flicker", "light_step")
+
+
+def distractor_hits(events: Sequence, truth: Sequence[dict], meta: dict) -> Counter:
+    """What the reported events (blinks left out) that match no truth event fired on: a distractor
+    they overlap (``eye_closure``, ``gaze_down``, ``blink``, ...), the still lead-in before the
+    clip's first event (``lead_in``), or nothing known (``other``).  Reported events overlapping a
+    truth event are not counted."""
+    spans = [(d["variant"], d["onset"], d["offset"]) for d in meta.get("distractors", [])
+             if d.get("variant") in _COUNTED_DISTRACTORS]
+    spans += [("blink", t["onset"], t["offset"]) for t in truth if t["kind"] == "blink"]
+    expr = [(t["onset"], t["offset"]) for t in truth if t["kind"] in ("micro", "macro")]
+    first = min((on for on, _ in expr), default=math.inf)
+    out: Counter = Counter()
+    for e in events:
+        if e.kind == "blink" or any(e.onset < off and e.offset > on for on, off in expr):
+            continue
+        hit = [v for v, on, off in spans if e.onset < off and e.offset > on]
+        out[hit[0] if hit else ("lead_in" if e.offset <= first else "other")] += 1
+    return out
 
 
 # --------------------------------------------------------------------------- real clips
@@ -532,8 +562,8 @@ def _f(x: float | None, nd: int = 3) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
 
 
-def format_suite(r: dict, split: str) -> str:
-    L = [f"synthetic suite: split={split} fps={r['fps']:g} clips={r['n_clips']} "
+def format_suite(r: dict, split: str, band: str = "suite") -> str:
+    L = [f"synthetic {band.replace('_', '-')}: split={split} fps={r['fps']:g} clips={r['n_clips']} "
          f"({r['duration_s']:.0f} s)"]
     L.append(f"  {'':8s} {'P':>6s} {'R':>6s} {'F1':>6s} {'truth':>6s} {'pred':>6s}")
     for k in ("micro", "macro", "overall"):
@@ -546,7 +576,10 @@ def format_suite(r: dict, split: str) -> str:
     L.append(f"  emotion accuracy on matched: {_f(e['accuracy'])} ({e['correct']}/{e['n']})")
     tm = r["timing_ms"]
     L.append("  timing mean |error| ms: " + ", ".join(f"{k} {_f(tm[k]['mean_abs'], 1)}" for k in ("onset", "apex", "offset")))
-    L.append(f"  false alarms: {r['false_alarms']} ({_f(r['false_alarms_per_minute'], 2)} /min)")
+    L.append("  timing median |error| ms: "
+             + ", ".join(f"{k} {_f(tm[k].get('median_abs'), 1)}" for k in ("onset", "apex", "offset")))
+    L.append(f"  false alarms: {r['false_alarms']} ({_f(r['false_alarms_per_minute'], 2)} /min)"
+             + (": " + ", ".join(f"{k} {v}" for k, v in sorted(r["fired_on"].items())) if r.get("fired_on") else ""))
     if r.get("missed"):
         L.append("  missed: " + ", ".join(f"{k} x{v}" for k, v in r["missed"].items()))
     return "\n".join(L)
@@ -603,19 +636,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--score-events", type=Path, default=None, metavar="DIR",
                     help="count false alarms in `microexpr analyze CLIPS -o DIR` outputs (the CLI's chunked run) "
                          "of the real clips, against the reviewed actions")
-    ap.add_argument("--no-suite", action="store_true", help="skip the synthetic suite")
+    ap.add_argument("--band", nargs="+", choices=("suite", "real_like"), default=["suite"],
+                    help="synthetic sets to score: the suite, and/or the real-like band (micro-expressions shaped "
+                         "like real ones: residual level, partial blinks, one-sided, head movement; eye closures "
+                         "and downward gaze as distractors); default: suite")
+    ap.add_argument("--no-suite", action="store_true", help="skip the synthetic sets")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
     config = _apply_sets(load_config(args.config) if args.config else load_config(), args.set)
     report: dict[str, Any] = {"split": args.split, "seed": args.seed, "config_segmenter": config.to_dict()["segmenter"]}
-    if not args.no_suite:
-        report["suite"] = {}
+    for band in ([] if args.no_suite else args.band):
+        report[band] = {}
         for fps in args.fps:
-            print(f"features: split={args.split} fps={fps:g} (cache {args.work})", file=sys.stderr)
-            items = suite_features(args.split, fps, args.seed, args.clips, args.work, args.fresh, args.jobs)
+            print(f"features: {band} split={args.split} fps={fps:g} (cache {args.work})", file=sys.stderr)
+            items = suite_features(args.split, fps, args.seed, args.clips, args.work, args.fresh, args.jobs,
+                                   band=band)
             r = score_suite(items, config, fps)
-            report["suite"][f"{fps:g}"] = r
-            print(format_suite(r, args.split))
+            report[band][f"{fps:g}"] = r
+            print(format_suite(r, args.split, band))
             print(format_confusion(r["emotion"]))
     if args.real:
         from benchmarks.fetch_talking_clips import CLIPS as TALKING_CLIPS

@@ -90,7 +90,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -178,12 +178,13 @@ AU_AMPLITUDE: dict[str, float] = {
     "AU25": 0.05,  # lower lip down, lips part
     "AU26": 0.18,  # jaw (chin) down
     "AU45": 1.0,  # upper lid down to the lower lid (fraction of the aperture)
+    "AU64": 0.06,  # eyes down: iris and upper lid move down together (gaze shift, not an expression)
 }
 #: Fraction of an AU's amplitude that opens (+) the lip line, for the width of
 #: the lip-line transition (which must grow with the opening to stay fold-free).
 _LIP_OPENING = {"AU09": 0.4, "AU10": 1.0, "AU16": 1.0, "AU25": 1.0, "AU26": 0.75}
 _W0_LIP = 0.03  # narrowest lip-line transition, IOD (about the contact shadow)
-_UPPER_AUS = frozenset({"AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU45"})
+_UPPER_AUS = frozenset({"AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU45", "AU64"})
 
 
 def _base(au: str) -> str:
@@ -429,6 +430,17 @@ def _au_field(g: _Geom, au: str, a: float, lip_w: float) -> tuple[np.ndarray, np
         p = g.profile([up - 0.22, lo - 0.004, lo + 0.012], [0, 1, 0])
         return zu, a * aperture * g.eye_span(s, 0.0, 0.03) * p
 
+    if base == "AU64":
+        # looking down: the iris and the upper lid, which follows the gaze, move down together; the
+        # lower lid stays (the moved content slides under it).  The rise sits in the lid skin, wide
+        # enough to stay fold-free.
+        bv = np.zeros(g.shape, np.float32)
+        for side in ("R", "L"):
+            up, lo = g.curve(_EYE_UPPER[side]), g.curve(_EYE_LOWER[side])
+            p = g.profile([up - 0.2, up - 0.02, lo - 0.012, lo + 0.004], [0, 1, 1, 0])
+            bv += a * g.eye_span(side, 0.02, 0.04) * p
+        return zu, bv
+
     if base == "AU09":
         ala = lm[_ALA[s]]
         inner_eye = lm[_EYE_UPPER[s][-1]]
@@ -624,6 +636,7 @@ class EventSpec:
     variant: str = "prototype"
     drift: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
     flicker: tuple[float, float] = (0.0, 0.0)
+    residual: float = 0.0  # fraction of the apex kept after the offset: the face settles at a new neutral
 
 
 @dataclass(frozen=True)
@@ -648,14 +661,17 @@ def _frames_of(spec: EventSpec, fps: float) -> _Timed:
 
 
 def profile_values(t: _Timed, frames: np.ndarray) -> np.ndarray:
-    """0..1 intensity of an event at the given frame indices: raised-cosine rise, plateau, raised-cosine fall."""
+    """0..1 intensity of an event at the given frame indices: raised-cosine rise, plateau, raised-cosine fall
+    to ``spec.residual`` (0 = back at neutral), which then stays."""
     k = np.asarray(frames, dtype=np.float64)
     out = np.zeros(k.shape)
     rise = (k > t.onset_frame) & (k < t.apex_start)
     out[rise] = 0.5 - 0.5 * np.cos(np.pi * (k[rise] - t.onset_frame) / (t.apex_start - t.onset_frame))
     out[(k >= t.apex_start) & (k <= t.apex_end)] = 1.0
     fall = (k > t.apex_end) & (k < t.offset_frame)
-    out[fall] = 0.5 + 0.5 * np.cos(np.pi * (k[fall] - t.apex_end) / (t.offset_frame - t.apex_end))
+    r = t.spec.residual
+    out[fall] = r + (1.0 - r) * (0.5 + 0.5 * np.cos(np.pi * (k[fall] - t.apex_end) / (t.offset_frame - t.apex_end)))
+    out[k >= t.offset_frame] = r
     return out
 
 
@@ -692,7 +708,7 @@ class Clip:
         """Backward field (H, W, 2) px and darkening (H, W) of the lip gap at frame ``k`` (None: nothing)."""
         acc = dark = None
         for t, f, d in zip(self._timed, self._fields, self._shades):
-            if f is None or not (t.onset_frame < k < t.offset_frame):
+            if f is None or not (t.onset_frame < k and (k < t.offset_frame or t.spec.residual > 0.0)):
                 continue
             w = np.float32(profile_values(t, np.array([k]))[0])
             acc = f * w if acc is None else acc + f * w
@@ -1523,6 +1539,173 @@ def format_probe(rows: Sequence[dict]) -> str:
 # ---------------------------------------------------------------------------
 # CLI
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# Real-like band: micro-expressions as MediaPipe sees them on real faces
+# ---------------------------------------------------------------------------
+
+#: Aggregate figures of 73 real spontaneous micro-expressions (25 people, 200 fps) as MediaPipe
+#: FaceLandmarker sees them: quantiles p10, p25, p50, p75, p90 over events (a copy of the
+#: project's shared ``real_me_stats.json``; aggregate figures only, no data).
+REAL_STATS_PATH = Path(__file__).resolve().parent / "data" / "real_me_stats.json"
+_QUANTILE_LEVELS = (0.0, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0)
+
+#: (weight, emotion, AUs) of the real-like events.  AU4 is in about half of them, then AU7,
+#: AU12, AU14, AU1, AU17, AU2, AU10, AU15, AU9, AU6, as in the coders' labels of real
+#: micro-expressions; most move one region only.
+REAL_LIKE_PATTERNS: tuple[tuple[float, str, tuple[str, ...]], ...] = (
+    (0.16, "anger", ("AU04",)),
+    (0.12, "anger", ("AU04", "AU07")),
+    (0.08, "sadness", ("AU01", "AU04")),
+    (0.06, "disgust", ("AU04", "AU09")),
+    (0.06, "fear", ("AU01", "AU02", "AU04")),
+    (0.10, "anger", ("AU07",)),
+    (0.10, "happiness", ("AU12",)),
+    (0.03, "happiness", ("AU06", "AU12")),
+    (0.08, "contempt", ("AU14",)),
+    (0.06, "surprise", ("AU01", "AU02")),
+    (0.06, "sadness", ("AU17",)),
+    (0.04, "sadness", ("AU15", "AU17")),
+    (0.03, "disgust", ("AU10",)),
+    (0.02, "disgust", ("AU09",)),
+)
+#: Peak landmark displacement of a real-like event, percent IOD, log-uniform.  Chosen so that
+#: MediaPipe's strongest-channel deviation and per-frame SNR fall in the real ranges (see
+#: benchmarks/RESULTS.md, "Real-like band": measured against real_me_stats.json).
+REAL_LIKE_PEAK_PCT = (0.35, 2.0)
+REAL_LIKE_ONE_SIDED = 0.4  # share of bilateral patterns shown on one side only (AU14 always)
+REAL_LIKE_PARTIAL_BLINK = 0.5  # share of AU4/AU7 events whose lids also close partway (AU45 0.1-0.3)
+
+
+def real_stats() -> dict:
+    """The aggregate figures of real micro-expressions (:data:`REAL_STATS_PATH`)."""
+    return json.loads(REAL_STATS_PATH.read_text())
+
+
+def _from_quantiles(rng: np.random.Generator, q: Sequence[float], lo: float, hi: float) -> float:
+    """A draw from the distribution whose p10..p90 are ``q`` (linear between quantiles, ``lo``/``hi`` at p0/p100)."""
+    return float(np.interp(rng.uniform(), _QUANTILE_LEVELS, [lo, *q, hi]))
+
+
+def real_like_event(rng: np.random.Generator, g: _Geom, onset: float, stats: dict) -> list[EventSpec]:
+    """A micro-expression shaped like the real ones, and the head movement that comes with it.
+
+    Duration, rise and fall times and the level the face settles at after the offset
+    (``residual``) are drawn from the real distributions in ``stats``; the AUs from
+    :data:`REAL_LIKE_PATTERNS`, one-sided in :data:`REAL_LIKE_ONE_SIDED` of the bilateral
+    ones; AU4/AU7 events close the lids partway (the partial blink real lid tightening
+    shows).  The head turns a little during the event (0.1-0.45 deg of roll, 0.8-2.5 % IOD of
+    translation, kept afterwards), as real heads do.  Returns [expression, head move]; the
+    head move's ``drift`` is relative to the pose before it (:func:`build_real_like_clip`
+    makes it absolute).
+    """
+    weights = np.array([w for w, _, _ in REAL_LIKE_PATTERNS])
+    _, emotion, aus = REAL_LIKE_PATTERNS[int(rng.choice(len(weights), p=weights / weights.sum()))]
+    side = ("L", "R")[int(rng.integers(2))]
+    one_sided = emotion == "contempt" or rng.uniform() < REAL_LIKE_ONE_SIDED
+    sided: dict[str, float] = {}
+    for a in expand_aus(aus):
+        if _side(a) is None or not one_sided or _side(a) == side:
+            sided[a] = float(rng.uniform(0.6, 1.0))
+    if set(aus) & {"AU04", "AU07"} and rng.uniform() < REAL_LIKE_PARTIAL_BLINK:
+        lids = [f"AU45_{side}"] if one_sided else ["AU45_L", "AU45_R"]
+        closure = float(rng.uniform(0.1, 0.3))
+        sided.update({a: closure for a in lids})
+    moving = {a: r for a, r in sided.items() if _base(a) != "AU45"}
+    top = max(moving.values())
+    peak_pct = float(np.exp(rng.uniform(*np.log(REAL_LIKE_PEAK_PCT))))
+    intens = calibrate(g, {a: r / top for a, r in moving.items()}, peak_pct)
+    intens.update({a: r for a, r in sided.items() if _base(a) == "AU45"})
+    dur = _from_quantiles(rng, [x / 1000 for x in stats["duration_ms"]], 0.15, 0.495)
+    rise = _from_quantiles(rng, [x / 1000 for x in stats["onset_to_peak_ms_of_strongest_channel"]], 0.06, 0.45)
+    fall = _from_quantiles(rng, [x / 1000 for x in stats["peak_to_offset_ms_of_strongest_channel"]], 0.01, 0.32)
+    rise = dur * float(np.clip(rise / (rise + fall), 0.25, 0.9))
+    residual = _from_quantiles(rng, stats["offset_residual_over_peak_deviation_strongest_channel"], 0.0, 0.95)
+    expr = EventSpec(onset, rise, dur - rise, 0.0, intens, "micro", emotion, "real_like", residual=residual)
+    sgn = lambda: 1.0 if rng.uniform() < 0.5 else -1.0  # noqa: E731
+    move = (sgn() * float(rng.uniform(0.008, 0.025)), sgn() * float(rng.uniform(0.008, 0.025)),
+            sgn() * float(rng.uniform(0.1, 0.45)), 1.0)
+    head = EventSpec(max(0.0, onset - 0.05), (dur + 0.1) / 2, (dur + 0.1) / 2, 0.0, {}, "distractor", "neutral",
+                     "head_drift", drift=move)
+    return [expr, head]
+
+
+def eye_closure_event(rng: np.random.Generator, onset: float) -> EventSpec:
+    """Eyes closed on purpose (AU43): both lids shut for 0.6-3.3 s in all: a distractor, not an expression."""
+    dur = float(rng.uniform(0.6, 3.3))
+    rise, fall = float(rng.uniform(0.08, 0.2)), float(rng.uniform(0.1, 0.25))
+    return EventSpec(onset, rise, fall, dur - rise - fall, {"AU45": round(float(rng.uniform(0.9, 1.0)), 4)},
+                     "distractor", "neutral", "eye_closure")
+
+
+def gaze_down_event(rng: np.random.Generator, onset: float) -> EventSpec:
+    """A look down and back (AU64: iris and upper lids down), held 0.15-2 s: a distractor, not an expression."""
+    rise, fall = float(rng.uniform(0.08, 0.25)), float(rng.uniform(0.08, 0.25))
+    hold = float(np.exp(rng.uniform(np.log(0.15), np.log(2.0))))
+    return EventSpec(onset, rise, fall, hold, {"AU64": round(float(rng.uniform(0.6, 1.0)), 4)},
+                     "distractor", "neutral", "gaze_down")
+
+
+REAL_LIKE_CLIPS = 12  # per split
+REAL_LIKE_SHORT_LEAD_EVERY = 4  # every 4th clip has a lead-in of only 1 s (the rest 2-2.5 s)
+
+
+def real_like_plan(split: str, seed: int, n_clips: int | None = None) -> list[dict]:
+    """Recipes of the real-like band of a split (see :func:`build_real_like_clip`).
+
+    Each clip: a still lead-in (2-2.5 s; 1 s in every :data:`REAL_LIKE_SHORT_LEAD_EVERY`-th
+    clip), a real-like event first, then two more and, in random order, a blink and an
+    eye closure or a downward gaze shift (alternating), with 1.2-2 s between items.
+    Sensor noise 1-2 grey levels, slow sway in every other clip.
+    """
+    faces = SPLITS[split]
+    rng = np.random.default_rng([seed, 17, 0 if split == "tune" else 1])
+    clips = []
+    for c in range(n_clips if n_clips is not None else REAL_LIKE_CLIPS):
+        rest = ["real", "real", "blink", "eye_closure" if c % 2 == 0 else "gaze_down"]
+        if c % 3 == 2:
+            rest.append("blink")
+        order = rng.permutation(len(rest))
+        clips.append({
+            "face": faces[c % len(faces)],
+            "items": [("real",)] + [(rest[i],) for i in order],
+            "lead_s": 1.0 if c % REAL_LIKE_SHORT_LEAD_EVERY == REAL_LIKE_SHORT_LEAD_EVERY - 1
+            else float(rng.uniform(2.0, 2.5)),
+            "noise_sigma": (1.0, 1.5, 2.0)[c % 3],
+            "sway_iod": 0.002 if c % 2 == 1 else 0.0,
+            "seed": int(rng.integers(2**31)),
+        })
+    return clips
+
+
+def build_real_like_clip(face: Face, recipe: dict, fps: float) -> Clip:
+    """Render-ready clip from a recipe of :func:`real_like_plan` (the same events at any ``fps``)."""
+    rng = np.random.default_rng(recipe["seed"])
+    g = _Geom(face)
+    stats = real_stats()
+    makers = {
+        "real": lambda t, s: real_like_event(s, g, t, stats),
+        "blink": lambda t, s: [blink_event(s, t)],
+        "eye_closure": lambda t, s: [eye_closure_event(s, t)],
+        "gaze_down": lambda t, s: [gaze_down_event(s, t)],
+    }
+    events: list[EventSpec] = []
+    t = recipe["lead_s"]
+    pose = np.array([0.0, 0.0, 0.0, 1.0])
+    for (item,) in recipe["items"]:
+        made = makers[item](t, np.random.default_rng(rng.integers(2**31)))
+        for i, e in enumerate(made):
+            if e.variant == "head_drift":  # the event's head move is relative: the head stays where it went
+                pose = pose + np.array(e.drift) - np.array([0.0, 0.0, 0.0, 1.0])
+                made[i] = replace(e, drift=tuple(float(x) for x in pose))
+        events += made
+        t = made[0].onset + _span(made[0]) + float(rng.uniform(1.2, 2.0))
+    return make_clip(face, events, fps, t + float(rng.uniform(0.5, 1.0)), noise_sigma=recipe["noise_sigma"],
+                     seed=recipe["seed"], sway_iod=recipe["sway_iod"])
+
+
+BANDS_OF_SUITE = {"suite": (suite_plan, build_clip), "real_like": (real_like_plan, build_real_like_clip)}
 
 
 def random_clip(

@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import sys
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
@@ -428,6 +429,7 @@ def _timing(pairs: list[tuple[Annotation, Annotation]], fps: float | None) -> tu
         return {
             k: {
                 "mean_abs": sum(abs(x) for x in v) / len(v) if v else None,
+                "median_abs": statistics.median(abs(x) for x in v) if v else None,
                 "mean_signed": sum(v) / len(v) if v else None,
                 "n": len(v),
             }

@@ -1,0 +1,115 @@
+"""Does the real-like band look like real micro-expressions to MediaPipe?
+
+Measures, on the MediaPipe features of the real-like band (``run_suite.py --band real_like``
+caches them), the figures that ``benchmarks/data/real_me_stats.json`` gives for 73 real
+micro-expressions, and prints both side by side (quantiles p10, p25, p50, p75, p90 over events):
+
+* the strongest blendshape channel's peak deviation from its onset level (blendshape units)
+  and its per-frame SNR against white frame noise (the strongest channel is the one with
+  the largest peak deviation over its noise);
+* how far that channel still is from its onset level at the offset, over its peak deviation;
+* onset to peak and peak to offset of that channel, ms;
+* which channel family is strongest (eye, brow, mouth).
+
+Usage::
+
+    python benchmarks/run_suite.py --band real_like --split tune --fps 200 --no-real   # once: features
+    python benchmarks/real_like_check.py --split tune
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import synth  # noqa: E402
+from benchmarks.run_suite import DEFAULT_WORK, suite_features  # noqa: E402
+from detector.features import CHANNELS  # noqa: E402
+
+_BLENDSHAPES = np.array([not c.startswith("geo_") for c in CHANNELS])
+_Q = (10, 25, 50, 75, 90)
+
+
+def white_noise(x: np.ndarray) -> np.ndarray:
+    """Per-frame white noise SD of each column: robust SD of first differences / sqrt(2)."""
+    d = np.diff(x, axis=0)
+    return 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / np.sqrt(2.0) + 1e-6
+
+
+def event_figures(track, truth: dict, fps: float) -> dict | None:
+    """The real_me_stats figures of one truth event, measured on the blendshape channels."""
+    on, off = truth["onset_frame"], truth["offset_frame"]
+    X = track.X[:, _BLENDSHAPES]
+    if not track.present[on:off + 1].all():
+        return None
+    lead = X[max(0, on - int(0.5 * fps)):on + 1]
+    noise = white_noise(lead) if len(lead) > 5 else white_noise(X)
+    dev = np.abs(X[on:off + 1] - X[on])
+    peak = dev.max(axis=0)
+    c = int(np.argmax(peak / noise))
+    k = int(np.argmax(dev[:, c]))
+    return {
+        "channel": np.array(CHANNELS)[_BLENDSHAPES][c],
+        "peak": float(peak[c]),
+        "snr": float(peak[c] / noise[c]),
+        "residual": float(dev[-1, c] / max(peak[c], 1e-9)),
+        "rise_ms": k / fps * 1000.0,
+        "fall_ms": (off - on - k) / fps * 1000.0,
+    }
+
+
+def family(channel: str) -> str:
+    for prefix, name in (("eyeBlink", "eyeBlink"), ("eyeSquint", "eyeSquint"), ("eye", "eye other"),
+                         ("brow", "brow")):
+        if channel.startswith(prefix):
+            return name
+    return "mouth/cheek/nose/jaw"
+
+
+def compare(rows: Sequence[dict], real: dict) -> str:
+    def q(v):
+        return " ".join(f"{x:8.3f}" for x in np.percentile(v, _Q))
+
+    L = [f"{'figure (p10 p25 p50 p75 p90)':44s} {'real-like (measured)':44s} real"]
+    pairs = (
+        ("strongest channel peak deviation", [r["peak"] for r in rows], None),
+        ("strongest channel SNR (per frame)", [r["snr"] for r in rows], None),
+        ("offset residual / peak deviation", [r["residual"] for r in rows],
+         real["offset_residual_over_peak_deviation_strongest_channel"]),
+        ("onset to peak, ms", [r["rise_ms"] for r in rows], real["onset_to_peak_ms_of_strongest_channel"]),
+        ("peak to offset, ms", [r["fall_ms"] for r in rows], real["peak_to_offset_ms_of_strongest_channel"]),
+    )
+    for name, mine, theirs in pairs:
+        ref = " ".join(f"{x:8.3f}" for x in theirs) if theirs else "(median 0.044, quartiles 0.019/0.164; SNR 7-14-64)"
+        L.append(f"{name:44s} {q(mine):44s} {ref}")
+    fam = Counter(family(r["channel"]) for r in rows)
+    L.append("strongest channel family: " + ", ".join(f"{k} {v}/{len(rows)}" for k, v in fam.most_common())
+             + "   (real: eyeBlink 26/70, eyeSquint 8/70, brow 13/70, mouth the rest)")
+    return "\n".join(L)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", choices=("tune", "test"), default="tune")
+    ap.add_argument("--fps", type=float, default=200.0)
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    ap.add_argument("--clips", type=int, default=None)
+    args = ap.parse_args(argv)
+    items = suite_features(args.split, args.fps, 0, args.clips, args.work, band="real_like", progress=False)
+    rows = [r for _, truth, _, track in items for t in truth if t["variant"] == "real_like"
+            for r in [event_figures(track, t, args.fps)] if r is not None]
+    print(f"real-like band, split={args.split}, {args.fps:g} fps: {len(rows)} events")
+    print(compare(rows, synth.real_stats()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
