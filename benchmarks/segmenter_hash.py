@@ -158,7 +158,8 @@ def _blinks_and_speech_clip(seed: int, fps: float, jitter: float):
     mj = [MOUTH * PER_REGION, MOUTH * PER_REGION + 1, JAW * PER_REGION]
     extra.append((mj, rng.uniform(8, 20) * osc[:, None] * np.ones(3)))
     # long plateau (> max_duration_s) on cheeks 12.5-17.5 s
-    extra.append(([2 * PER_REGION + 3, 2 * PER_REGION + 4], rng.uniform(8, 15) * plateau_profile(times, 12.5, 0.3, 4.6, 0.3)))
+    plateau = plateau_profile(times, 12.5, 0.3, 4.6, 0.3)
+    extra.append(([2 * PER_REGION + 3, 2 * PER_REGION + 4], rng.uniform(8, 15) * plateau))
     events = [
         SynthEvent(9.0, 9.08, 9.2, (BROWS * PER_REGION + 1, BROWS * PER_REGION + 2), float(rng.uniform(6, 20))),
         SynthEvent(3.5, 3.6, 3.9, (MOUTH * PER_REGION + 5, MOUTH * PER_REGION + 6), float(rng.uniform(6, 20))),
