@@ -384,6 +384,43 @@ def test_streaming_equals_whole_file_with_gaps_and_explicit_frames():
         assert a.onset_frame >= 1000
 
 
+def _all_fields(s: Segment) -> tuple:
+    return (s.onset_frame, s.apex_frame, s.offset_frame, s.onset, s.apex, s.offset, s.kind, s.region,
+            s.region_activation.tobytes(), s.intensity, s.baseline.tobytes(), s.apex_values.tobytes(), s.head_motion)
+
+
+def test_streaming_equals_whole_file_bit_for_bit_with_speech_blinks_long_states_and_ring_growth():
+    # Every field, bit for bit: a blink with closure gauges, syllable-like mouth/jaw oscillation
+    # (speech mode, a held mouth event), a state longer than max_duration_s, a head turn flagged,
+    # a gap and a jump past recalibrate_gap_s, and a ring that must grow while streaming.
+    times = make_times(16.0, FPS)
+    times[times > 9.0] += 0.4  # a gap
+    times[times > 12.0] += 3.0  # a gap long enough to recalibrate
+    osc = np.where((times > 5.0) & (times < 8.0), np.maximum(0.0, np.sin(2 * np.pi * 4.5 * times)), 0.0)
+    blink = np.clip(np.sin(np.pi * np.clip((times - 2.0) / 0.2, 0.0, 1.0)), 0.0, None)
+    extra = [([ch(MOUTH, 0), ch(JAW, 0)], 15.0 * osc[:, None] * np.ones(2)),
+             (list(BLINK), 30.0 * blink[:, None] * np.ones(4)),
+             ([ch(CHEEKS, 5), ch(CHEEKS, 6)], 10.0 * plateau_profile(times, 9.5, 0.2, 4.5, 0.2))]
+    evs = [SynthEvent(3.0, 3.05, 3.15, (ch(BROWS, 0), ch(BROWS, 1)), 9.0),
+           SynthEvent(4.0, 4.1, 4.3, (ch(MOUTH, 5), ch(MOUTH, 6)), 9.0),
+           SynthEvent(6.5, 6.55, 6.7, (ch(BROWS, 3), ch(BROWS, 4)), 12.0),
+           SynthEvent(17.5, 17.6, 17.8, (ch(NOSE, 0), ch(NOSE, 1)), 20.0, shape="linear")]
+    clip = make_clip(0.0, FPS, evs, seed=5, extra=extra, head_turns=[(3.9, 0.4, 30.0)], times=times)
+    closure = np.zeros(clip.regions.shape[0], bool)
+    closure[[BLINK[0], BLINK[2]]] = True  # blendshape-like channels (noise 0.01-0.02: 30 sigma > blink_min_closure)
+    cfg = SegmenterConfig(max_fps=30.0, head_motion="flag")
+    whole = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, cfg, closure_channels=closure)
+    seg = Segmenter(clip.regions, clip.blink, cfg, closure_channels=closure)
+    size = seg.ring_frames
+    streamed: list[Segment] = []
+    for i, t in enumerate(clip.times):
+        streamed += seg.update(t, clip.X[i], clip.pose[i])
+    streamed += seg.flush()
+    assert seg.ring_frames > size
+    assert len(whole) >= 4 and {s.kind for s in whole} >= {"micro", "blink"} and any(s.head_motion for s in whole)
+    assert [_all_fields(s) for s in streamed] == [_all_fields(s) for s in whole]
+
+
 def test_float32_features_stream_like_float64():
     # The feature extractor hands over float32 channels; they are used as they are.
     clip = event_bank(8.0, n_events=4, seed=75)
