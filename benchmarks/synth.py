@@ -121,7 +121,7 @@ SPLITS: dict[str, tuple[str, ...]] = {
 
 #: Bumped whenever the same seed would render different frames or truth
 #: (include it in any cache key of features computed from generated clips).
-SYNTH_VERSION = 2
+SYNTH_VERSION = 3
 
 DEFAULT_IOD_PX = 125.0  # like the 200 fps lab recordings
 DEFAULT_SIZE = 400  # frame side, pixels (brows to chin with a margin at IOD 125)
@@ -1575,7 +1575,7 @@ REAL_LIKE_PATTERNS: tuple[tuple[float, str, tuple[str, ...]], ...] = (
 #: benchmarks/RESULTS.md, "Real-like band": measured against real_me_stats.json).
 REAL_LIKE_PEAK_PCT = (0.35, 2.0)
 REAL_LIKE_ONE_SIDED = 0.4  # share of bilateral patterns shown on one side only (AU14 always)
-REAL_LIKE_PARTIAL_BLINK = 0.5  # share of AU4/AU7 events whose lids also close partway (AU45 0.1-0.3)
+REAL_LIKE_PARTIAL_BLINK = 0.8  # share of AU4/AU7 events whose lids also close partway (AU45 0.15-0.35)
 
 
 def real_stats() -> dict:
@@ -1610,7 +1610,7 @@ def real_like_event(rng: np.random.Generator, g: _Geom, onset: float, stats: dic
             sided[a] = float(rng.uniform(0.6, 1.0))
     if set(aus) & {"AU04", "AU07"} and rng.uniform() < REAL_LIKE_PARTIAL_BLINK:
         lids = [f"AU45_{side}"] if one_sided else ["AU45_L", "AU45_R"]
-        closure = float(rng.uniform(0.1, 0.3))
+        closure = float(rng.uniform(0.15, 0.35))
         sided.update({a: closure for a in lids})
     moving = {a: r for a, r in sided.items() if _base(a) != "AU45"}
     top = max(moving.values())
@@ -1657,7 +1657,7 @@ def real_like_plan(split: str, seed: int, n_clips: int | None = None) -> list[di
     Each clip: a still lead-in (2-2.5 s; 1 s in every :data:`REAL_LIKE_SHORT_LEAD_EVERY`-th
     clip), a real-like event first, then two more and, in random order, a blink and an
     eye closure or a downward gaze shift (alternating), with 1.2-2 s between items.
-    Sensor noise 1-2 grey levels, slow sway in every other clip.
+    Sensor noise 1.5-3 grey levels, slow sway in every other clip.
     """
     faces = SPLITS[split]
     rng = np.random.default_rng([seed, 17, 0 if split == "tune" else 1])
@@ -1672,7 +1672,7 @@ def real_like_plan(split: str, seed: int, n_clips: int | None = None) -> list[di
             "items": [("real",)] + [(rest[i],) for i in order],
             "lead_s": 1.0 if c % REAL_LIKE_SHORT_LEAD_EVERY == REAL_LIKE_SHORT_LEAD_EVERY - 1
             else float(rng.uniform(2.0, 2.5)),
-            "noise_sigma": (1.0, 1.5, 2.0)[c % 3],
+            "noise_sigma": (1.5, 2.0, 3.0)[c % 3],
             "sway_iod": 0.002 if c % 2 == 1 else 0.0,
             "seed": int(rng.integers(2**31)),
         })

@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
+from detector.events import KINDS
 from detector.facs import EMOTIONS
 
 log = logging.getLogger("microexpr.datasets")
@@ -415,11 +416,11 @@ def map_emotion(label: object) -> str | None:
 
 
 def kind_from_text(value: object) -> str | None:
-    """``micro``/``macro``/``blink`` from labels such as ``Micro - 1/2``, ``macro-expression``."""
+    """``micro``/``macro``/``blink``/``closure`` from labels such as ``Micro - 1/2``, ``macro-expression``."""
     if value is None:
         return None
     s = str(value).strip().lower()
-    for k in ("micro", "macro", "blink"):
+    for k in KINDS:
         if s.startswith(k):
             return k
     return None

@@ -3,7 +3,7 @@
 Matching (:func:`match_events`)
     Events are compared only within the same clip (``clip`` field, CSV column
     ``clip`` or ``video``) and, when both sides name a face, the same face.
-    Blink events (``kind == "blink"``) are dropped from both sides before
+    Eye events (``kind`` ``blink`` or ``closure``) are dropped from both sides before
     anything else.  The IoU of two intervals is computed in **frames** when both
     events have onset and offset frames (inclusive counting, as in the MEGC
     code: ``|A∩B| = max(0, min(off) - max(on) + 1)``, ``|A| = off - on + 1``),
@@ -68,6 +68,7 @@ from detector.datasets import (
     map_emotion,
     read_sheet,
 )
+from detector.events import EYE_KINDS, KINDS
 from detector.facs import EMOTIONS
 
 __all__ = [
@@ -169,7 +170,7 @@ def as_annotation(obj: object, where: str = "event", clip: str | None = None) ->
         kind_raw = d.get("kind")
         kind = kind_from_text(kind_raw)
         if kind_raw not in (None, "") and kind is None:
-            raise EvaluationError(f"{where}: kind {kind_raw!r} is not micro, macro or blink")
+            raise EvaluationError(f"{where}: kind {kind_raw!r} is not one of {', '.join(KINDS)}")
         emotion_raw = d.get("emotion")
         emotion_raw = None if emotion_raw in (None, "") else str(emotion_raw)
         clip_raw = d.get("clip")
@@ -358,11 +359,11 @@ def match_events(
     tclips, pclips = _clip_keys(truth, pred)
     by_clip: dict[str | None, list[int]] = defaultdict(list)
     for j, c in enumerate(pclips):
-        if pred[j].kind != "blink":
+        if pred[j].kind not in EYE_KINDS:
             by_clip[c].append(j)
     cands: list[tuple[float, int, int]] = []
     for i, t in enumerate(truth):
-        if t.kind == "blink":
+        if t.kind in EYE_KINDS:
             continue
         for j in by_clip.get(tclips[i], ()):
             p = pred[j]
@@ -495,8 +496,8 @@ def score(
         raise EvaluationError(f"duration must be positive seconds, got {duration_s}")
     truth_all = [_fill(as_annotation(t, f"truth event {i + 1}"), fps) for i, t in enumerate(truth_events)]
     pred_all = [_fill(as_annotation(p, f"prediction {i + 1}"), fps) for i, p in enumerate(pred_events)]
-    truth = [a for a in truth_all if a.kind != "blink"]
-    pred = [a for a in pred_all if a.kind != "blink"]
+    truth = [a for a in truth_all if a.kind not in EYE_KINDS]
+    pred = [a for a in pred_all if a.kind not in EYE_KINDS]
     tclips, pclips = _clip_keys(truth, pred)
     pairs = match_events(truth, pred, iou_threshold=iou_threshold, strict_kind=strict_kind)
     mt = {i for i, _, _ in pairs}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-KINDS: tuple[str, ...] = ("micro", "macro", "blink")
+KINDS: tuple[str, ...] = ("micro", "macro", "blink", "closure", "gaze")
+#: Eye kinds, never emotion events: a blink (<= blink_max_s), a longer eye closure (AU43) and both lids
+#: lowered by the eyes alone (looking down).  Written only with --include-blinks; scoring leaves them
+#: out on both sides.
+EYE_KINDS: frozenset[str] = frozenset({"blink", "closure", "gaze"})
 EVENT_REGIONS: tuple[str, ...] = ("full", "upper", "lower")
 
 
@@ -25,7 +29,7 @@ class Event:
     onset_frame: int
     apex_frame: int
     offset_frame: int
-    kind: str  # "micro" (< 0.5 s), "macro" (0.5-4 s) or "blink" (only with --include-blinks)
+    kind: str  # "micro" (< 0.5 s), "macro" (0.5-4 s), "blink", "closure" (eyes shut longer) or "gaze" (lids lowered: looking down); the last three only with --include-blinks
     region: str  # "full", "upper" or "lower"
     emotion: str  # one of detector.facs.EMOTIONS
     confidence: float  # probability of ``emotion``, 0..1

@@ -18,7 +18,7 @@ import numpy as np
 
 from detector.classifier import EmotionClassifier
 from detector.config import Config, load_config
-from detector.events import Event
+from detector.events import EYE_KINDS, Event
 from detector.facs import AU_NAMES, EMOTIONS
 from detector.features import (
     BLINK_CHANNELS,
@@ -141,7 +141,7 @@ class Analyzer:
     def _events(self, tid: int, segments: Iterable[Segment]) -> list[Event]:
         out = []
         for s in segments:
-            if s.kind == "blink" and not self.config.events.include_blinks:
+            if s.kind in EYE_KINDS and not self.config.events.include_blinks:
                 continue
             delta = estimate_au_deltas(s.apex_values - s.baseline)
             probs = self.classifier.predict(delta)

@@ -16,7 +16,7 @@ from detector.segmenter.state import (CALIB, JAW, MARGIN, MOUTH, N_REGIONS, ROW_
                                       ROW_ONSET, ROW_ONSET_FRAME, ROW_REGION, ROW_REGION_ACT, SegmenterState,
                                       row_width)
 
-SEGMENT_KINDS: tuple[str, ...] = ("micro", "macro", "blink")
+SEGMENT_KINDS: tuple[str, ...] = ("micro", "macro", "blink", "closure", "gaze")  # ROW_KIND codes (state.KIND_*)
 SEGMENT_REGIONS: tuple[str, ...] = ("full", "upper", "lower")
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -31,7 +31,7 @@ class Segment:
     onset: float  # s
     apex: float  # s
     offset: float  # s
-    kind: str  # "micro" | "macro" | "blink"
+    kind: str  # "micro" | "macro" | "blink" | "closure" (eyes shut longer than blink_max_s) | "gaze" (lids lowered)
     region: str  # "full" | "upper" | "lower"
     region_activation: np.ndarray  # (6,) peak |z| per facs.REGIONS at the apex, noise units
     intensity: float  # peak activation over the event, noise units

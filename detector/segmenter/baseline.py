@@ -39,6 +39,24 @@ def calibrate(ch, ring, first, last, R):
 
 
 @njit(cache=True)
+def calibrate_motion(ch, ring, first, last, R):
+    """Motion noise = 1.4826 * median |y(n) - y(n - lag)| over the calibration frames whose lagged frame
+    is in the calibration too (0, i.e. the noise floor, when there is none)."""
+    yr = ring.y
+    lag = ring.lag
+    motion_dev = ch.motion_dev
+    buf = np.empty(last - first + 1)
+    for c in range(yr.shape[1]):
+        k = 0
+        for n in range(first, last + 1):
+            m = int(lag[n % R])
+            if m >= first:
+                buf[k] = abs(yr[n % R, c] - yr[m % R, c])
+                k += 1
+        motion_dev[c] = 1.4826 * np.median(buf[:k]) / SQRT_PI_2 if k > 0 else 0.0
+
+
+@njit(cache=True)
 def begin_calibration(sc):
     sc.cal_first = -1
     sc.state = CALIB
@@ -61,6 +79,10 @@ def calibration_step(sc, ch, ring, cfg, c, tc):
             ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
             ch.az_other[:] = ch.abs_dev_raw
         calibrate(ch, ring, first, c, R)
+        calibrate_motion(ch, ring, first, c, R)
+        for dev in (ch.abs_dev, ch.abs_dev_raw, ch.motion_dev):
+            for k in range(C):
+                dev[k] *= cfg.calibration_margin
         if keep:
             abs_dev = ch.abs_dev
             abs_dev_raw = ch.abs_dev_raw
@@ -98,10 +120,11 @@ def restore_old_baseline(sc, ch, cfg, y):
 
 
 @njit(cache=True, inline="always")
-def update_idle(ch, info, cfg, x, y, dtc, a, speech):
+def update_idle(ch, info, cfg, x, y, y_lag, has_lag, dtc, a, speech):
     """No event active: the noise scales follow (so they can grow if the noise grows); the baseline
     is frozen while the activation ``a`` is above end_z (a candidate).  ``x``, ``y``: the centre's
-    raw and smoothed channels; ``dtc``: time since the previous centre, s."""
+    raw and smoothed channels; ``y_lag``: the smoothed channels motion_lag_s earlier (the motion
+    noise follows only when ``has_lag``); ``dtc``: time since the previous centre, s."""
     floor = cfg.noise_floor
     upd_b = a < cfg.end_z
     ab_ = 1.0 - math.exp(-dtc / cfg.baseline_tau_s)
@@ -113,8 +136,12 @@ def update_idle(ch, info, cfg, x, y, dtc, a, speech):
     baseline = ch.baseline
     abs_dev = ch.abs_dev
     abs_dev_raw = ch.abs_dev_raw
+    motion_dev = ch.motion_dev
     region = info.region
     for k in range(y.shape[0]):
+        if has_lag:
+            sm = noise_scale(motion_dev[k], floor)
+            motion_dev[k] += an_ * (min(abs(y[k] - y_lag[k]), nclip * sm) - motion_dev[k])
         s = noise_scale(abs_dev[k], floor)
         d = y[k] - baseline[k]
         ad = abs(d)

@@ -22,7 +22,10 @@ class SegmenterConfig:
     ``smooth_s`` smoothing, measured per person and per channel.
     """
 
-    calibration_s: float = 1.0  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
+    calibration_s: float = 0.6  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
+    calibration_margin: float = 1.25  # ratio, calibrated noise scales are multiplied by this: a short calibration
+    #                                   underestimates some of ~60 channels' noise by 20 %, and a still face then
+    #                                   fires right after it; the running noise estimate relaxes the margin
     baseline_tau_s: float = 2.0  # s, time constant of the running neutral baseline (EMA)
     baseline_clip_z: float = 2.0  # noise units, largest baseline step per update (robust EMA)
     noise_tau_s: float = 2.0  # s, time constant of the running noise scale (EMA of |x - baseline|)
@@ -55,7 +58,11 @@ class SegmenterConfig:
     blink_dominance: float = 0.5  # ratio, a blink's eye-channel activation over the other channels' at least this
     #                               (MediaPipe moves brows and lips with a real blink: 0.5 tolerates that)
     blink_min_closure: float = 0.2  # score units, a blink closes both eyes: both closure gauges (eyeBlink*)
-    #                                 rise at least this much over baseline (only with closure_channels)
+    #                                 rise at least this much over baseline (only with closure_channels); longer
+    #                                 than blink_max_s it is an eye closure (kind "closure", AU43)
+    lids_lowered_min: float = 0.06  # score units, both closure gauges raised at least this much, by the eye
+    #                                 channels alone, is the lids following the gaze down (kind "gaze"), not an
+    #                                 expression (lid tightening moves them less, 0.02-0.05, or on one side)
     head_motion: str = "reject"  # "reject" drops events during head motion, "flag" sets head_motion=True
     head_rot_speed_dps: float = 40.0  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
     head_trans_speed: float = 1.0  # IOD/s, head translation speed that marks head motion
@@ -73,17 +80,27 @@ class SegmenterConfig:
     #                               before its trigger to the end of its look-ahead is speech (dropped)
     speech_lookahead_s: float = 0.5  # s, a mouth/jaw-dominated event is held this long after it ends to see
     #                                  whether syllables follow (0 = no look-ahead, no window test)
+    motion_lag_s: float = 0.15  # s, motion = smoothed channel now minus the same motion_lag_s earlier (about half
+    #                             a micro-expression, 300 ms in the median; 0 = no motion spotting)
+    motion_start_z: float = 6.0  # motion noise units, motion away from the baseline that starts an event
+    motion_end_z: float = 4.0  # motion noise units, below this the face is still (the top_k of ~60 channels of
+    #                            noise is about 2.5); an event never faster than this is a drift, not reported
+    settle_s: float = 0.1  # s, an event whose motion has stopped this long has ended, at a new level or not
+    settle_level: float = 0.8  # fraction of the event's peak activation; a face still above it holds its apex
+    settle_max_s: float = 1.5  # s, a face still this long has settled whatever its level (a held apex longer
+    #                            than this is reported as an event that ended where the motion stopped)
 
     def __post_init__(self) -> None:
         positive = (
             "calibration_s", "baseline_tau_s", "baseline_clip_z", "noise_tau_s", "noise_clip_z", "noise_floor",
             "start_z", "end_z", "refine_z", "micro_max_s", "max_duration_s", "blink_max_s", "blink_dominance",
             "channel_rel", "head_rot_speed_dps", "head_trans_speed", "head_speed_lag_s", "gap_s",
-            "recalibrate_gap_s", "max_fps",
+            "recalibrate_gap_s", "max_fps", "calibration_margin", "motion_start_z", "settle_level",
         )
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
-                        "speech_lookahead_s")
+                        "speech_lookahead_s", "lids_lowered_min", "motion_lag_s", "motion_end_z", "settle_s",
+                        "settle_max_s")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
@@ -181,6 +198,14 @@ KERNEL_CONFIG = np.dtype([
     ("blink_min_closure", np.float64),
     ("speech_window_s", np.float64),
     ("speech_lookahead_s", np.float64),
+    ("calibration_margin", np.float64),
+    ("lids_lowered_min", np.float64),
+    ("motion_lag_s", np.float64),
+    ("motion_start_z", np.float64),
+    ("motion_end_z", np.float64),
+    ("settle_s", np.float64),
+    ("settle_level", np.float64),
+    ("settle_max_s", np.float64),
 ])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.segmenter.activation import activations, clear_centre, head_speed, smooth_centre
+from detector.segmenter.activation import activations, clear_centre, head_speed, lag_frame, motion, smooth_centre
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
 from detector.segmenter.locate import event_signal, event_weights
@@ -36,9 +36,12 @@ def _centre_dt(sc, t, c, lowest, tc, cfg):
 
 
 @njit(cache=True, inline="always")
-def _start_event(sc, ch, t, cfg, c, tc, a):
-    """The activation reached start_z: an active state starts at centre c."""
+def _start_event(sc, ch, t, cfg, c, tc, a, dep):
+    """The activation reached start_z (or the departure motion motion_start_z): an active state starts
+    at centre c."""
     R = sc.ring_size
+    sc.peak_departure = dep
+    sc.still_from = -1
     sc.mj_rises = 0
     sc.state = ACTIVE
     sc.ev_trigger = c
@@ -62,8 +65,9 @@ def _start_event(sc, ch, t, cfg, c, tc, a):
 
 
 @njit(cache=True, inline="always")
-def _follow_peaks(sc, ch, a):
-    """Peak |z| (and its sign) per channel, and the peak activation, of the active state."""
+def _follow_peaks(sc, ch, a, dep):
+    """Peak |z| (and its sign) per channel, and the peak activation and departure motion, of the active
+    state."""
     zs = ch.z
     az = ch.az
     peak = ch.peak
@@ -75,6 +79,50 @@ def _follow_peaks(sc, ch, a):
             sign[k] = 1.0 if z >= 0.0 else -1.0
     if a > sc.peak_act:
         sc.peak_act = a
+    if dep > sc.peak_departure:
+        sc.peak_departure = dep
+
+
+@njit(cache=True, inline="always")
+def _settled(sc, ring, cfg, c, a, mo):
+    """Follow the active state's run of still frames (motion below motion_end_z); True once the face
+    has been still for settle_s below settle_level of the peak activation, or for settle_max_s.  Both
+    lids lowered (closure gauges at lids_lowered_min) are not still: their return ends that event."""
+    R = sc.ring_size
+    shut = ring.closure[c % R]
+    if mo >= cfg.motion_end_z or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
+        sc.still_from = -1
+        return False
+    if sc.still_from < 0:
+        sc.still_from = c
+    still = ring.t[c % R] - ring.t[sc.still_from % R]
+    if still < cfg.settle_s:
+        return False
+    return a <= cfg.settle_level * sc.peak_act or still >= cfg.settle_max_s
+
+
+@njit(cache=True)
+def _end_settled(sc, st, cfg, info, c, tc, out, nout):
+    """The active state's motion has stopped at centre c: report an event that ends where the face came
+    to rest (unless it never moved faster than a still face does: a drift), and take the level it
+    rests at (mean over the still frames) as the new neutral baseline."""
+    R = sc.ring_size
+    if sc.peak_departure >= cfg.motion_end_z:
+        sc.settled = 1
+        nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+        sc.settled = 0
+    yr = st.ring.y
+    baseline = st.ch.baseline
+    n0 = sc.still_from
+    inv = 1.0 / (c - n0 + 1)
+    for k in range(baseline.shape[0]):
+        acc = 0.0
+        for n in range(n0, c + 1):
+            acc += yr[n % R, k]
+        baseline[k] = acc * inv
+    sc.still_from = -1
+    _end_idle(sc)
+    return nout
 
 
 @njit(cache=True, inline="always")
@@ -119,7 +167,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
 
 
 @njit(cache=True, inline="always")
-def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, out, nout):
+def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, mo, dep, out, nout):
     """One centre frame of an active state."""
     ch = st.ch
     if (cfg.speech_cycles > 0.0 and not speech and sc.mj_rises >= cfg.speech_cycles and mj >= a
@@ -130,7 +178,7 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, out, nout):
         sc.speech_until = tc + cfg.speech_hold_s
         _end_idle(sc)
         return nout
-    _follow_peaks(sc, ch, a)
+    _follow_peaks(sc, ch, a, dep)
     if cfg.noise_adapt_s > 0.0 and dtc > 0.0 and tc - sc.t_trigger > cfg.noise_adapt_s:
         pc = c % sc.ring_size
         adapt_noise(ch, cfg, st.ring.x[pc], st.ring.y[pc], dtc)
@@ -146,6 +194,8 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, out, nout):
         return nout
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
+    if cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _settled(sc, st.ring, cfg, c, a, mo):
+        return _end_settled(sc, st, cfg, info, c, tc, out, nout)
     if a >= cfg.end_z:
         sc.below = 0  # still (or again) active
         return nout
@@ -164,6 +214,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     lowest = max(sc.seg_start, sc.n_in - R)
     smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
     head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
+    lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
     dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
     sc.last_centre = c
     sc.n_centre = c + 1
@@ -177,15 +228,17 @@ def process_centre(sc, st, cfg, info, out, nout):
         return nout
     speech = sc.speech != 0
     a = activations(ch, ring, info, cfg, pc, speech)
+    mo, dep = motion(ch, ring, info, cfg, pc, speech)
     mj = track_syllables(sc, cfg, ring, pc, tc, speech)
     nout = release(sc, st.held, cfg, tc, out, nout)
     if state == IDLE:
-        if a >= cfg.start_z:
-            _start_event(sc, ch, ring.t, cfg, c, tc, a)
+        if a >= cfg.start_z or (cfg.motion_lag_s > 0.0 and dep >= cfg.motion_start_z):
+            _start_event(sc, ch, ring.t, cfg, c, tc, a, dep)
         elif dtc > 0.0:
-            update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], dtc, a, speech)
+            m = int(ring.lag[pc])
+            update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], ring.y[max(m, 0) % R], m >= 0, dtc, a, speech)
         return nout
-    return _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, out, nout)
+    return _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, mo, dep, out, nout)
 
 
 # --------------------------------------------------------------------------- per frame
@@ -198,9 +251,12 @@ def end_segment(sc, st, cfg, info, out, nout):
     while sc.n_centre < sc.n_in:
         nout = process_centre(sc, st, cfg, info, out, nout)
     if sc.state == ACTIVE:
-        if sc.below != 0 and sc.last_centre >= sc.ev_trigger:
-            nout = finalize_or_hold(sc, st, cfg, info, sc.last_centre, st.ring.t[sc.last_centre % sc.ring_size],
-                                    out, nout)
+        last = sc.last_centre
+        t_last = st.ring.t[last % sc.ring_size]
+        if sc.below != 0 and last >= sc.ev_trigger:
+            nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
+        elif sc.still_from >= 0 and cfg.settle_s > 0.0 and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s:
+            nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
         _end_idle(sc)
     elif sc.state == CALIB:
         begin_calibration(sc)  # calibration needs calibration_s of contiguous frames

@@ -8,7 +8,8 @@ from numba import njit
 
 from detector.segmenter.state import (EPS, N_REGIONS, ROW_APEX, ROW_APEX_FRAME, ROW_CHANNELS, ROW_HEAD_MOTION,
                                       ROW_INTENSITY, ROW_KIND, ROW_OFFSET, ROW_OFFSET_FRAME, ROW_ONSET,
-                                      ROW_ONSET_FRAME, ROW_REGION, ROW_REGION_ACT, SQRT_PI_2)
+                                      ROW_ONSET_FRAME, ROW_REGION, ROW_REGION_ACT, SQRT_PI_2, KIND_BLINK,
+                                      KIND_CLOSURE, KIND_GAZE, KIND_MACRO, KIND_MICRO)
 from detector.segmenter.stats import ring_max
 
 
@@ -252,6 +253,21 @@ def locate(ring, ch, cfg, n0, ntrig, nend, R):
 
 
 @njit(cache=True)
+def rest_offset(ring, cfg, apex, still_from, nend, R):
+    """Offset of an event whose face came to rest at a new level: the first frame after the apex where
+    the event signal is within return_z of its mean over the still frames still_from..nend."""
+    e = ring.e
+    rest = 0.0
+    for n in range(still_from, nend + 1):
+        rest += e[n % R]
+    rest /= nend - still_from + 1
+    off = apex
+    while off < nend and e[off % R] > rest + cfg.return_z:
+        off += 1
+    return off
+
+
+@njit(cache=True)
 def head_moved(ring, cfg, on, off, nend, R):
     """Head motion during the event: the speed at frame n covers [t_n - head_speed_lag_s, t_n]."""
     t = ring.t
@@ -324,6 +340,8 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     t = ring.t
     event_weights(ch, cfg)
     on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R)
+    if sc.settled != 0:
+        off = rest_offset(ring, cfg, apex, sc.still_from, nend, R)
     t_on = t[on % R]
     t_off = t[off % R]
     dur = t_off - t_on
@@ -341,17 +359,19 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     reg_pk = np.empty(N_REGIONS)
     for r in range(N_REGIONS):
         reg_pk[r] = ring_max(ring.region_act[:, r], a_lo, off, R)
-    blink = (pk_bl >= cfg.start_z and dur <= cfg.blink_max_s and pk_cl >= cfg.blink_min_closure
-             and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot))
+    # the eye channels carried it and both eyes closed: a blink, or an eye closure (AU43) when longer;
+    # both lids lowered partway by the eyes alone: looking down.  None of them is an expression.
+    eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
+    shut = eye_led and pk_cl >= cfg.blink_min_closure
     region = region_code(reg_pk, cfg)
     if nout >= out.shape[0]:
         return nout  # cannot happen with the sizes used by the wrappers
-    if blink:
-        kind = 2
+    if shut or (eye_led and pk_cl >= cfg.lids_lowered_min):
+        kind = KIND_BLINK if shut and dur <= cfg.blink_max_s else KIND_CLOSURE if shut else KIND_GAZE
         region = 1
     elif dur < cfg.micro_max_s:
-        kind = 0
+        kind = KIND_MICRO
     else:
-        kind = 1
+        kind = KIND_MACRO
     write_row(out[nout], ring, ch, on, apex, off, kind, region, pk_a, head)
     return nout + 1

@@ -59,11 +59,14 @@ SCALARS = np.dtype([
     ("mj_dir", np.int64),  # mouth/jaw tracker direction: >= 0 rising (seeking a peak), -1 falling
     ("mj_rises", np.int64),  # mouth/jaw re-rises since the active state started
     ("rise_pos", np.int64),  # re-rises ever seen (next slot of rises)
+    ("still_from", np.int64),  # first centre of the active state's current run of still frames (-1: moving)
+    ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
+    ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
     ("t_final", np.float64),  # the ended event is finalized at this time (end of post-roll); inf: not ended
     ("mj_extreme", np.float64),  # mouth/jaw tracker's last peak (rising) or trough (falling)
     ("speech_until", np.float64),  # speech mode lasts until this time, s
@@ -88,6 +91,9 @@ class ChannelState(NamedTuple):
     az_other: np.ndarray  # |z| of the other channels, packed (scratch otherwise)
     topk_buf: np.ndarray  # scratch of top_k_mean
     baseline_old: np.ndarray  # neutral baseline from before a dropped long state
+    motion_dev: np.ndarray  # EMA of |y(n) - y(n - motion_lag_s)| (motion noise scale / sqrt(pi/2))
+    motion: np.ndarray  # |motion| of the latest centre, motion noise units
+    departure: np.ndarray  # motion away from the baseline of the latest centre, motion noise units (>= 0)
 
 
 N_CHANNEL_ROWS = len(ChannelState._fields)
@@ -111,6 +117,8 @@ class Ring(NamedTuple):
     pose_smooth: np.ndarray  # (R, 6) head pose smoothed over smooth_s
     e2: np.ndarray  # (R,) event signal smoothed again (slow events' backtracking)
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
+    motion: np.ndarray  # (R,) motion activation (top-k mean |motion|), motion noise units
+    lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
 
 
 # columns of the (R, RING_WIDTH) matrix behind Ring's per-frame views
@@ -119,7 +127,8 @@ _ACT_BLINK, _ACT_OTHER, _ROT, _TRANS, _E = 9, 10, 11, 12, 13
 _POSE, _POSE_SMOOTH = 14, 20
 _E2 = 26
 _CLOSURE = 27
-RING_WIDTH = 28
+_MOTION, _LAG = 28, 29
+RING_WIDTH = 30
 
 
 class Held(NamedTuple):
@@ -153,6 +162,8 @@ class State(NamedTuple):
 # output row: frames, times, labels, then region activation (N_REGIONS), baseline (C), apex values (C)
 ROW_ONSET_FRAME, ROW_APEX_FRAME, ROW_OFFSET_FRAME, ROW_ONSET, ROW_APEX, ROW_OFFSET = range(6)
 ROW_KIND, ROW_REGION, ROW_INTENSITY, ROW_HEAD_MOTION, ROW_REGION_ACT = range(6, 11)
+#: ROW_KIND codes, in api.SEGMENT_KINDS order
+KIND_MICRO, KIND_MACRO, KIND_BLINK, KIND_CLOSURE, KIND_GAZE = range(5)
 ROW_CHANNELS = ROW_REGION_ACT + N_REGIONS  # baseline (C) then apex values (C)
 
 
@@ -184,14 +195,15 @@ def _borrowed(typingctx, arr):
 @njit(cache=True, inline="always")
 def channel_views(chan):
     return ChannelState(chan[0], chan[1], chan[2], chan[3], chan[4], chan[5], chan[6], chan[7], chan[8], chan[9],
-                        chan[10], chan[11], chan[12], chan[13])
+                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15], chan[16])
 
 
 @njit(cache=True, inline="always")
 def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
-                fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE])
+                fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
+                fr[:, _MOTION], fr[:, _LAG])
 
 
 @njit(cache=True, inline="always")
@@ -226,6 +238,7 @@ class SegmenterState:
         sc = self.scalars
         sc["ring_size"] = R
         sc["last_centre"] = -1
+        sc["still_from"] = -1
         sc["cal_start"] = np.nan
         sc["rises"][:] = -np.inf
         sc["state"] = CALIB

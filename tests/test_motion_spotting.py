@@ -1,0 +1,127 @@
+"""Segmenter on real-like conditions: faces that do not return to their old level, lids that move
+partway or on one side, eyes shut longer than a blink, and a still face of any noise level.
+
+Signals are per-frame SNR (apex displacement / frame-noise std) on AR(1) noise, as in
+test_segmenter.py; real micro-expressions settle at a new level after the offset in the
+median 0.44 of the way up (benchmarks/data/real_me_stats.json).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detector.facs import REGIONS
+from detector.segmenter import SegmenterConfig, segment
+from synthetic_signals import make_clip, make_times
+
+FPS = 200.0
+BROWS, EYES, MOUTH = (REGIONS.index(r) for r in ("brows", "eyes", "mouth"))
+
+
+def ch(region: int, i: int) -> int:
+    """Channel ``i`` (0..9) of a region in synthetic_signals.channel_layout()."""
+    return region * 10 + i
+
+
+def settling_profile(times: np.ndarray, onset: float, rise: float, fall: float, residual: float) -> np.ndarray:
+    """Raised-cosine rise to 1, then a fall to ``residual`` that stays (the face settles there)."""
+    p = np.zeros_like(times)
+    r = (times > onset) & (times <= onset + rise)
+    p[r] = 0.5 - 0.5 * np.cos(np.pi * (times[r] - onset) / rise)
+    f = (times > onset + rise) & (times < onset + rise + fall)
+    u = (times[f] - onset - rise) / fall
+    p[f] = residual + (1.0 - residual) * (0.5 + 0.5 * np.cos(np.pi * u))
+    p[times >= onset + rise + fall] = residual
+    return p
+
+
+@pytest.mark.parametrize("snr", [8.0, 25.0])
+@pytest.mark.parametrize("residual", [0.3, 0.6])
+def test_rise_to_a_new_level_is_one_event_that_ends_when_the_motion_stops(snr, residual):
+    # 120 ms up, 80 ms down to a new level held for 6 s: one micro event whose offset is where the
+    # fall ends, not a 4 s state; and a later event from the new level is found too.
+    times = make_times(12.0, FPS)
+    p = settling_profile(times, 2.0, 0.12, 0.08, residual)
+    later = settling_profile(times, 9.0, 0.1, 0.1, 0.0)
+    brows = ((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))
+    mouth = ((ch(MOUTH, 0), ch(MOUTH, 1)), np.stack([10 * later, 10 * later], axis=1))
+    clip = make_clip(12.0, FPS, [], seed=int(snr * 10 + residual * 10), extra=[brows, mouth])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink)
+    assert [s.kind for s in found] == ["micro", "micro"], [(s.kind, s.onset, s.offset) for s in found]
+    first, second = found
+    assert abs(first.onset - 2.0) <= 0.04 and abs(first.offset - 2.2) <= 0.04
+    assert abs(second.apex - 9.1) <= 0.02
+
+
+def test_without_motion_spotting_the_same_rise_runs_on():
+    # the level detector alone (motion_lag_s = 0) waits for the old baseline: the event is not a micro
+    # expression ending at 2.2 s (what the motion rule fixes)
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.12, 0.08, 0.6)
+    clip = make_clip(8.0, FPS, [], seed=3, extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([25 * p, 25 * p], 1))])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, SegmenterConfig(motion_lag_s=0.0))
+    assert not any(s.kind == "micro" and abs(s.offset - 2.2) <= 0.03 for s in found)
+
+
+def test_slow_drift_to_a_new_level_is_not_an_event():
+    # the level creeps 6 noise units over 3 s (posture, lighting): no event, and a micro event after
+    # it is still found against the new level
+    times = make_times(12.0, FPS)
+    drift = 6.0 * np.clip((times - 2.0) / 3.0, 0.0, 1.0)
+    micro = settling_profile(times, 8.0, 0.1, 0.12, 0.0)
+    sig = ((ch(BROWS, 2), ch(BROWS, 3)), np.stack([drift + 10 * micro, drift + 10 * micro], axis=1))
+    clip = make_clip(12.0, FPS, [], seed=5, extra=[sig])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink)
+    assert [(s.kind, round(s.apex, 1)) for s in found] == [("micro", 8.1)], [(s.kind, s.apex) for s in found]
+
+
+def _eye_clip(seed: int = 0):
+    """8 s at 100 fps on 7 channels: eyeBlink L/R (closure gauges), an eye aperture, brows, mouth."""
+    fps = 100.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(8.0 * fps)) / fps
+    regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
+    closure = np.array([True, True, False, False, False, False, False])
+    X = rng.normal(0.0, 0.01, (t.size, 7))
+    return t, X, regions, regions == EYES, closure
+
+
+def _bump(t: np.ndarray, start: float, dur: float) -> tuple[np.ndarray, np.ndarray]:
+    m = (t >= start) & (t < start + dur)
+    return m, np.sin(np.pi * (t[m] - start) / dur)
+
+
+def test_blink_is_a_blink_and_a_one_sided_lid_tightening_is_an_expression():
+    t, X, regions, blink, closure = _eye_clip(1)
+    m, b = _bump(t, 2.0, 0.2)
+    X[m, 0:2] += 0.6 * b[:, None]  # a blink: both eyes close
+    X[m, 2] += 0.3 * b
+    m, b = _bump(t, 5.0, 0.3)
+    X[m, 0] += 0.25 * b  # one-sided lid tightening (AU7 with brow lowering): one eye closes partway
+    X[m, 2] += 0.08 * b
+    X[m, 3] += 0.08 * b
+    found = segment(t, X, None, regions, blink, closure_channels=closure)
+    assert [(s.kind, round(s.apex)) for s in found] == [("blink", 2), ("micro", 5)], [(s.kind, s.apex) for s in found]
+
+
+def test_eyes_shut_longer_than_a_blink_is_a_closure_not_an_expression():
+    # eyes closed for 1.5 s (AU43): one "closure" event (never an emotion event), and the reopening
+    # is not a second event although the eyes rested closed long enough to look still
+    t, X, regions, blink, closure = _eye_clip(2)
+    m = (t >= 2.0) & (t < 3.7)
+    shut = np.clip(np.minimum(t[m] - 2.0, 3.7 - t[m]) / 0.1, 0.0, 1.0)
+    X[m, 0:2] += 0.7 * shut[:, None]
+    X[m, 2] += 0.35 * shut
+    X[m, 3] += 0.05 * shut  # brows follow the lids a little
+    found = segment(t, X, None, regions, blink, closure_channels=closure)
+    assert [s.kind for s in found] == ["closure"], [(s.kind, s.onset, s.offset) for s in found]
+    assert abs(found[0].onset - 2.0) <= 0.05 and abs(found[0].offset - 3.7) <= 0.1
+
+
+@pytest.mark.parametrize("scale", [1e-3, 0.1, 1.0, 30.0])
+@pytest.mark.parametrize("corr_s", [0.005, 0.05])
+def test_a_still_face_gives_no_event_for_a_minute_whatever_its_noise_level(scale, corr_s):
+    clip = make_clip(60.0, FPS, [], seed=200 + int(scale * 10), corr_s=corr_s)
+    X = clip.X[0] + (clip.X - clip.X[0]) * scale  # the same face, noise scaled
+    assert segment(clip.times, X, clip.pose * scale, clip.regions, clip.blink) == []
