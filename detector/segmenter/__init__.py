@@ -14,7 +14,10 @@ Algorithm, per face
    when frames are further apart).  A centred window does not shift the apex.
 2. **Neutral baseline and noise scale per channel.**  The first
    ``calibration_s`` seconds calibrate (median and 1.4826 x MAD, robust to an
-   expression made meanwhile; nothing is reported).  Afterwards the baseline is an exponential moving average (time
+   expression made meanwhile; nothing is reported), and the noise scales are
+   multiplied by ``calibration_margin``: from 0.6 s of frames some of ~60
+   channels' noise comes out 20 % low, and a still face then fires right
+   after calibration; the running estimate relaxes the margin.  Afterwards the baseline is an exponential moving average (time
    constant ``baseline_tau_s``) whose step is clipped to ``baseline_clip_z``
    noise units (robust, Huber-like), and the noise scale is ``sqrt(pi/2)`` times
    an EMA of ``|smoothed - baseline|`` (``noise_tau_s``, clipped at
@@ -41,6 +44,26 @@ Algorithm, per face
    and the event's own signal ``e`` (below) is back at ``return_z`` (or
    ``tail_max_s`` later); a post-roll of ``backtrack_widen`` times its length
    follows, so the offset can be sought past that point.
+4b. **Motion.**  Real faces often do not return to where they started: after a
+   micro-expression they settle at a slightly different neutral (0.44 of the
+   way up in the median), so a level detector against a frozen baseline runs
+   on for seconds.  As the MEGC long-video spotters do (MDMD, the optical-flow
+   ROI spotters), each channel is also compared with itself ``motion_lag_s``
+   earlier (about half a micro-expression): ``m_c = |y_c(n) - y_c(n - lag)|``
+   over its own motion noise (calibrated and followed like the level noise),
+   and the *departure* ``d_c``: how much further from the baseline ``y_c(n)``
+   is than ``y_c(n - lag)`` (0 when it is closer, so a return to neutral is no
+   onset).  An event also starts when the top-k departure reaches
+   ``motion_start_z``.  An active event whose top-k motion has stayed below
+   ``motion_end_z`` for ``settle_s`` (the face is still again), below
+   ``settle_level`` of its peak activation (or for ``settle_max_s`` at any
+   level: a held apex stays one event up to that), has ended where the motion
+   stopped: its offset is where ``e`` comes within ``return_z`` of the level
+   it rests at, and that level (mean over the still frames) becomes the new
+   baseline.  A state that never moved faster than ``motion_end_z`` is a drift:
+   re-baselined, not reported.  While both lids are lowered (closure gauges at
+   ``lids_lowered_min``) the face is not taken as still: eyes shut or looking
+   down end when they open again.  Cost: O(channels) per frame.
 5. **Apex, onset, offset.**  The channels that carried the event (peak |z| at
    least ``start_z`` and ``channel_rel`` times the strongest) are combined,
    sign-aligned and weighted by their peak, into one signal ``e(n)`` (~0 at
@@ -62,7 +85,10 @@ Algorithm, per face
    ``blink`` when, given closure gauges (eyeBlink scores), both eyes closed by at
    least ``blink_min_closure`` over baseline: a blink closes the eyes, a lid
    tightener or cheek raise does not.  (MediaPipe moves brows and lips a little
-   with every real blink, hence a dominance below 1.)  Events during which the head
+   with every real blink, hence a dominance below 1.)  Longer, the same is an
+   eye ``closure`` (AU43); an eye-led event that lowers both lids by at least
+   ``lids_lowered_min`` without closing them is ``gaze`` (the lids follow the
+   eyes when looking down).  Neither is an expression.  Events during which the head
    turns faster than ``head_rot_speed_dps`` or moves faster than
    ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with
    ``head_motion=True`` (``"flag"``).
@@ -103,11 +129,11 @@ Modules (imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation`
 ``state``       one face's state with names: scalar record, per-channel vectors, per-frame
                 ring columns, held events, output-row columns; ring growth.
 ``stats``       top-k mean, noise scale, ring maximum.
-``activation``  centred smoothing, head speed, z and activations (steps 1, 3).
+``activation``  centred smoothing, head speed, z and activations, motion (steps 1, 3, 4b).
 ``baseline``    calibration, baseline and noise EMAs, restore of the old baseline (step 2).
 ``locate``      event weights and signal, apex / onset / offset, labels, output row (5, 6).
 ``speech``      syllable tracker, look-ahead hold and release (step 7).
-``kernel``      per-frame ``step``, per-centre state machine (step 4), end of segment, the
+``kernel``      per-frame ``step``, per-centre state machine (steps 4, 4b), end of segment, the
                 whole-file driver.
 ``api``         :class:`Segment`, :class:`Segmenter`, :func:`segment`, input validation.
 """
