@@ -246,7 +246,7 @@ def test_fixture_files_score_as_computed_by_hand():
         ("t.csv", "clip,kind\na,micro\n", "no onset_frame or onset column"),
         ("t.csv", "onset_frame,offset_frame\n5,x\n", "'x' is not a number"),
         ("t.csv", "onset_frame,offset_frame\n5,2\n", "before onset_frame"),
-        ("t.csv", "onset_frame,offset_frame,kind\n1,2,tiny\n", "not micro, macro or blink"),
+        ("t.csv", "onset_frame,offset_frame,kind\n1,2,tiny\n", "is not one of micro, macro, blink"),
         ("t.jsonl", '{"onset": 1.0, "offset": 2.0}\n{"onset": 1.0,\n', "line 2 is not valid JSON"),
         ("t.jsonl", "\n\n", "no events"),
         ("t.jsonl", '{"onset": 1.0}\n', "needs onset and offset"),

@@ -93,21 +93,15 @@ def lag_frame(ring, c, lowest, lag, R):
 
 
 @njit(cache=True, inline="always")
-def motion(ch, ring, info, cfg, pc, speech):
-    """Motion at the centre, per channel in its motion noise units (ch.motion: |y(c) - y(lag)|;
-    ch.departure: how much further from the baseline y(c) is than y(lag), 0 when closer, so that a
-    return to neutral is no onset).  Mouth and jaw count 0 in speech mode.  ring.motion gets the top-k
-    mean |motion|.  Returns (motion activation, departure activation)."""
-    mot = ch.motion
+def departure(ch, ring, info, cfg, pc, speech):
+    """Motion away from the baseline at the centre: per channel, how much further from the baseline
+    y(c) is than y(lag), in its motion noise units (ch.departure, 0 when closer, so that a return to
+    neutral is no onset; mouth and jaw count 0 in speech mode).  Returns the top-k mean."""
     dep = ch.departure
-    C = mot.shape[0]
+    C = dep.shape[0]
     m = int(ring.lag[pc])
     if m < 0:
-        for k in range(C):
-            mot[k] = 0.0
-            dep[k] = 0.0
-        ring.motion[pc] = 0.0
-        return 0.0, 0.0
+        return 0.0
     y = ring.y[pc]
     y_lag = ring.y[m % ring.t.shape[0]]
     baseline = ch.baseline
@@ -115,19 +109,10 @@ def motion(ch, ring, info, cfg, pc, speech):
     region = info.region
     floor = cfg.noise_floor
     for k in range(C):
-        s = noise_scale(motion_dev[k], floor)
         r = region[k]
-        if speech and (r == MOUTH or r == JAW):
-            mot[k] = 0.0
-            dep[k] = 0.0
-            continue
-        mot[k] = abs(y[k] - y_lag[k]) / s
-        d = (abs(y[k] - baseline[k]) - abs(y_lag[k] - baseline[k])) / s
-        dep[k] = d if d > 0.0 else 0.0
-    k = int(cfg.top_k)
-    mo = top_k_mean(mot, C, k, ch.topk_buf)
-    ring.motion[pc] = mo
-    return mo, top_k_mean(dep, C, k, ch.topk_buf)
+        d = (abs(y[k] - baseline[k]) - abs(y_lag[k] - baseline[k])) / noise_scale(motion_dev[k], floor)
+        dep[k] = d if d > 0.0 and not (speech and (r == MOUTH or r == JAW)) else 0.0
+    return top_k_mean(dep, C, int(cfg.top_k), ch.topk_buf)
 
 
 @njit(cache=True, inline="always")
@@ -141,7 +126,6 @@ def clear_centre(ring, pc):
     ring.act_other[pc] = 0.0
     ring.e[pc] = 0.0
     ring.closure[pc] = 0.0
-    ring.motion[pc] = 0.0
 
 
 @njit(cache=True, inline="always")

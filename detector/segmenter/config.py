@@ -83,9 +83,12 @@ class SegmenterConfig:
     motion_lag_s: float = 0.15  # s, motion = smoothed channel now minus the same motion_lag_s earlier (about half
     #                             a micro-expression, 300 ms in the median; 0 = no motion spotting)
     motion_start_z: float = 6.0  # motion noise units, motion away from the baseline that starts an event
-    motion_end_z: float = 4.0  # motion noise units, below this the face is still (the top_k of ~60 channels of
-    #                            noise is about 2.5); an event never faster than this is a drift, not reported
+    settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
+    #                                  from the baseline at least this fast (a brief rise); slower ones end by level
+    settle_z: float = 3.0  # noise units of the event signal e: e changing less than this over motion_lag_s, and
+    #                        since the still run began, is a face at rest
     settle_s: float = 0.1  # s, an event whose motion has stopped this long has ended, at a new level or not
+    settle_rel: float = 0.25  # fraction of the event's age it must also have been still (slow events move slowly)
     settle_level: float = 0.8  # fraction of the event's peak activation; a face still above it holds its apex
     settle_max_s: float = 1.5  # s, a face still this long has settled whatever its level (a held apex longer
     #                            than this is reported as an event that ended where the motion stopped)
@@ -99,7 +102,7 @@ class SegmenterConfig:
         )
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
-                        "speech_lookahead_s", "lids_lowered_min", "motion_lag_s", "motion_end_z", "settle_s",
+                        "speech_lookahead_s", "lids_lowered_min", "motion_lag_s", "settle_z", "settle_s", "settle_rel", "settle_departure_z",
                         "settle_max_s")
         for name in positive:
             v = getattr(self, name)
@@ -202,8 +205,10 @@ KERNEL_CONFIG = np.dtype([
     ("lids_lowered_min", np.float64),
     ("motion_lag_s", np.float64),
     ("motion_start_z", np.float64),
-    ("motion_end_z", np.float64),
+    ("settle_z", np.float64),
+    ("settle_departure_z", np.float64),
     ("settle_s", np.float64),
+    ("settle_rel", np.float64),
     ("settle_level", np.float64),
     ("settle_max_s", np.float64),
 ])

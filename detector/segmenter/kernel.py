@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.segmenter.activation import activations, clear_centre, head_speed, lag_frame, motion, smooth_centre
+from detector.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
 from detector.segmenter.locate import event_signal, event_weights
@@ -40,6 +40,7 @@ def _start_event(sc, ch, t, cfg, c, tc, a, dep):
     """The activation reached start_z (or the departure motion motion_start_z): an active state starts
     at centre c."""
     R = sc.ring_size
+    sc.peak_e = 0.0
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -66,8 +67,7 @@ def _start_event(sc, ch, t, cfg, c, tc, a, dep):
 
 @njit(cache=True, inline="always")
 def _follow_peaks(sc, ch, a, dep):
-    """Peak |z| (and its sign) per channel, and the peak activation and departure motion, of the active
-    state."""
+    """Peak |z| (and its sign) per channel, the peak activation and departure, of the active state."""
     zs = ch.z
     az = ch.az
     peak = ch.peak
@@ -84,35 +84,64 @@ def _follow_peaks(sc, ch, a, dep):
 
 
 @njit(cache=True, inline="always")
-def _settled(sc, ring, cfg, c, a, mo):
-    """Follow the active state's run of still frames (motion below motion_end_z); True once the face
-    has been still for settle_s below settle_level of the peak activation, or for settle_max_s.  Both
-    lids lowered (closure gauges at lids_lowered_min) are not still: their return ends that event."""
+def _settled(sc, ch, ring, cfg, c):
+    """Follow the active state's run of still frames, on its own event signal e (the channels that
+    carry it so far): e has changed less than settle_z over motion_lag_s and since the run began.
+    True once the run has lasted settle_s and settle_rel of the state's age (slow events move
+    slowly), after the peak of e and with e (its mean over the run: a held apex is noisy) below
+    settle_level of that peak, or settle_max_s at any level.  (A slow expression at its apex looks
+    still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
+    (closure gauges at lids_lowered_min) are not at rest: their return ends that event."""
     R = sc.ring_size
-    shut = ring.closure[c % R]
-    if mo >= cfg.motion_end_z or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
+    pc = c % R
+    m = int(ring.lag[pc])
+    shut = ring.closure[pc]
+    if m < 0 or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
         sc.still_from = -1
         return False
-    if sc.still_from < 0:
-        sc.still_from = c
-    still = ring.t[c % R] - ring.t[sc.still_from % R]
-    if still < cfg.settle_s:
+    event_weights(ch, cfg)
+    e = event_signal(c, ring, ch, R)
+    if e > sc.peak_e:
+        sc.peak_e = e
+        sc.peak_e_at = c
+    if abs(e - event_signal(m, ring, ch, R)) >= cfg.settle_z:
+        sc.still_from = -1
         return False
-    return a <= cfg.settle_level * sc.peak_act or still >= cfg.settle_max_s
+    if sc.still_from < 0 or abs(e - event_signal(sc.still_from, ring, ch, R)) >= cfg.settle_z:
+        sc.still_from = c
+    tc = ring.t[pc]
+    still = tc - ring.t[sc.still_from % R]
+    if still < cfg.settle_s or still < cfg.settle_rel * (tc - sc.t_trigger):
+        return False
+    if still >= cfg.settle_max_s:
+        sc.settled = 2  # held: at rest near its peak
+        return True
+    if sc.peak_e_at >= sc.still_from:
+        return False
+    rest = 0.0
+    for n in range(sc.still_from, c + 1):
+        rest += event_signal(n, ring, ch, R)
+    if rest / (c - sc.still_from + 1) > cfg.settle_level * sc.peak_e:
+        return False
+    sc.settled = 1
+    return True
 
 
 @njit(cache=True)
 def _end_settled(sc, st, cfg, info, c, tc, out, nout):
     """The active state's motion has stopped at centre c: report an event that ends where the face came
-    to rest (unless it never moved faster than a still face does: a drift), and take the level it
-    rests at (mean over the still frames) as the new neutral baseline."""
+    to rest, and take the level it rests at (mean over the still frames) as the new neutral baseline."""
     R = sc.ring_size
-    if sc.peak_departure >= cfg.motion_end_z:
-        sc.settled = 1
-        nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-        sc.settled = 0
+    held = sc.settled == 2
+    sc.settled = 1
+    nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+    sc.settled = 0
     yr = st.ring.y
     baseline = st.ch.baseline
+    if held and sc.has_old == 0:
+        # a held expression: a later return to the neutral from before ends it, it is no new event
+        st.ch.baseline_old[:] = baseline
+        sc.has_old = 1
     n0 = sc.still_from
     inv = 1.0 / (c - n0 + 1)
     for k in range(baseline.shape[0]):
@@ -167,7 +196,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
 
 
 @njit(cache=True, inline="always")
-def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, mo, dep, out, nout):
+def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
     """One centre frame of an active state."""
     ch = st.ch
     if (cfg.speech_cycles > 0.0 and not speech and sc.mj_rises >= cfg.speech_cycles and mj >= a
@@ -194,7 +223,9 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, mo, dep, out, nou
         return nout
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
-    if cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _settled(sc, st.ring, cfg, c, a, mo):
+    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and sc.peak_departure >= cfg.settle_departure_z
+            and _settled(sc, ch, st.ring, cfg, c)):
+        # a brief rise (fast departure) that has come to rest; slow states end by level (step 4)
         return _end_settled(sc, st, cfg, info, c, tc, out, nout)
     if a >= cfg.end_z:
         sc.below = 0  # still (or again) active
@@ -228,7 +259,7 @@ def process_centre(sc, st, cfg, info, out, nout):
         return nout
     speech = sc.speech != 0
     a = activations(ch, ring, info, cfg, pc, speech)
-    mo, dep = motion(ch, ring, info, cfg, pc, speech)
+    dep = departure(ch, ring, info, cfg, pc, speech)
     mj = track_syllables(sc, cfg, ring, pc, tc, speech)
     nout = release(sc, st.held, cfg, tc, out, nout)
     if state == IDLE:
@@ -238,7 +269,7 @@ def process_centre(sc, st, cfg, info, out, nout):
             m = int(ring.lag[pc])
             update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], ring.y[max(m, 0) % R], m >= 0, dtc, a, speech)
         return nout
-    return _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, mo, dep, out, nout)
+    return _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout)
 
 
 # --------------------------------------------------------------------------- per frame
@@ -255,7 +286,8 @@ def end_segment(sc, st, cfg, info, out, nout):
         t_last = st.ring.t[last % sc.ring_size]
         if sc.below != 0 and last >= sc.ev_trigger:
             nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
-        elif sc.still_from >= 0 and cfg.settle_s > 0.0 and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s:
+        elif (sc.still_from >= 0 and sc.peak_departure >= cfg.settle_departure_z
+              and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
             nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
         _end_idle(sc)
     elif sc.state == CALIB:

@@ -253,18 +253,25 @@ def locate(ring, ch, cfg, n0, ntrig, nend, R):
 
 
 @njit(cache=True)
-def rest_offset(ring, cfg, apex, still_from, nend, R):
-    """Offset of an event whose face came to rest at a new level: the first frame after the apex where
-    the event signal is within return_z of its mean over the still frames still_from..nend."""
+def rest_apex_offset(ring, cfg, on, apex, still_from, nend, R):
+    """(apex, offset) of an event whose face came to rest at a new level (mean event signal over the
+    still frames still_from..nend): the offset is the first frame after the apex where the signal is
+    within return_z of that level; a face that rests at its apex (a rise to a held level) has its
+    apex and offset where the signal first reached that level."""
     e = ring.e
     rest = 0.0
     for n in range(still_from, nend + 1):
         rest += e[n % R]
     rest /= nend - still_from + 1
+    if rest >= cfg.settle_level * e[apex % R]:
+        off = on
+        while off < nend and e[off % R] < rest - cfg.return_z:
+            off += 1
+        return off, off
     off = apex
     while off < nend and e[off % R] > rest + cfg.return_z:
         off += 1
-    return off
+    return apex, off
 
 
 @njit(cache=True)
@@ -341,7 +348,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     event_weights(ch, cfg)
     on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R)
     if sc.settled != 0:
-        off = rest_offset(ring, cfg, apex, sc.still_from, nend, R)
+        apex, off = rest_apex_offset(ring, cfg, on, apex, sc.still_from, nend, R)
     t_on = t[on % R]
     t_off = t[off % R]
     dur = t_off - t_on

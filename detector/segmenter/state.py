@@ -60,12 +60,14 @@ SCALARS = np.dtype([
     ("mj_rises", np.int64),  # mouth/jaw re-rises since the active state started
     ("rise_pos", np.int64),  # re-rises ever seen (next slot of rises)
     ("still_from", np.int64),  # first centre of the active state's current run of still frames (-1: moving)
-    ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level
+    ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level (2: held near its peak)
+    ("peak_e_at", np.int64),  # centre frame of peak_e
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
+    ("peak_e", np.float64),  # peak event signal of the active state so far (noise units)
     ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
     ("t_final", np.float64),  # the ended event is finalized at this time (end of post-roll); inf: not ended
     ("mj_extreme", np.float64),  # mouth/jaw tracker's last peak (rising) or trough (falling)
@@ -92,7 +94,6 @@ class ChannelState(NamedTuple):
     topk_buf: np.ndarray  # scratch of top_k_mean
     baseline_old: np.ndarray  # neutral baseline from before a dropped long state
     motion_dev: np.ndarray  # EMA of |y(n) - y(n - motion_lag_s)| (motion noise scale / sqrt(pi/2))
-    motion: np.ndarray  # |motion| of the latest centre, motion noise units
     departure: np.ndarray  # motion away from the baseline of the latest centre, motion noise units (>= 0)
 
 
@@ -117,7 +118,6 @@ class Ring(NamedTuple):
     pose_smooth: np.ndarray  # (R, 6) head pose smoothed over smooth_s
     e2: np.ndarray  # (R,) event signal smoothed again (slow events' backtracking)
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
-    motion: np.ndarray  # (R,) motion activation (top-k mean |motion|), motion noise units
     lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
 
 
@@ -127,8 +127,8 @@ _ACT_BLINK, _ACT_OTHER, _ROT, _TRANS, _E = 9, 10, 11, 12, 13
 _POSE, _POSE_SMOOTH = 14, 20
 _E2 = 26
 _CLOSURE = 27
-_MOTION, _LAG = 28, 29
-RING_WIDTH = 30
+_LAG = 28
+RING_WIDTH = 29
 
 
 class Held(NamedTuple):
@@ -195,7 +195,7 @@ def _borrowed(typingctx, arr):
 @njit(cache=True, inline="always")
 def channel_views(chan):
     return ChannelState(chan[0], chan[1], chan[2], chan[3], chan[4], chan[5], chan[6], chan[7], chan[8], chan[9],
-                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15], chan[16])
+                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15])
 
 
 @njit(cache=True, inline="always")
@@ -203,7 +203,7 @@ def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
                 fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
-                fr[:, _MOTION], fr[:, _LAG])
+                fr[:, _LAG])
 
 
 @njit(cache=True, inline="always")
