@@ -607,3 +607,17 @@ def test_speech_mouth_oscillation_is_not_an_event_and_brow_event_still_found():
     assert any(abs(s.apex - 6.15) < 0.1 for s in found), [(s.onset, s.offset) for s in found]
     off = segment(t, X, None, regions, config=SegmenterConfig(speech_cycles=0))
     assert not any(abs(s.apex - 6.15) < 0.1 for s in off)  # without speech mode the brow raise is lost
+
+
+def test_state_views_cover_the_packed_arrays_once():
+    # The kernels see the state through named views of a few packed arrays (detector/segmenter/state.py);
+    # every element of those arrays belongs to exactly one view.
+    from detector.segmenter.state import SegmenterState
+
+    st = SegmenterState(5, 32)
+    for views, arrays in ((st.ring(), (st.xr, st.yr, st.fr)), (st.channels(), (st.chan,))):
+        for a in arrays:
+            a[...] = 0.0
+        for v in views:
+            v[...] += 1.0
+        assert all(np.all(a == 1.0) for a in arrays), type(views).__name__

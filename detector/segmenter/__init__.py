@@ -122,9 +122,11 @@ Memory is bounded: frames live in ring buffers sized for ``max_fps`` (grown
 automatically if frames come faster) that hold ``preroll_s`` of history plus
 the longest event.
 
-Modules (imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation``, ``baseline``,
-``locate`` <- ``speech`` <- ``kernel`` <- ``api``)
----------------------------------------------------------------------------------------
+Modules
+-------
+Imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation``, ``baseline``,
+``locate`` <- ``speech`` <- ``kernel`` <- ``api``.
+
 ``config``      :class:`SegmenterConfig` and its conversion to the kernels' config record.
 ``state``       one face's state with names: scalar record, per-channel vectors, per-frame
                 ring columns, held events, output-row columns; ring growth.
@@ -136,6 +138,10 @@ Modules (imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation`
 ``kernel``      per-frame ``step``, per-centre state machine (steps 4, 4b), end of segment, the
                 whole-file driver.
 ``api``         :class:`Segment`, :class:`Segmenter`, :func:`segment`, input validation.
+
+Numba keys each function's on-disk cache on its own file only, and the kernels inline
+functions of the other modules: after editing a module here, delete the package's numba
+cache (``rm detector/segmenter/__pycache__/*.nb[ic]``), or a stale kernel may run.
 """
 
 from detector.segmenter.api import SEGMENT_KINDS, SEGMENT_REGIONS, Segment, Segmenter, segment

@@ -5,6 +5,8 @@ The entry points called from Python (``step_arrays``, ``end_segment_arrays``, ``
 ``run``) take the packed arrays of :class:`detector.segmenter.state.SegmenterState` and the
 config record of :func:`detector.segmenter.config.kernel_config` (few arguments keep numba's
 dispatch cheap) and build the named views once; everything below them works on names.
+The small per-frame steps are ``inline="always"`` (here and in the modules they come from), so
+that the per-frame path compiles to one function as the single-file kernel did.
 """
 
 from __future__ import annotations
