@@ -1,0 +1,206 @@
+"""Bad input and faults, the way a new user meets them (issue 11): one place for the whole matrix.
+
+Rules checked here: every bad input gives one line ``microexpr: error: ...`` and a non-zero
+exit code, never a traceback; inputs are never written; outputs are replaced atomically (a part
+file beside the target, renamed at the end); an interrupted or failed run keeps what it found,
+the event in progress included.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from detector.sinks import JsonlEventSink, OutputError, part_path
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+SAMPLE = DATA / "WolfgangLanger_Pexels.mp4"  # 472 frames, one event ending about 10 s in
+SHORT = DATA / "single_face.mp4"  # 72 frames
+
+
+def microexpr(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "detector", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def one_line_error(r: subprocess.CompletedProcess, fragment: str, code: int = 2) -> str:
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and "compiling the segmenter" not in ln]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("microexpr: error: ") and fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def events_of(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+# --------------------------------------------------------------------------- 1. an output is never an input
+
+
+@pytest.mark.parametrize("flag", ["-o", "--frames-csv"])
+def test_output_that_is_the_input_is_refused_and_input_untouched(tmp_path, flag):
+    video = tmp_path / "c.mp4"
+    video.write_bytes(SHORT.read_bytes())
+    r = microexpr("analyze", video, flag, video, "--no-progress")
+    one_line_error(r, "is also an input")
+    assert video.read_bytes() == SHORT.read_bytes()
+
+
+def test_output_that_is_the_input_by_another_name_is_refused(tmp_path):
+    video = tmp_path / "c.mp4"
+    video.write_bytes(SHORT.read_bytes())
+    (tmp_path / "link.mp4").symlink_to(video)
+    r = microexpr("analyze", video, "-o", tmp_path / "link.mp4", "--no-progress")
+    one_line_error(r, "is also an input")
+    assert video.read_bytes() == SHORT.read_bytes()
+
+
+def test_events_and_frames_csv_must_differ(tmp_path):
+    out = tmp_path / "same.txt"
+    r = microexpr("analyze", SHORT, "-o", out, "--frames-csv", out, "--no-progress")
+    one_line_error(r, "same file")
+    assert not out.exists()
+
+
+# --------------------------------------------------------------------------- 2. nothing opened before every check
+
+
+def test_usage_error_leaves_an_earlier_result_untouched(tmp_path):
+    prior = tmp_path / "prior.jsonl"
+    prior.write_text('{"earlier": "result"}\n')
+    r = microexpr("analyze", SHORT, "-o", prior, "--frames-csv", "/nonexistent/f.csv", "--no-progress")
+    one_line_error(r, "does not exist")
+    assert prior.read_text() == '{"earlier": "result"}\n'
+    assert not part_path(prior).exists()
+
+
+def test_failed_input_leaves_an_earlier_result_untouched(tmp_path):
+    prior = tmp_path / "prior.jsonl"
+    prior.write_text('{"earlier": "result"}\n')
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video\n" * 10)
+    r = microexpr("analyze", bad, "-o", prior, "--no-progress")
+    one_line_error(r, "not a readable video")
+    assert prior.read_text() == '{"earlier": "result"}\n'
+
+
+# --------------------------------------------------------------------------- 3. interruption keeps the event in progress
+
+
+def _interrupt_at(frame: int):
+    """A progress callback of cli._analyze_one that stops the run the way a signal does, after ``frame`` frames."""
+    def progress(total):
+        def update(done, final=False):
+            if done == frame and not final:
+                raise KeyboardInterrupt
+        return update
+    return progress
+
+
+def test_interrupt_flushes_the_event_in_progress_like_end_of_file(tmp_path):
+    from detector.cli import _analyze_one
+    from detector.config import load_config
+    from detector.landmarks import Landmarker
+    from detector.pipeline import Analyzer, run
+    from detector.source import open_source
+
+    cfg = load_config()
+    out = tmp_path / "e.jsonl"
+    summary, interrupted, error = _analyze_one(SAMPLE, cfg, output=out, progress=_interrupt_at(212))
+    assert interrupted and error is None and summary.frames == 212
+    with open_source(SAMPLE) as src, Landmarker(cfg.landmarks) as lm:  # the same file ending at frame 212
+        expected = run(itertools.islice(src, 212), lm, Analyzer(cfg))
+    got = events_of(out)
+    assert len(got) >= 1  # the event in progress at frame 212 (0 before the fix)
+    assert got == [e.to_dict() for e in expected]
+
+
+def _wait_for_first_event(p: subprocess.Popen, out: Path) -> None:
+    part = part_path(out)
+    deadline = time.time() + 240
+    while time.time() < deadline and p.poll() is None and not (part.exists() and part.read_bytes().endswith(b"\n")):
+        time.sleep(0.02)
+    assert p.poll() is None, "finished before it could be interrupted"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_signal_with_workers_keeps_events_prints_summary_no_leaks(tmp_path, sig, code):
+    out = tmp_path / "e.jsonl"
+    p = subprocess.Popen([sys.executable, "-m", "detector", "analyze", str(SAMPLE), "-o", str(out), "--workers", "2",
+                          "--chunk-s", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    _wait_for_first_event(p, out)
+    p.send_signal(sig)
+    stdout, stderr = p.communicate(timeout=60)
+    assert p.returncode == code, stderr
+    assert "Traceback" not in stderr and "leaked" not in stderr, stderr
+    assert "interrupted" in stdout and "events" in stdout  # the summary
+    assert events_of(out) and not part_path(out).exists()
+
+
+# --------------------------------------------------------------------------- 4. a full disk
+
+
+def test_full_device_is_one_line_exit_1(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    r = microexpr("analyze", SAMPLE, "-o", "/dev/full", "--no-progress", "--include-blinks")
+    one_line_error(r, "No space left on device", code=1)
+
+
+def _file_size_limit(n_bytes: int):
+    def limit():  # a disk that fills up during the run: writes past n_bytes fail (EFBIG)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n_bytes, n_bytes))
+    return limit
+
+
+def test_disk_filling_up_keeps_whole_rows_and_events(tmp_path):
+    out, frames = tmp_path / "e.jsonl", tmp_path / "f.csv"
+    r = microexpr("analyze", SAMPLE, "-o", out, "--frames-csv", frames, "--no-progress", "--include-blinks",
+                  preexec_fn=_file_size_limit(300_000))
+    one_line_error(r, "cannot write", code=1)
+    rows = list(csv.reader(frames.open(newline="")))
+    assert 10 < len(rows) < 473  # cut short...
+    assert {len(row) for row in rows} == {len(rows[0])}  # ...after a whole row
+    assert frames.stat().st_size <= 300_000
+    for d in events_of(out):  # the events found up to then, flushed
+        assert d["kind"] in ("micro", "macro", "blink")
+    assert events_of(out), "the events found before the disk filled up are kept"
+    assert not part_path(out).exists() and not part_path(frames).exists()
+
+
+# --------------------------------------------------------------------------- 9. two runs, one output
+
+
+def test_second_writer_of_the_same_output_is_refused(tmp_path):
+    out = tmp_path / "e.jsonl"
+    first = JsonlEventSink(out)
+    with pytest.raises(OutputError, match="another microexpr run is writing it"):
+        JsonlEventSink(out)
+    first.close()
+    JsonlEventSink(out).close()  # free again once the first is done
+
+
+def test_run_writing_an_output_in_use_is_refused_and_changes_nothing(tmp_path):
+    out = tmp_path / "e.jsonl"
+    out.write_text('{"earlier": "result"}\n')
+    holder = JsonlEventSink(out)  # another run, still writing
+    try:
+        r = microexpr("analyze", SHORT, "-o", out, "--no-progress")
+        one_line_error(r, "another microexpr run is writing it")
+        assert out.read_text() == '{"earlier": "result"}\n'
+    finally:
+        holder.close()
