@@ -9,18 +9,12 @@ output files complete up to the last event found.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from pathlib import Path
 
-# Quiet OpenCV's own logging (FFmpeg's "moov atom not found" etc.): we report
-# unreadable input ourselves, in one line.  Must be set before cv2 is imported.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-from detector import __version__  # noqa: E402
+from detector import __version__  # noqa: E402  (quiets OpenCV's log before cv2 is imported)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

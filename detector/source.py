@@ -20,7 +20,24 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 
 
 class SourceError(RuntimeError):
-    """The input cannot be read as a video or image sequence (one-line message)."""
+    """The input cannot be read as a video or image sequence (one-line message).
+
+    Raised by :func:`detector.analyze` after part of the input was analysed
+    (a truncated file), it carries the events found up to there, the one in
+    progress flushed, in ``events`` (empty otherwise).
+    """
+
+    events: list = []
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """The input file or folder does not exist."""
+
+    def __init__(self, message: str) -> None:
+        SourceError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -74,9 +91,10 @@ class VideoFileSource(FrameSource):
         p = Path(path)
         self.name = str(p)
         if not p.exists():
-            raise SourceError(f"{p}: no such file")
+            raise SourceNotFoundError(f"{p}: no such file")
         if p.is_dir():
-            raise SourceError(f"{p}: is a folder (give --fps to read it as numbered images)")
+            raise SourceError(f"{p}: is a folder (give its frame rate to read it as numbered images: "
+                              "--fps, or fps= in Python)")
         if p.stat().st_size == 0:
             raise SourceError(f"{p}: file is empty (0 bytes)")
         if not os.access(p, os.R_OK):
@@ -171,11 +189,12 @@ class ImageFolderSource(FrameSource):
         p = Path(folder)
         self.name = str(p)
         if not p.exists():
-            raise SourceError(f"{p}: no such folder")
+            raise SourceNotFoundError(f"{p}: no such folder")
         if not p.is_dir():
             raise SourceError(f"{p}: not a folder")
         if fps is None or not (fps > 0):
-            raise SourceError(f"{p}: a folder of images needs --fps (frames per second, > 0)")
+            raise SourceError(f"{p}: a folder of images needs its frame rate (--fps, or fps= in Python; "
+                              "frames per second, > 0)")
         self._files = numbered_images(p)
         if not self._files:
             raise SourceError(f"{p}: folder contains no images ({', '.join(sorted(IMAGE_SUFFIXES))})")

@@ -204,3 +204,76 @@ def test_run_writing_an_output_in_use_is_refused_and_changes_nothing(tmp_path):
         assert out.read_text() == '{"earlier": "result"}\n'
     finally:
         holder.close()
+
+
+# --------------------------------------------------------------------------- 8. the Python API
+
+
+def _truncated_sample(tmp_path: Path, fraction: float) -> Path:
+    raw = SAMPLE.read_bytes()
+    mdat = raw.find(b"mdat")
+    assert 0 < raw.find(b"moov") < mdat  # index at the front: frames before the cut decode
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(raw[: mdat + int((len(raw) - mdat) * fraction)])
+    return cut
+
+
+def test_api_truncated_file_raises_with_the_events_found(tmp_path):
+    import detector
+    from detector.source import SourceError
+
+    with pytest.raises(SourceError, match="truncated") as info:
+        detector.analyze(_truncated_sample(tmp_path, 0.6))
+    assert info.value.events, "the events found before the cut (the one in progress flushed) are attached"
+    assert all(e.offset_frame < 0.6 * 472 for e in info.value.events)
+
+
+def test_api_missing_file_is_file_not_found(tmp_path):
+    import detector
+    from detector.source import SourceError
+
+    with pytest.raises(FileNotFoundError) as info:
+        detector.analyze(tmp_path / "missing.mp4")
+    assert isinstance(info.value, SourceError) and "no such file" in str(info.value)
+
+
+def test_api_folder_without_fps_names_the_parameter(tmp_path):
+    import detector
+
+    (tmp_path / "f001.png").write_bytes(b"")
+    with pytest.raises(Exception, match="fps="):
+        detector.analyze(tmp_path)
+
+
+def test_api_prints_no_ffmpeg_or_opencv_lines(tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(SHORT.read_bytes()[:60_000])  # index at the end: "moov atom not found"
+    code = ("import detector, sys\nfrom detector.source import SourceError\n"
+            f"try:\n    detector.analyze({str(cut)!r})\nexcept SourceError as e:\n    print('raised', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "raised" in r.stdout and "not a readable video" in r.stdout
+    assert r.stderr == ""
+
+
+# --------------------------------------------------------------------------- 7. head motion is marked
+
+
+def test_head_motion_flag_marks_the_event_in_jsonl():
+    import numpy as np
+
+    from detector.config import load_config
+    from detector.events import Event
+    from detector.pipeline import Analyzer
+    from detector.segmenter import Segment
+
+    from detector.features import CHANNEL_REGIONS
+
+    c = len(CHANNEL_REGIONS)
+    seg = Segment(10, 12, 14, 0.4, 0.48, 0.56, "micro", "upper", np.zeros(6), 6.0, np.zeros(c, np.float32),
+                  np.full(c, 0.1, np.float32), head_motion=True)
+    analyzer = Analyzer(load_config().replace("segmenter", head_motion="flag"))
+    (event,) = analyzer._events(0, [seg])
+    d = json.loads(event.to_json())
+    assert d["head_motion"] is True
+    assert Event.from_dict(d).head_motion is True
+    assert Event.from_dict({k: v for k, v in d.items() if k != "head_motion"}).head_motion is False  # older files
