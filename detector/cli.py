@@ -173,7 +173,14 @@ one long video:
 
 
 def _warm_up(analyzer) -> None:
-    """Compile the numba kernels before the timed run, saying so if it takes a while (first run only)."""
+    """Compile the numba kernels before the timed run, saying so if it takes a while (first run only).
+
+    No notice when numba's cache already holds kernels built from the current
+    sources (loading them can still take a second or two on a busy CPU).
+    """
+    if _kernel_cache_warm():
+        analyzer.warm_up()
+        return
     import threading
 
     notice = threading.Timer(
@@ -185,6 +192,21 @@ def _warm_up(analyzer) -> None:
         analyzer.warm_up()
     finally:
         notice.cancel()
+
+
+def _kernel_cache_warm(package: Path | None = None) -> bool:
+    """True if numba's on-disk cache (``__pycache__/*.pyXY.nbi`` beside the sources of ``package``,
+    default ``detector``) has kernels for this Python, none older than its source file."""
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    found = False
+    for index in Path(package or Path(__file__).parent).rglob(f"__pycache__/*.{tag}.nbi"):
+        src = index.parent.parent / (index.name.split(".", 1)[0] + ".py")
+        if not src.exists():
+            continue  # left over from a module that moved
+        if index.stat().st_mtime < src.stat().st_mtime:
+            return False
+        found = True
+    return found
 
 
 def _add_analyze(sub) -> None:
@@ -223,9 +245,7 @@ def _config_from_args(args):
 
     cfg = load_config(args.config)
     if getattr(args, "max_faces", None) is not None:
-        if args.max_faces < 1:
-            raise CliError("--max-faces must be at least 1")
-        cfg = cfg.replace("landmarks", max_faces=args.max_faces)
+        cfg = cfg.replace("landmarks", origin="--max-faces", max_faces=args.max_faces)
     if getattr(args, "include_blinks", False):
         cfg = cfg.replace("events", include_blinks=True)
     return cfg
@@ -352,14 +372,19 @@ def cmd_analyze(args) -> int:
     cfg = _config_from_args(args)
     if args.verbose:
         print("# configuration used\n" + cfg.to_toml(), file=sys.stderr)
-    if args.fps is not None and not args.fps > 0:
-        raise CliError("--fps must be a positive number of frames per second")
+    if args.fps is not None:
+        from detector.source import fps_problem
+
+        if fps_problem(args.fps):
+            raise CliError(f"--fps {fps_problem(args.fps)}")
     workers = _check_workers(args)
     items = _batch_inputs(args.inputs)
     if items is not None:
         return _cmd_analyze_many(args, cfg, items, workers)
 
     path = args.inputs[0]
+    if args.fps is not None and not Path(path).is_dir():
+        warn("--fps applies to folders of images; a video's own timestamps are used")
     show = not (args.quiet or args.no_progress)
     bar: list[Progress] = []
 

@@ -650,8 +650,10 @@ def run(args) -> int:
         v = getattr(args, name)
         if v is not None and v <= 0:
             raise CliError(f"--{name} must be a positive number of pixels")
-    if not (args.fps > 0):
-        raise CliError("--fps must be a positive number of frames per second")
+    from detector.source import fps_problem
+
+    if fps_problem(args.fps):
+        raise CliError(f"--fps {fps_problem(args.fps)}")
     snap = Path(args.snapshot_dir)
     if not snap.is_dir():
         raise CliError(f"--snapshot-dir {snap}: no such folder")

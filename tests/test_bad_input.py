@@ -277,3 +277,125 @@ def test_head_motion_flag_marks_the_event_in_jsonl():
     assert d["head_motion"] is True
     assert Event.from_dict(d).head_motion is True
     assert Event.from_dict({k: v for k, v in d.items() if k != "head_motion"}).head_motion is False  # older files
+
+
+# --------------------------------------------------------------------------- 5. configuration values
+
+
+@pytest.mark.parametrize("toml, fragment", [
+    ("[landmarks]\nmax_faces = 0\n", "max_faces must be >= 1"),
+    ("[landmarks]\nmode = \"foo\"\n", "mode must be one of"),
+    ("[landmarks]\ndelegate = \"tpu\"\n", "delegate must be one of"),
+    ("[landmarks]\nmin_detection_confidence = 5\n", "min_detection_confidence must be <= 1"),
+    ("[landmarks]\ntimestamp_scale = 0\n", "timestamp_scale must be > 0"),
+    ("[classifier]\ndevice = \"tpu\"\n", "device must be one of"),
+    ("max_faces = 2\n", "outside any section"),
+], ids=["max_faces-0", "mode-foo", "delegate-tpu", "confidence-5", "timestamp_scale-0", "device-tpu", "top-level-key"])
+def test_bad_config_value_is_one_line(tmp_path, toml, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    one_line_error(microexpr("analyze", SHORT, "--config", cfg, "-q"), fragment)
+
+
+def test_bad_max_faces_flag_names_the_flag():
+    one_line_error(microexpr("analyze", SHORT, "--max-faces", "0", "-q"), "--max-faces")
+
+
+def test_gpu_delegate_without_gpu_falls_back_to_cpu(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[landmarks]\ndelegate = \"gpu\"\n")
+    r = microexpr("analyze", SHORT, "--config", cfg, "-q")
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 1  # at most the one "running on CPU" line
+
+
+# --------------------------------------------------------------------------- 6. frame rates
+
+
+@pytest.mark.parametrize("fps", ["inf", "1e-9", "nan", "0", "-5"])
+def test_unusable_fps_is_one_line(tmp_path, fps):
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cap = cv2.VideoCapture(str(SHORT))
+    for i in range(3):
+        cv2.imwrite(str(frames / f"f{i:03d}.png"), cap.read()[1])
+    cap.release()
+    one_line_error(microexpr("analyze", frames, "--fps", fps, "-q"), "--fps must be a number of frames per second")
+
+
+def test_api_unusable_fps_is_source_error(tmp_path):
+    import detector
+    from detector.source import SourceError
+
+    (tmp_path / "f001.png").write_bytes(b"")
+    with pytest.raises(SourceError, match="frames per second"):
+        detector.analyze(tmp_path, fps=float("inf"))
+
+
+# --------------------------------------------------------------------------- 10. smaller ones
+
+
+def test_single_image_is_not_a_one_frame_video(tmp_path):
+    import cv2
+
+    img = tmp_path / "face.jpg"
+    cv2.imwrite(str(img), cv2.VideoCapture(str(SHORT)).read()[1])
+    one_line_error(microexpr("analyze", img, "-q"), "single image")
+
+
+def test_pipe_is_not_called_empty():
+    r = subprocess.run([sys.executable, "-m", "detector", "analyze", "/dev/stdin", "-q"], input=SHORT.read_bytes(),
+                       capture_output=True, cwd=ROOT, timeout=120)
+    r = subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode())
+    one_line_error(r, "not a regular file")
+
+
+def test_output_dash_is_standard_output(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "detector", "analyze", str(SAMPLE), "-o", "-", "--no-progress",
+                        "--include-blinks"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "-").exists()
+    events = [json.loads(x) for x in r.stdout.splitlines()]  # only events: the summary went to stderr
+    assert events and all("onset_frame" in d for d in events)
+    assert "events" in r.stderr
+
+
+def test_compile_notice_only_when_the_kernel_cache_is_cold(tmp_path):
+    from detector.cli import _kernel_cache_warm
+
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    src = tmp_path / "kernels.py"
+    src.write_text("x = 1\n")
+    assert not _kernel_cache_warm(tmp_path)  # nothing compiled yet
+    (tmp_path / "__pycache__").mkdir()
+    index = tmp_path / "__pycache__" / f"kernels.step-10.{tag}.nbi"
+    index.write_bytes(b"")
+    os.utime(src, (1_000_000, 1_000_000))
+    assert _kernel_cache_warm(tmp_path)  # compiled from the current source
+    os.utime(src, None)
+    os.utime(index, (1_000_000, 1_000_000))
+    assert not _kernel_cache_warm(tmp_path)  # the source changed since
+
+
+def test_ctrl_c_waits_for_the_landmarker_to_close():
+    from detector.landmarks import _signals_blocked
+
+    inside_done = False
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_blocked():
+            os.kill(os.getpid(), signal.SIGINT)
+            inside_done = True  # not interrupted half-way: the signal waits for the end of the block
+    assert inside_done
+
+
+def test_data_readme_frame_count_is_what_decodes():
+    import cv2
+
+    cap = cv2.VideoCapture(str(DATA / "no_face.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    row = next(ln for ln in (DATA / "README.md").read_text().splitlines() if "`no_face.mp4`" in ln)
+    assert row.split("|")[2].strip().split()[0] == str(n)
