@@ -658,6 +658,13 @@ def run(args) -> int:
     if not snap.is_dir():
         raise CliError(f"--snapshot-dir {snap}: no such folder")
     cfg = _config_from_args(args)
+    from detector.sinks import check_output
+
+    outs = [o for o in (args.events, args.record) if o]
+    for o in outs:  # before anything is opened: an output is never the input
+        check_output(o, inputs=(args.source,) if args.source else ())
+    if len(outs) == 2 and Path(outs[0]).resolve() == Path(outs[1]).resolve():
+        raise CliError("--events and --record name the same file")
 
     source = _open_source(args)
     recorder = sink = window = None

@@ -399,3 +399,12 @@ def test_data_readme_frame_count_is_what_decodes():
         n += 1
     row = next(ln for ln in (DATA / "README.md").read_text().splitlines() if "`no_face.mp4`" in ln)
     assert row.split("|")[2].strip().split()[0] == str(n)
+
+
+@pytest.mark.parametrize("flag", ["--events", "--record"])
+def test_live_output_that_is_the_source_is_refused(tmp_path, flag):
+    video = tmp_path / "c.mp4"
+    video.write_bytes(SHORT.read_bytes())
+    r = microexpr("live", "--source", video, "--as-fast-as-possible", "--no-window", flag, video)
+    one_line_error(r, "is also an input")
+    assert video.read_bytes() == SHORT.read_bytes()
