@@ -342,6 +342,11 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                                  stats.media_seconds, interrupted)
     if no_face:
         on_warning(no_face)
+    elif stats.frames and len(stats.tracks) < cfg.landmarks.max_faces:
+        on_warning(f"{path}: max_faces is {cfg.landmarks.max_faces} but {len(stats.tracks)} face(s) found: while "
+                   "fewer faces than that are in view MediaPipe looks for faces afresh in every frame (as "
+                   "mode = \"image\"), which about doubles landmark noise and changes the events; "
+                   "use --max-faces " + str(max(1, len(stats.tracks))))
     return summary, interrupted, error
 
 

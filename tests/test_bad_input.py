@@ -250,7 +250,8 @@ def test_api_prints_no_ffmpeg_or_opencv_lines(tmp_path):
     cut.write_bytes(SHORT.read_bytes()[:60_000])  # index at the end: "moov atom not found"
     code = ("import detector, sys\nfrom detector.source import SourceError\n"
             f"try:\n    detector.analyze({str(cut)!r})\nexcept SourceError as e:\n    print('raised', e)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}  # as a user's shell has it
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
     assert "raised" in r.stdout and "not a readable video" in r.stdout
     assert r.stderr == ""
 
@@ -408,3 +409,9 @@ def test_live_output_that_is_the_source_is_refused(tmp_path, flag):
     r = microexpr("live", "--source", video, "--as-fast-as-possible", "--no-window", flag, video)
     one_line_error(r, "is also an input")
     assert video.read_bytes() == SHORT.read_bytes()
+
+
+def test_more_max_faces_than_faces_warns_about_the_noise():
+    r = microexpr("analyze", SHORT, "--max-faces", "2", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "max_faces is 2 but 1 face(s) found" in r.stderr and "--max-faces 1" in r.stderr
