@@ -720,8 +720,8 @@ def run(args) -> int:
         source.close()
         if window is not None:
             window.close()
-        if sink is not None:
-            sink.close()
+        if sink is not None:  # a run that never started (recorder, window, model failed) leaves it as it was
+            sink.close() if session is not None else sink.discard()
         if recorder is not None:
             recorder.close()
 

@@ -152,12 +152,15 @@ class OutputFile:
                 os.close(fd)
 
     def discard(self) -> None:
-        """Give up before anything was found (a later output could not be opened): the target is left as it was."""
+        """Give up before the run started (another output or resource failed): the target is left as it was."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
         if self._part is not None:
-            os.unlink(self._part)
+            try:
+                os.unlink(self._part)
+            except FileNotFoundError:
+                pass
         if fd != 1:
             os.close(fd)
 
@@ -251,7 +254,11 @@ class FramesCsvSink:
             + [f"bs_{n}" for n in blendshape_names]
             + [f"{n}_r" for n in AU_NAMES]
         )
-        self.flush()
+        try:
+            self.flush()
+        except OutputError:
+            self._f.discard()
+            raise
         self._empty = [""] * (self._n_pose + self._n_bs + self._n_au)
 
     def write(self, timestamp: float, frame: int, face: int, pose=None, blendshapes=None, aus=None) -> None:

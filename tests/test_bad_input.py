@@ -415,3 +415,13 @@ def test_more_max_faces_than_faces_warns_about_the_noise():
     r = microexpr("analyze", SHORT, "--max-faces", "2", "-q")
     assert r.returncode == 0, r.stderr
     assert "max_faces is 2 but 1 face(s) found" in r.stderr and "--max-faces 1" in r.stderr
+
+
+def test_live_failing_before_the_start_leaves_an_earlier_result_untouched(tmp_path):
+    prior = tmp_path / "prior.jsonl"
+    prior.write_text('{"earlier": "result"}\n')
+    r = microexpr("live", "--source", SHORT, "--as-fast-as-possible", "--no-window", "--events", prior,
+                  "--record", tmp_path / "no-such-folder" / "out.mp4")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert prior.read_text() == '{"earlier": "result"}\n'
+    assert not part_path(prior).exists()
