@@ -2,8 +2,9 @@
 
 Every failure the user can cause (missing or corrupt files, bad config,
 unwritable output) ends with one line ``microexpr: error: ...`` on stderr and
-exit code 2, never a traceback.  Ctrl-C ends a run cleanly (exit 130) with the
-output files complete up to the last event found.
+exit code 2 (1 when the disk fills up), never a traceback.  Ctrl-C (exit 130)
+and SIGTERM (exit 143) end a run cleanly between two frames, with the event in
+progress flushed and the outputs complete (see ``detector.sinks.OutputFile``).
 """
 
 from __future__ import annotations
