@@ -425,3 +425,14 @@ def test_live_failing_before_the_start_leaves_an_earlier_result_untouched(tmp_pa
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert prior.read_text() == '{"earlier": "result"}\n'
     assert not part_path(prior).exists()
+
+
+@pytest.mark.parametrize("name, text, fragment", [
+    ("cut.jsonl", '{"onset_frame": 1, "offset_frame": 5}\n{"onset_frame": 1, "emotion": "hap\n',
+     "line 2 is not valid JSON (Unterminated string starting at: column 31)"),
+    ("cut.json", '[{"onset_frame": 1, "emotion": "hap', "(Unterminated string starting at: line 1 column 32)"),
+])
+def test_json_error_says_where(tmp_path, name, text, fragment):
+    f = tmp_path / name
+    f.write_text(text)
+    one_line_error(microexpr("evaluate", "--truth", f, "--pred", f), fragment)
