@@ -264,11 +264,11 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     Nothing is opened for writing before the input, the outputs and the
     models have been checked.
     """
-    from detector.features import POSE_NAMES, estimate_aus
-    from detector.landmarks import BLENDSHAPE_NAMES, Landmarker
+    from detector.features import estimate_aus
+    from detector.landmarks import Landmarker
     from detector.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
     from detector.pipeline import Analyzer, RunStats, run
-    from detector.sinks import FramesCsvSink, JsonlEventSink, OutputError, Summary
+    from detector.sinks import OutputError, Summary
     from detector.source import VideoFileSource, open_source
 
     _check_outputs(path, output, frames_csv)
@@ -278,13 +278,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
-        events_sink = JsonlEventSink(output) if output else None
-        try:
-            csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
-        except OutputError:
-            if events_sink is not None:
-                events_sink.discard()
-            raise
+        events_sink, csv_sink = _open_sinks(output, frames_csv)
         report = progress(src.total_frames) if progress is not None else (lambda done, final=False: None)
 
         def on_event(e) -> None:
@@ -334,10 +328,9 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                 error = error or e
             finally:
                 report(stats.frames, True)
-                if events_sink is not None:
-                    events_sink.close()
-                if csv_sink is not None:
-                    csv_sink.close()
+                for sink in (events_sink, csv_sink):
+                    if sink is not None:
+                        sink.close()
 
     no_face = summary.record_run(stats.frames, stats.frames_with_face, stats.tracks, stats.wall_seconds,
                                  stats.media_seconds, interrupted)
@@ -349,6 +342,23 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                    "mode = \"image\"), which about doubles landmark noise and changes the events; "
                    "use --max-faces " + str(max(1, len(stats.tracks))))
     return summary, interrupted, error
+
+
+def _open_sinks(output, frames_csv):
+    """``(events sink, frames CSV sink)``, None where not asked for; if the second cannot be opened the
+    first is discarded (its target left as it was)."""
+    from detector.features import POSE_NAMES
+    from detector.landmarks import BLENDSHAPE_NAMES
+    from detector.sinks import FramesCsvSink, JsonlEventSink, OutputError
+
+    events_sink = JsonlEventSink(output) if output else None
+    try:
+        csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
+    except OutputError:
+        if events_sink is not None:
+            events_sink.discard()
+        raise
+    return events_sink, csv_sink
 
 
 def _check_outputs(path, output, frames_csv) -> None:

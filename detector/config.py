@@ -139,7 +139,7 @@ def _section(cls, values: dict[str, Any], name: str, origin: str):
     try:
         return cls(**clean)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{origin}: [{name}] {e}") from None
+        raise ConfigError(f"{origin}: [{name}] {str(e).removeprefix(f'{name} config: ')}") from None
 
 
 def _build(data: dict[str, Any], origin: str) -> Config:
