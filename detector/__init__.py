@@ -11,6 +11,14 @@ pipeline over a recorded video or a folder of frames and returns the events.
 
 from __future__ import annotations
 
+import os as _os
+
+# Quiet OpenCV's own logging (FFmpeg's "moov atom not found" etc.): bad input is
+# reported in one line (CLI) or one exception (API).  Set here, before anything
+# imports cv2, for the CLI, the Python API and spawned worker processes alike.
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "analyze", "Event"]

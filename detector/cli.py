@@ -2,25 +2,20 @@
 
 Every failure the user can cause (missing or corrupt files, bad config,
 unwritable output) ends with one line ``microexpr: error: ...`` on stderr and
-exit code 2, never a traceback.  Ctrl-C ends a run cleanly (exit 130) with the
-output files complete up to the last event found.
+exit code 2 (1 when the disk fills up), never a traceback.  Ctrl-C (exit 130)
+and SIGTERM (exit 143) end a run cleanly between two frames, with the event in
+progress flushed and the outputs complete (see ``detector.sinks.OutputFile``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
 from pathlib import Path
 
-# Quiet OpenCV's own logging (FFmpeg's "moov atom not found" etc.): we report
-# unreadable input ourselves, in one line.  Must be set before cv2 is imported.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-from detector import __version__  # noqa: E402
+from detector import __version__  # noqa: E402  (quiets OpenCV's log before cv2 is imported)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,6 +43,61 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         pass
     return tuple(errs)
+
+
+class _Signals:
+    """SIGINT (Ctrl-C) and SIGTERM end a run the same way: as ``KeyboardInterrupt``.
+
+    Inside :meth:`deferred` (the frame loop) the first signal only records
+    itself and :meth:`check`, called between frames, raises then: the frame in
+    hand is finished, every output record is whole and the segmenter's state
+    is consistent for the final flush.  Elsewhere (start-up), or on a second
+    signal, ``KeyboardInterrupt`` is raised at once.  The exit code is
+    ``128 + signal number``: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._deferring = False
+
+    def install(self) -> None:
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread (main() called from a thread): keep Python's defaults
+            pass
+
+    def _handle(self, signum, frame) -> None:
+        first = self.signum is None
+        self.signum = self.signum or signum
+        if first and self._deferring:
+            return
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.signum is not None and self._deferring:
+            self._deferring = False
+            raise KeyboardInterrupt
+
+    def deferred(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            self._deferring = True
+            try:
+                yield
+                self.check()  # a signal during the last frame
+            finally:
+                self._deferring = False
+
+        return cm()
+
+    def exit_code(self) -> int:
+        return 128 + int(self.signum or signal.SIGINT)
+
+
+SIGNALS = _Signals()
 
 
 def warn(msg: str) -> None:
@@ -124,7 +174,14 @@ one long video:
 
 
 def _warm_up(analyzer) -> None:
-    """Compile the numba kernels before the timed run, saying so if it takes a while (first run only)."""
+    """Compile the numba kernels before the timed run, saying so if it takes a while (first run only).
+
+    No notice when numba's cache already holds kernels built from the current
+    sources (loading them can still take a second or two on a busy CPU).
+    """
+    if _kernel_cache_warm():
+        analyzer.warm_up()
+        return
     import threading
 
     notice = threading.Timer(
@@ -136,6 +193,21 @@ def _warm_up(analyzer) -> None:
         analyzer.warm_up()
     finally:
         notice.cancel()
+
+
+def _kernel_cache_warm(package: Path | None = None) -> bool:
+    """True if numba's on-disk cache (``__pycache__/*.pyXY.nbi`` beside the sources of ``package``,
+    default ``detector``) has kernels for this Python, none older than its source file."""
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    found = False
+    for index in Path(package or Path(__file__).parent).rglob(f"__pycache__/*.{tag}.nbi"):
+        src = index.parent.parent / (index.name.split(".", 1)[0] + ".py")
+        if not src.exists():
+            continue  # left over from a module that moved
+        if index.stat().st_mtime < src.stat().st_mtime:
+            return False
+        found = True
+    return found
 
 
 def _add_analyze(sub) -> None:
@@ -174,9 +246,7 @@ def _config_from_args(args):
 
     cfg = load_config(args.config)
     if getattr(args, "max_faces", None) is not None:
-        if args.max_faces < 1:
-            raise CliError("--max-faces must be at least 1")
-        cfg = cfg.replace("landmarks", max_faces=args.max_faces)
+        cfg = cfg.replace("landmarks", origin="--max-faces", max_faces=args.max_faces)
     if getattr(args, "include_blinks", False):
         cfg = cfg.replace("events", include_blinks=True)
     return cfg
@@ -188,23 +258,27 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
 
     ``progress`` is ``(total_frames) -> update`` (or None), ``update(frames_done, final=False)``.
     Returns ``(summary, interrupted, error)``: ``error`` is the user-facing
-    exception that ended the run early (events found so far are written).
+    exception that ended the run early.  However the run ends (end of file,
+    Ctrl-C/SIGTERM, truncated input, full disk), the events still open are
+    flushed as at the end of the file and the outputs keep everything found.
+    Nothing is opened for writing before the input, the outputs and the
+    models have been checked.
     """
-    from detector.features import POSE_NAMES, estimate_aus
-    from detector.landmarks import BLENDSHAPE_NAMES, Landmarker
+    from detector.features import estimate_aus
+    from detector.landmarks import Landmarker
     from detector.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
     from detector.pipeline import Analyzer, RunStats, run
-    from detector.sinks import FramesCsvSink, JsonlEventSink, Summary
+    from detector.sinks import OutputError, Summary
     from detector.source import VideoFileSource, open_source
 
+    _check_outputs(path, output, frames_csv)
     summary = Summary(source=str(path))
     stats = RunStats()
     with open_source(path, fps=fps) as src:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
-        events_sink = JsonlEventSink(output) if output else None
-        csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
+        events_sink, csv_sink = _open_sinks(output, frames_csv)
         report = progress(src.total_frames) if progress is not None else (lambda done, final=False: None)
 
         def on_event(e) -> None:
@@ -224,35 +298,80 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                 csv_sink.flush()
             if not borders:
                 report(stats.frames)
+            SIGNALS.check()  # between frames: a stop request ends the run here
+
+        def on_progress(done: int) -> None:
+            report(done)
+            SIGNALS.check()
 
         interrupted = False
         error = None
         try:
-            if borders:
-                src.close()  # the chunked run opens the file in each worker
-                run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
-                            on_event=on_event, on_progress=report, stats=stats, on_warning=on_warning)
-            else:
-                with Landmarker(cfg.landmarks) as lm:
-                    run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
+            with SIGNALS.deferred():
+                if borders:
+                    src.close()  # the chunked run opens the file in each worker
+                    run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
+                                on_event=on_event, on_progress=on_progress, stats=stats, on_warning=on_warning)
+                else:
+                    with Landmarker(cfg.landmarks) as lm:
+                        run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
         except KeyboardInterrupt:
             interrupted = True
         except (*_user_errors(), ParallelError) as e:  # e.g. a truncated file: keep what was found, then report
             error = e if not isinstance(e, ParallelError) else CliError(f"{path}: {e}", EXIT_ERROR)
-            for e2 in analyzer.finish():
-                on_event(e2)
         finally:
-            report(stats.frames, True)
-            if events_sink is not None:
-                events_sink.close()
-            if csv_sink is not None:
-                csv_sink.close()
+            try:
+                if interrupted or error is not None:  # flush the events in progress, as at the end of the file
+                    for e2 in analyzer.finish():
+                        on_event(e2)
+            except OutputError as e:
+                error = error or e
+            finally:
+                report(stats.frames, True)
+                for sink in (events_sink, csv_sink):
+                    if sink is not None:
+                        sink.close()
 
     no_face = summary.record_run(stats.frames, stats.frames_with_face, stats.tracks, stats.wall_seconds,
                                  stats.media_seconds, interrupted)
     if no_face:
         on_warning(no_face)
+    elif stats.frames and len(stats.tracks) < cfg.landmarks.max_faces:
+        on_warning(f"{path}: max_faces is {cfg.landmarks.max_faces} but {len(stats.tracks)} face(s) found: while "
+                   "fewer faces than that are in view MediaPipe looks for faces afresh in every frame (as "
+                   "mode = \"image\"), which about doubles landmark noise and changes the events; "
+                   "use --max-faces " + str(max(1, len(stats.tracks))))
     return summary, interrupted, error
+
+
+def _open_sinks(output, frames_csv):
+    """``(events sink, frames CSV sink)``, None where not asked for; if the second cannot be opened the
+    first is discarded (its target left as it was)."""
+    from detector.features import POSE_NAMES
+    from detector.landmarks import BLENDSHAPE_NAMES
+    from detector.sinks import FramesCsvSink, JsonlEventSink, OutputError
+
+    events_sink = JsonlEventSink(output) if output else None
+    try:
+        csv_sink = FramesCsvSink(frames_csv, BLENDSHAPE_NAMES, POSE_NAMES) if frames_csv else None
+    except OutputError:
+        if events_sink is not None:
+            events_sink.discard()
+        raise
+    return events_sink, csv_sink
+
+
+def _check_outputs(path, output, frames_csv) -> None:
+    """Every output path is usable and none is an input or another output (before anything is opened)."""
+    from detector.sinks import STDOUT, check_output
+
+    outs = [o for o in (output, frames_csv) if o]
+    for o in outs:
+        check_output(o, inputs=(path,))
+    if len(outs) == 2 and outs[0] != STDOUT and Path(outs[0]).resolve() == Path(outs[1]).resolve():
+        raise CliError("-o and --frames-csv name the same file")
+    if frames_csv == STDOUT:
+        raise CliError("--frames-csv cannot be - (standard output); -o - can")
 
 
 def _check_workers(args) -> int:
@@ -269,14 +388,19 @@ def cmd_analyze(args) -> int:
     cfg = _config_from_args(args)
     if args.verbose:
         print("# configuration used\n" + cfg.to_toml(), file=sys.stderr)
-    if args.fps is not None and not args.fps > 0:
-        raise CliError("--fps must be a positive number of frames per second")
+    if args.fps is not None:
+        from detector.source import fps_problem
+
+        if fps_problem(args.fps):
+            raise CliError(f"--fps {fps_problem(args.fps)}")
     workers = _check_workers(args)
     items = _batch_inputs(args.inputs)
     if items is not None:
         return _cmd_analyze_many(args, cfg, items, workers)
 
     path = args.inputs[0]
+    if args.fps is not None and not Path(path).is_dir():
+        warn("--fps applies to folders of images; a video's own timestamps are used")
     show = not (args.quiet or args.no_progress)
     bar: list[Progress] = []
 
@@ -292,8 +416,8 @@ def cmd_analyze(args) -> int:
     finally:
         if bar:
             bar[0].close()
-    if not args.quiet:
-        print(summary.table(), end="", flush=True)
+    if not args.quiet:  # with -o - the events are standard output: the table goes to stderr
+        print(summary.table(), end="", flush=True, file=sys.stderr if args.output == "-" else sys.stdout)
     if error is not None:
         raise error
     return EXIT_INTERRUPTED if interrupted else EXIT_OK
@@ -351,6 +475,8 @@ def _out_names(items: list[str]) -> list[str]:
 def _out_dir(value: str | None, what: str) -> Path | None:
     if not value:
         return None
+    if value == "-":
+        raise CliError(f"{what} - (standard output) takes a single input; with several inputs give a folder")
     d = Path(value)
     if d.exists() and not d.is_dir():
         raise CliError(f"{what} {d}: with several inputs this must be a folder")
@@ -546,6 +672,7 @@ def entry() -> None:
     a finished, cleanly written run in a KeyboardInterrupt traceback."""
     code = main()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sys.exit(code)
 
 
@@ -556,14 +683,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     errors = _user_errors()
+    SIGNALS.__init__()
+    SIGNALS.install()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        return SIGNALS.exit_code() if code == EXIT_INTERRUPTED else code
     except errors as e:
         print(f"microexpr: error: {e}", file=sys.stderr, flush=True)
         return getattr(e, "code", EXIT_USAGE)
     except KeyboardInterrupt:
         print("microexpr: interrupted", file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
+        return SIGNALS.exit_code()
     except BrokenPipeError:
         return EXIT_ERROR
 

@@ -1,13 +1,16 @@
 """Configuration: ``configs/default.toml`` overlaid by a user ``--config`` file.
 
 Every threshold lives in the TOML file with a comment and its unit; this module
-only parses, validates (unknown keys and wrong types are errors) and turns the
-sections into the option dataclasses of each stage.
+parses, validates and turns the sections into the option dataclasses of each
+stage.  One validator serves every section: unknown keys and wrong types are
+errors, and :data:`RULES` holds each key's range or allowed values with its
+unit (the segmenter's own ranges are checked by ``SegmenterConfig``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +37,50 @@ class ClassifierOptions:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """What a setting may be: ``lo``..``hi`` (inclusive unless ``open_lo``), or one of ``choices``; ``unit`` for messages."""
+
+    unit: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    choices: tuple[str, ...] = ()
+
+    def problem(self, v: Any) -> str | None:
+        """Why ``v`` breaks the rule (None if it does not)."""
+        if self.choices:
+            return None if v in self.choices else f"must be one of {', '.join(map(repr, self.choices))}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        unit = f" ({self.unit})" if self.unit else ""
+        if not math.isfinite(v):
+            return f"must be a finite number{unit}"
+        if self.lo is not None and (v <= self.lo if self.open_lo else v < self.lo):
+            return f"must be {'>' if self.open_lo else '>='} {self.lo:g}{unit}"
+        if self.hi is not None and v > self.hi:
+            return f"must be <= {self.hi:g}{unit}"
+        return None
+
+
+#: The rules of every setting that has one, section by section (written down once; the units
+#: match the comments of configs/default.toml).
+RULES: dict[str, dict[str, Rule]] = {
+    "landmarks": {
+        "max_faces": Rule("count", lo=1),
+        "mode": Rule(choices=("video", "image")),
+        "min_detection_confidence": Rule("0..1", lo=0, hi=1),
+        "min_presence_confidence": Rule("0..1", lo=0, hi=1),
+        "min_tracking_confidence": Rule("0..1", lo=0, hi=1),
+        "timestamp_scale": Rule("dimensionless factor", lo=0, hi=1e6, open_lo=True),
+        "delegate": Rule(choices=("cpu", "gpu")),
+    },
+    "classifier": {
+        "device": Rule(choices=("cpu", "gpu")),
+    },
+}
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole pipeline configuration (one dataclass per section)."""
 
@@ -56,9 +103,9 @@ class Config:
             lines.append("")
         return "\n".join(lines)
 
-    def replace(self, section: str, **values: Any) -> "Config":
-        """A copy with some values of one section changed (validated like a file)."""
-        return _build(self.to_dict() | {section: self.to_dict()[section] | values}, "override")
+    def replace(self, section: str, origin: str = "override", **values: Any) -> "Config":
+        """A copy with some values of one section changed (validated like a file; ``origin`` names them in errors)."""
+        return _build(self.to_dict() | {section: self.to_dict()[section] | values}, origin)
 
 
 def _toml_value(v: Any) -> str:
@@ -84,18 +131,26 @@ def _section(cls, values: dict[str, Any], name: str, origin: str):
             v = float(v)
         if getattr(default, k) is not None and not isinstance(v, want):
             raise ConfigError(f"{origin}: [{name}] {k} must be {want.__name__}, got {v!r}")
+        rule = RULES.get(name, {}).get(k)
+        why = rule.problem(v) if rule is not None else None
+        if why:
+            raise ConfigError(f"{origin}: [{name}] {k} {why}, got {v!r}")
         clean[k] = v
     try:
         return cls(**clean)
     except (TypeError, ValueError) as e:
-        raise ConfigError(f"{origin}: [{name}] {e}") from None
+        raise ConfigError(f"{origin}: [{name}] {str(e).removeprefix(f'{name} config: ')}") from None
 
 
 def _build(data: dict[str, Any], origin: str) -> Config:
     sections = {f.name: f for f in dataclasses.fields(Config)}
     unknown = sorted(set(data) - set(sections))
     if unknown:
-        raise ConfigError(f"{origin}: unknown section [{unknown[0]}] (known: {', '.join(sections)})")
+        name = unknown[0]
+        if not isinstance(data[name], dict):
+            raise ConfigError(f"{origin}: setting {name} is outside any section (settings go under "
+                              f"[{'], ['.join(sections)}])")
+        raise ConfigError(f"{origin}: unknown section [{name}] (known: {', '.join(sections)})")
     parts = {}
     for name, f in sections.items():
         values = data.get(name, {})

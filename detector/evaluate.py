@@ -233,7 +233,7 @@ def load_events(path: str | Path, clip: str | None = None, allow_empty: bool = F
             try:
                 items = json.loads(text)
             except json.JSONDecodeError as e:
-                raise EvaluationError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+                raise EvaluationError(f"{path}: invalid JSON ({e.msg}: line {e.lineno} column {e.colno})") from None
             for i, item in enumerate(items, start=1):
                 events.append(as_annotation(item, f"{path.name} item {i}", clip))
         else:
@@ -243,7 +243,7 @@ def load_events(path: str | Path, clip: str | None = None, allow_empty: bool = F
                 try:
                     item = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise EvaluationError(f"{path}: line {i} is not valid JSON ({e.msg})") from None
+                    raise EvaluationError(f"{path}: line {i} is not valid JSON ({e.msg}: column {e.colno})") from None
                 events.append(as_annotation(item, f"{path.name} line {i}", clip))
         if not events and not allow_empty:
             raise EvaluationError(f"{path}: no events in the file")

@@ -36,6 +36,8 @@ class Event:
     scores: dict[str, float] = field(default_factory=dict)  # all eight probabilities
     action_units: dict[str, float] = field(default_factory=dict)  # AU name -> intensity at apex (0..1)
     intensity: float = 0.0  # peak activation, in noise standard deviations
+    head_motion: bool = False  # the head moved faster than [segmenter] head_rot_speed_dps/head_trans_speed
+    #                            during the event (such events are kept only with head_motion = "flag")
 
     @property
     def duration_ms(self) -> float:

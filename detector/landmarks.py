@@ -9,6 +9,8 @@ id across frames.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from detector.resources import verified_model
+
+_log = logging.getLogger(__name__)
 
 #: MediaPipe's 52 blendshape names, in the order of ``FaceObservation.blendshapes``.
 BLENDSHAPE_NAMES: tuple[str, ...] = (
@@ -102,6 +106,26 @@ def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM held back: they reach their handlers when the block ends (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = {sig: signal.signal(sig, lambda signum, frame: got.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if got:
+            signal.raise_signal(got[0])
 
 
 class _Tracker:
@@ -261,9 +285,18 @@ class Landmarker:
         self.options = options
         self._mp = mp
         self._video = options.mode == "video"
-        opts = mediapipe_options(options)
-        with _native_stderr_silenced(options.quiet):
-            self._lm = vision.FaceLandmarker.create_from_options(opts)
+        try:
+            with _native_stderr_silenced(options.quiet):
+                self._lm = vision.FaceLandmarker.create_from_options(mediapipe_options(options))
+        except RuntimeError as e:
+            if options.delegate != "gpu":
+                raise
+            why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            _log.warning("landmarks: MediaPipe GPU delegate not available (%s); running on CPU",
+                         why.rsplit(": ", 1)[-1][:160])
+            self.options = options = dataclasses.replace(options, delegate="cpu")
+            with _native_stderr_silenced(options.quiet):
+                self._lm = vision.FaceLandmarker.create_from_options(mediapipe_options(options))
         self._tracker = _Tracker()
         self._last_ts_ms = -1
         self._warm = False
@@ -278,9 +311,13 @@ class Landmarker:
         self.close()
 
     def close(self) -> None:
-        if self._lm is not None:
-            self._lm.close()
-            self._lm = None
+        """Release MediaPipe's graph.  Ctrl-C/SIGTERM wait until it is done: a graph left half-closed
+        by a second Ctrl-C made MediaPipe's ``__del__`` fail at exit."""
+        if self._lm is None:
+            return
+        lm, self._lm = self._lm, None
+        with _signals_blocked():
+            lm.close()
 
     def detect(self, image_bgr: np.ndarray, timestamp: float) -> list[FaceObservation]:
         """Faces in one BGR frame taken at ``timestamp`` seconds."""

@@ -650,12 +650,21 @@ def run(args) -> int:
         v = getattr(args, name)
         if v is not None and v <= 0:
             raise CliError(f"--{name} must be a positive number of pixels")
-    if not (args.fps > 0):
-        raise CliError("--fps must be a positive number of frames per second")
+    from detector.source import fps_problem
+
+    if fps_problem(args.fps):
+        raise CliError(f"--fps {fps_problem(args.fps)}")
     snap = Path(args.snapshot_dir)
     if not snap.is_dir():
         raise CliError(f"--snapshot-dir {snap}: no such folder")
     cfg = _config_from_args(args)
+    from detector.sinks import check_output
+
+    outs = [o for o in (args.events, args.record) if o]
+    for o in outs:  # before anything is opened: an output is never the input
+        check_output(o, inputs=(args.source,) if args.source else ())
+    if len(outs) == 2 and Path(outs[0]).resolve() == Path(outs[1]).resolve():
+        raise CliError("--events and --record name the same file")
 
     source = _open_source(args)
     recorder = sink = window = None
@@ -711,8 +720,8 @@ def run(args) -> int:
         source.close()
         if window is not None:
             window.close()
-        if sink is not None:
-            sink.close()
+        if sink is not None:  # a run that never started (recorder, window, model failed) leaves it as it was
+            sink.close() if session is not None else sink.discard()
         if recorder is not None:
             recorder.close()
 

@@ -61,7 +61,7 @@ file per process at a time, with progress messages, one result per file, and
 a failing file reported and skipped.
 
 Processes are started with ``spawn`` (MediaPipe is not fork-safe once
-initialised); workers ignore SIGINT, so Ctrl-C reaches the main process only,
+initialised); workers ignore SIGINT and SIGTERM, so Ctrl-C reaches the main process only,
 which stops them and keeps its outputs valid.
 """
 
@@ -334,11 +334,16 @@ def _fresh_landmarker(options, recent, Landmarker):
     return lm
 
 
+def _ignore_stop_signals() -> None:
+    """Workers leave Ctrl-C and SIGTERM (sent to the whole process group) to the main process, which
+    stops them and keeps its outputs; a worker whose main process is gone ends by itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _worker_main(slot: int, jobs, results, shared, lock, parent_pid: int) -> None:
     """Worker process: run jobs from ``jobs`` and put their messages on ``results``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    _ignore_stop_signals()
 
     def end_of_run(chunk: int) -> int:
         if os.getppid() != parent_pid:  # the main process is gone: stop
@@ -772,7 +777,7 @@ def analyze(
     """
     from detector.config import load_config
     from detector.pipeline import Analyzer
-    from detector.pipeline import analyze_single_stream
+    from detector.pipeline import analyze_single_stream, events_on_error
     from detector.source import VideoFileSource
 
     config = config or load_config()
@@ -780,8 +785,10 @@ def analyze(
         borders = video_borders(probe, chunk_s)
     if not borders:
         return analyze_single_stream(path, config)
-    return run_chunked(path, config, Analyzer(config), workers=workers, borders=borders,
-                       warmup_frames=warmup_frames)
+    analyzer, found = Analyzer(config), []
+    with events_on_error(analyzer, found):
+        return run_chunked(path, config, analyzer, workers=workers, borders=borders, warmup_frames=warmup_frames,
+                           on_event=found.append)
 
 
 # --------------------------------------------------------------------------- many files
@@ -797,9 +804,7 @@ class Stopped(KeyboardInterrupt):
 
 
 def _pool_worker(tasks, results, stop, parent_pid: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    _ignore_stop_signals()
     while True:
         item = tasks.get()
         if item is None:

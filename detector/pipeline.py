@@ -9,6 +9,7 @@ run by the caller, so each stage can be timed and swapped separately.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from detector.features import (
 )
 from detector.landmarks import FaceObservation, Landmarker
 from detector.segmenter import Segment, Segmenter
-from detector.source import Frame, open_source
+from detector.source import Frame, SourceError, open_source
 
 
 @dataclass
@@ -162,6 +163,7 @@ class Analyzer:
                     scores={e: float(p) for e, p in zip(EMOTIONS, probs)},
                     action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= 0.01},
                     intensity=float(s.intensity),
+                    head_motion=bool(s.head_motion),
                 )
             )
         return out
@@ -223,7 +225,21 @@ def analyze_single_stream(path: str | Path, config: Config | None = None, fps: f
     """Events of a video file or image folder from one landmarker run over every frame (no chunk grid)."""
     config = config or load_config()
     with open_source(path, fps=fps) as src, Landmarker(config.landmarks) as lm:
-        return run(src, lm, Analyzer(config))
+        analyzer = Analyzer(config)
+        found: list[Event] = []
+        with events_on_error(analyzer, found):
+            return run(src, lm, analyzer, on_event=found.append)
+
+
+@contextlib.contextmanager
+def events_on_error(analyzer: Analyzer, found: list[Event]):
+    """A :class:`SourceError` raised inside (a truncated file) leaves with ``events``: ``found`` plus
+    the events still open, flushed as at the end of the file."""
+    try:
+        yield
+    except SourceError as e:
+        e.events = found + analyzer.finish()
+        raise
 
 
 def analyze(
@@ -249,6 +265,15 @@ def analyze(
     Returns
     -------
     list of Event, in the order they were found.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file or folder (a :class:`detector.source.SourceError` too).
+    detector.source.SourceError
+        The input cannot be read.  If it breaks off part-way (a truncated
+        file), the events found up to there, the one in progress included,
+        are in the exception's ``events``.
     """
     if Path(path).is_dir():
         return analyze_single_stream(path, config, fps)

@@ -1,14 +1,18 @@
 """Output stage: event JSONL, per-frame CSV, and the run summary.
 
-Sinks write as results arrive and flush every record, so an interrupted run
-(Ctrl-C, camera lost, truncated file) leaves valid files with everything found
-so far.
+Sinks write as results arrive, every record whole, to a locked part file
+beside the target that is renamed into place when the run ends, however it
+ends (:class:`OutputFile`): an interrupted run (Ctrl-C, SIGTERM, camera lost,
+truncated file, disk full) leaves valid files with everything found so far,
+and no run truncates an input or an earlier result before it starts writing.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,35 +22,193 @@ import numpy as np
 from detector.events import Event
 from detector.facs import AU_NAMES, EMOTIONS
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 
 class OutputError(RuntimeError):
-    """An output file cannot be written (one-line message)."""
+    """An output file cannot be written (one-line message).  ``code``: the CLI's exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def _open_for_writing(path: str | Path):
+#: ``-o -``: write to standard output.
+STDOUT = "-"
+
+
+def part_path(target: str | Path) -> Path:
+    """Where an output is written until the run ends: ``.NAME.part`` beside ``target`` (also its lock)."""
+    t = Path(target)
+    return t.with_name(f".{t.name}.part")
+
+
+def check_output(path: str | Path, inputs: tuple[str | Path, ...] = ()) -> None:
+    """Raise :class:`OutputError` unless ``path`` can be an output: its folder exists, it is not a
+    folder, and it is none of ``inputs`` (an output is never an input).  Opens nothing."""
+    if str(path) == STDOUT:
+        return
     p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{p}: is a folder (give a file name)")
+    if not p.parent.is_dir():
+        raise OutputError(f"{p}: folder {p.parent} does not exist")
+    for src in inputs:
+        if _same_file(p, Path(src)):
+            raise OutputError(f"{p}: is also an input (an output must never be an input)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
     try:
-        if p.parent and not p.parent.exists():
-            raise OutputError(f"{p}: folder {p.parent} does not exist")
-        return open(p, "w", encoding="utf-8", newline="")
-    except OSError as e:
-        raise OutputError(f"{p}: cannot write ({e.strerror})") from None
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.resolve() == b.resolve()
+
+
+class OutputFile:
+    """One output, written so that no run loses or destroys data.
+
+    * Records go to :func:`part_path` beside the target; :meth:`close` renames
+      it over the target (``os.replace``) — at the end of the run, after
+      Ctrl-C and after an error alike — so the target is never seen half
+      written and is not touched before the run starts writing.
+    * The part file is locked (``fcntl.flock``, exclusive): a second run
+      writing the same target at the same time is refused with
+      :class:`OutputError`.
+    * A record is written whole or not at all: after a failed write (disk
+      full) the file is cut back to the last complete record and
+      :class:`OutputError` (code 1) is raised; later writes are dropped.
+    * ``"-"`` is standard output; a target that exists and is not a regular
+      file (``/dev/null``, ``/dev/full``, a FIFO) is written in place.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.target = Path(path)
+        self.records = 0  # complete records written
+        self.failed = False
+        self._pending: list[str] = []
+        self._good = 0  # file size after the last complete record
+        self._part: Path | None = None
+        if str(path) == STDOUT:
+            sys.stdout.flush()
+            self._fd = 1
+            return
+        check_output(path)
+        try:
+            if self.target.exists() and not self.target.is_file():  # a device or FIFO: written in place
+                self._fd = os.open(self.target, os.O_WRONLY | os.O_CLOEXEC)
+            else:
+                self._part = part_path(self.target)
+                self._fd = _open_locked(self._part, self.target)
+        except OSError as e:
+            raise OutputError(f"{self.target}: cannot write ({e.strerror})") from None
+
+    def write(self, text: str) -> None:
+        """Queue ``text`` (whole records); it reaches the file at :meth:`commit`."""
+        self._pending.append(text)
+
+    def commit(self) -> None:
+        """Write the queued records; on failure cut the file back to the last whole record."""
+        if not self._pending or self.failed or self._fd is None:
+            self._pending.clear()
+            return
+        data = "".join(self._pending).encode("utf-8")
+        n = len(self._pending)
+        self._pending.clear()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            self.failed = True
+            if self._part is not None:
+                try:
+                    os.ftruncate(self._fd, self._good)
+                except OSError:
+                    pass
+            raise OutputError(f"{self.target}: cannot write ({e.strerror}); "
+                              f"kept the {self.records} complete records written before", code=1) from None
+        self._good += len(data)
+        self.records += n
+
+    def close(self) -> None:
+        """Write what is queued, then put the file in place (see the class docstring)."""
+        if self._fd is None:
+            return
+        try:
+            self.commit()
+        finally:
+            fd, self._fd = self._fd, None
+            if fd != 1:
+                if self._part is not None:
+                    try:
+                        os.fsync(fd)
+                    except OSError:
+                        pass
+                    os.replace(self._part, self.target)  # still holding the lock
+                os.close(fd)
+
+    def discard(self) -> None:
+        """Give up before the run started (another output or resource failed): the target is left as it was."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if self._part is not None:
+            try:
+                os.unlink(self._part)
+            except FileNotFoundError:
+                pass
+        if fd != 1:
+            os.close(fd)
+
+    def __enter__(self) -> "OutputFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_locked(part: Path, target: Path) -> int:
+    """Open ``part`` for writing, empty, holding an exclusive lock on it; refuse if another run holds it."""
+    while True:
+        fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        if fcntl is None:  # no flock (Windows): no protection against a concurrent run
+            os.ftruncate(fd, 0)
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(f"{target}: another microexpr run is writing it (its {part.name} is locked)") from None
+        try:  # the other run may have renamed it into place between our open and our lock
+            same = os.path.samestat(os.fstat(fd), os.stat(part))
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            return fd
+        os.close(fd)
 
 
 class JsonlEventSink:
-    """Writes one JSON object per event and flushes it at once."""
+    """Writes one JSON object per event, each written at once (see :class:`OutputFile`)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._f = _open_for_writing(path)
+        self._f = OutputFile(path)
 
     def write(self, event: Event) -> None:
         self._f.write(event.to_json() + "\n")
-        self._f.flush()
+        self._f.commit()
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        self._f.close()
+
+    def discard(self) -> None:
+        self._f.discard()
 
     def __enter__(self) -> "JsonlEventSink":
         return self
@@ -80,8 +242,9 @@ class FramesCsvSink:
 
     def __init__(self, path: str | Path, blendshape_names: tuple[str, ...], pose_names: tuple[str, ...]) -> None:
         self.path = Path(path)
-        self._f = _open_for_writing(path)
-        self._w = csv.writer(self._f)
+        self._f = OutputFile(path)
+        self._buf = io.StringIO()
+        self._w = csv.writer(self._buf)
         self._n_bs = len(blendshape_names)
         self._n_pose = len(pose_names)
         self._n_au = len(AU_NAMES)
@@ -91,6 +254,11 @@ class FramesCsvSink:
             + [f"bs_{n}" for n in blendshape_names]
             + [f"{n}_r" for n in AU_NAMES]
         )
+        try:
+            self.flush()
+        except OutputError:
+            self._f.discard()
+            raise
         self._empty = [""] * (self._n_pose + self._n_bs + self._n_au)
 
     def write(self, timestamp: float, frame: int, face: int, pose=None, blendshapes=None, aus=None) -> None:
@@ -103,11 +271,20 @@ class FramesCsvSink:
             self._w.writerow(head + [1] + [f"{v:.5g}" for v in vals])
 
     def flush(self) -> None:
-        self._f.flush()
+        """Write the rows given since the last flush (whole rows only, see :class:`OutputFile`)."""
+        self._f.write(self._buf.getvalue())
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._f.commit()
 
     def close(self) -> None:
-        if not self._f.closed:
+        try:
+            self.flush()
+        finally:
             self._f.close()
+
+    def discard(self) -> None:
+        self._f.discard()
 
 
 @dataclass

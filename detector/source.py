@@ -17,10 +17,39 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+#: Frame rates an image folder (or a camera request) may have, frames per second.  Below 1 fps no
+#: expression (at most 4 s long) spans two frames; far outside the range timestamps overflow
+#: MediaPipe's microsecond clock.
+FPS_RANGE = (1.0, 10000.0)
+
+
+def fps_problem(fps: float | None) -> str | None:
+    """Why ``fps`` is not a usable frame rate (None if it is)."""
+    lo, hi = FPS_RANGE
+    if fps is None or not (lo <= fps <= hi):  # NaN and inf fail too
+        return f"must be a number of frames per second from {lo:g} to {hi:g}, got {fps}"
+    return None
 
 
 class SourceError(RuntimeError):
-    """The input cannot be read as a video or image sequence (one-line message)."""
+    """The input cannot be read as a video or image sequence (one-line message).
+
+    Raised by :func:`detector.analyze` after part of the input was analysed
+    (a truncated file), it carries the events found up to there, the one in
+    progress flushed, in ``events`` (empty otherwise).
+    """
+
+    events: list = []
+
+
+class SourceNotFoundError(SourceError, FileNotFoundError):
+    """The input file or folder does not exist."""
+
+    def __init__(self, message: str) -> None:
+        SourceError.__init__(self, message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -74,9 +103,15 @@ class VideoFileSource(FrameSource):
         p = Path(path)
         self.name = str(p)
         if not p.exists():
-            raise SourceError(f"{p}: no such file")
+            raise SourceNotFoundError(f"{p}: no such file")
         if p.is_dir():
-            raise SourceError(f"{p}: is a folder (give --fps to read it as numbered images)")
+            raise SourceError(f"{p}: is a folder (give its frame rate to read it as numbered images: "
+                              "--fps, or fps= in Python)")
+        if not p.is_file():
+            raise SourceError(f"{p}: not a regular file (a pipe or device); give a video file")
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            raise SourceError(f"{p}: is a single image; put the frames in a folder and give their frame rate "
+                              "(--fps, or fps= in Python)")
         if p.stat().st_size == 0:
             raise SourceError(f"{p}: file is empty (0 bytes)")
         if not os.access(p, os.R_OK):
@@ -171,11 +206,13 @@ class ImageFolderSource(FrameSource):
         p = Path(folder)
         self.name = str(p)
         if not p.exists():
-            raise SourceError(f"{p}: no such folder")
+            raise SourceNotFoundError(f"{p}: no such folder")
         if not p.is_dir():
             raise SourceError(f"{p}: not a folder")
-        if fps is None or not (fps > 0):
-            raise SourceError(f"{p}: a folder of images needs --fps (frames per second, > 0)")
+        if fps is None:
+            raise SourceError(f"{p}: a folder of images needs its frame rate (--fps, or fps= in Python)")
+        if fps_problem(fps):
+            raise SourceError(f"{p}: the frame rate (--fps, fps=) {fps_problem(fps)}")
         self._files = numbered_images(p)
         if not self._files:
             raise SourceError(f"{p}: folder contains no images ({', '.join(sorted(IMAGE_SUFFIXES))})")

@@ -15,6 +15,7 @@ import pytest
 
 from detector.events import Event, KINDS, EVENT_REGIONS
 from detector.facs import EMOTIONS
+from detector.sinks import part_path
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -172,7 +173,8 @@ def test_ctrl_c_leaves_valid_jsonl(tmp_path):
     # 10 s into its 19.7 s, so several seconds of frames are still to come), not after a fixed
     # sleep that a fast machine outruns.
     deadline = time.time() + 120
-    while time.time() < deadline and p.poll() is None and not (out.exists() and out.read_text().endswith("\n")):
+    part = part_path(out)  # written there until the run ends, then renamed to out
+    while time.time() < deadline and p.poll() is None and not (part.exists() and part.read_text().endswith("\n")):
         time.sleep(0.02)
     assert p.poll() is None, "finished before it could be interrupted"
     p.send_signal(signal.SIGINT)
