@@ -44,26 +44,28 @@ Algorithm, per face
    and the event's own signal ``e`` (below) is back at ``return_z`` (or
    ``tail_max_s`` later); a post-roll of ``backtrack_widen`` times its length
    follows, so the offset can be sought past that point.
-4b. **Motion.**  Real faces often do not return to where they started: after a
-   micro-expression they settle at a slightly different neutral (0.44 of the
-   way up in the median), so a level detector against a frozen baseline runs
-   on for seconds.  As the MEGC long-video spotters do (MDMD, the optical-flow
-   ROI spotters), each channel is also compared with itself ``motion_lag_s``
-   earlier (about half a micro-expression): ``m_c = |y_c(n) - y_c(n - lag)|``
-   over its own motion noise (calibrated and followed like the level noise),
-   and the *departure* ``d_c``: how much further from the baseline ``y_c(n)``
-   is than ``y_c(n - lag)`` (0 when it is closer, so a return to neutral is no
-   onset).  An event also starts when the top-k departure reaches
-   ``motion_start_z``.  An active event whose top-k motion has stayed below
-   ``motion_end_z`` for ``settle_s`` (the face is still again), below
-   ``settle_level`` of its peak activation (or for ``settle_max_s`` at any
-   level: a held apex stays one event up to that), has ended where the motion
-   stopped: its offset is where ``e`` comes within ``return_z`` of the level
-   it rests at, and that level (mean over the still frames) becomes the new
-   baseline.  A state that never moved faster than ``motion_end_z`` is a drift:
-   re-baselined, not reported.  While both lids are lowered (closure gauges at
-   ``lids_lowered_min``) the face is not taken as still: eyes shut or looking
-   down end when they open again.  Cost: O(channels) per frame.
+4b. **Motion: events that end at rest at a new level.**  Real faces often do
+   not return to where they started: after a micro-expression they settle at a
+   slightly different neutral (0.44 of the way up in the median), and a level
+   detector against the frozen baseline runs on for seconds.  As the MEGC
+   long-video spotters do (MDMD, the optical-flow ROI spotters), frames are also
+   compared with the frame ``motion_lag_s`` earlier (about half a
+   micro-expression).  The *departure* of each channel is how much further from
+   the baseline ``y_c(n)`` is than ``y_c(n - lag)``, in its own motion noise
+   (calibrated and followed like the level noise).  An active event whose top-k
+   departure reached ``settle_departure_z`` (a brief rise), and whose own signal
+   ``e`` then changed less than ``settle_z`` over ``motion_lag_s`` and since the
+   run began, for ``settle_s`` and ``settle_rel`` of its age, after its peak
+   activation and below ``settle_level`` of ``e`` there (or for ``settle_max_s``
+   at any level: a held expression), has ended where the motion stopped.  The
+   still run must begin within ``micro_max_s`` of the trigger; slower states
+   end by level as in step 4 (a slow macro expression looks still at its apex
+   too).  Its offset is where ``e`` comes within ``return_z`` of the level it
+   rests at (for a held one, where ``e`` first reached it), and that level (mean
+   over the still frames) becomes the new baseline; after a held one, a return
+   to the neutral from before ends it (no new event).  While both lids are
+   lowered (closure gauges at ``lids_lowered_min``) the face is not at rest:
+   eyes shut or looking down end when they open again.  O(channels) per frame.
 5. **Apex, onset, offset.**  The channels that carried the event (peak |z| at
    least ``start_z`` and ``channel_rel`` times the strongest) are combined,
    sign-aligned and weighted by their peak, into one signal ``e(n)`` (~0 at

@@ -82,7 +82,6 @@ class SegmenterConfig:
     #                                  whether syllables follow (0 = no look-ahead, no window test)
     motion_lag_s: float = 0.15  # s, motion = smoothed channel now minus the same motion_lag_s earlier (about half
     #                             a micro-expression, 300 ms in the median; 0 = no motion spotting)
-    motion_start_z: float = 6.0  # motion noise units, motion away from the baseline that starts an event
     settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
     settle_z: float = 3.0  # noise units of the event signal e: e changing less than this over motion_lag_s, and
@@ -98,7 +97,7 @@ class SegmenterConfig:
             "calibration_s", "baseline_tau_s", "baseline_clip_z", "noise_tau_s", "noise_clip_z", "noise_floor",
             "start_z", "end_z", "refine_z", "micro_max_s", "max_duration_s", "blink_max_s", "blink_dominance",
             "channel_rel", "head_rot_speed_dps", "head_trans_speed", "head_speed_lag_s", "gap_s",
-            "recalibrate_gap_s", "max_fps", "calibration_margin", "motion_start_z", "settle_level",
+            "recalibrate_gap_s", "max_fps", "calibration_margin", "settle_level",
         )
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
@@ -204,7 +203,6 @@ KERNEL_CONFIG = np.dtype([
     ("calibration_margin", np.float64),
     ("lids_lowered_min", np.float64),
     ("motion_lag_s", np.float64),
-    ("motion_start_z", np.float64),
     ("settle_z", np.float64),
     ("settle_departure_z", np.float64),
     ("settle_s", np.float64),

@@ -39,10 +39,9 @@ def _centre_dt(sc, t, c, lowest, tc, cfg):
 
 @njit(cache=True, inline="always")
 def _start_event(sc, ch, t, cfg, c, tc, a, dep):
-    """The activation reached start_z (or the departure motion motion_start_z): an active state starts
-    at centre c."""
+    """The activation reached start_z: an active state starts at centre c."""
     R = sc.ring_size
-    sc.peak_e = 0.0
+    sc.peak_act_at = c
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -68,7 +67,7 @@ def _start_event(sc, ch, t, cfg, c, tc, a, dep):
 
 
 @njit(cache=True, inline="always")
-def _follow_peaks(sc, ch, a, dep):
+def _follow_peaks(sc, ch, c, a, dep):
     """Peak |z| (and its sign) per channel, the peak activation and departure, of the active state."""
     zs = ch.z
     az = ch.az
@@ -81,6 +80,7 @@ def _follow_peaks(sc, ch, a, dep):
             sign[k] = 1.0 if z >= 0.0 else -1.0
     if a > sc.peak_act:
         sc.peak_act = a
+        sc.peak_act_at = c
     if dep > sc.peak_departure:
         sc.peak_departure = dep
 
@@ -90,10 +90,11 @@ def _settled(sc, ch, ring, cfg, c):
     """Follow the active state's run of still frames, on its own event signal e (the channels that
     carry it so far): e has changed less than settle_z over motion_lag_s and since the run began.
     True once the run has lasted settle_s and settle_rel of the state's age (slow events move
-    slowly), after the peak of e and with e (its mean over the run: a held apex is noisy) below
-    settle_level of that peak, or settle_max_s at any level.  (A slow expression at its apex looks
-    still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
-    (closure gauges at lids_lowered_min) are not at rest: their return ends that event."""
+    slowly), after the state's peak activation and with e (its mean over the run: a held apex is
+    noisy) below settle_level of e at that peak, or settle_max_s at any level.  (A slow expression at
+    its apex looks still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
+    (closure gauges at lids_lowered_min) are not at rest: their return ends that event.  The run must
+    begin within micro_max_s of the trigger: a slower expression ends by level, as before."""
     R = sc.ring_size
     pc = c % R
     m = int(ring.lag[pc])
@@ -103,27 +104,27 @@ def _settled(sc, ch, ring, cfg, c):
         return False
     event_weights(ch, cfg)
     e = event_signal(c, ring, ch, R)
-    if e > sc.peak_e:
-        sc.peak_e = e
-        sc.peak_e_at = c
     if abs(e - event_signal(m, ring, ch, R)) >= cfg.settle_z:
         sc.still_from = -1
         return False
-    if sc.still_from < 0 or abs(e - event_signal(sc.still_from, ring, ch, R)) >= cfg.settle_z:
-        sc.still_from = c
     tc = ring.t[pc]
+    if sc.still_from < 0 or abs(e - event_signal(sc.still_from, ring, ch, R)) >= cfg.settle_z:
+        if tc - sc.t_trigger > cfg.micro_max_s:
+            sc.still_from = -1  # not at rest within a micro-expression's time: it ends by level (step 4)
+            return False
+        sc.still_from = c
     still = tc - ring.t[sc.still_from % R]
     if still < cfg.settle_s or still < cfg.settle_rel * (tc - sc.t_trigger):
         return False
     if still >= cfg.settle_max_s:
         sc.settled = 2  # held: at rest near its peak
         return True
-    if sc.peak_e_at >= sc.still_from:
+    if sc.peak_act_at >= sc.still_from:
         return False
     rest = 0.0
     for n in range(sc.still_from, c + 1):
         rest += event_signal(n, ring, ch, R)
-    if rest / (c - sc.still_from + 1) > cfg.settle_level * sc.peak_e:
+    if rest / (c - sc.still_from + 1) > cfg.settle_level * event_signal(sc.peak_act_at, ring, ch, R):
         return False
     sc.settled = 1
     return True
@@ -209,7 +210,7 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
         sc.speech_until = tc + cfg.speech_hold_s
         _end_idle(sc)
         return nout
-    _follow_peaks(sc, ch, a, dep)
+    _follow_peaks(sc, ch, c, a, dep)
     if cfg.noise_adapt_s > 0.0 and dtc > 0.0 and tc - sc.t_trigger > cfg.noise_adapt_s:
         pc = c % sc.ring_size
         adapt_noise(ch, cfg, st.ring.x[pc], st.ring.y[pc], dtc)
@@ -265,7 +266,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     mj = track_syllables(sc, cfg, ring, pc, tc, speech)
     nout = release(sc, st.held, cfg, tc, out, nout)
     if state == IDLE:
-        if a >= cfg.start_z or (cfg.motion_lag_s > 0.0 and dep >= cfg.motion_start_z):
+        if a >= cfg.start_z:
             _start_event(sc, ch, ring.t, cfg, c, tc, a, dep)
         elif dtc > 0.0:
             m = int(ring.lag[pc])

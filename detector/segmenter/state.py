@@ -61,13 +61,12 @@ SCALARS = np.dtype([
     ("rise_pos", np.int64),  # re-rises ever seen (next slot of rises)
     ("still_from", np.int64),  # first centre of the active state's current run of still frames (-1: moving)
     ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level (2: held near its peak)
-    ("peak_e_at", np.int64),  # centre frame of peak_e
+    ("peak_act_at", np.int64),  # centre frame of peak_act
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
-    ("peak_e", np.float64),  # peak event signal of the active state so far (noise units)
     ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
     ("t_final", np.float64),  # the ended event is finalized at this time (end of post-roll); inf: not ended
     ("mj_extreme", np.float64),  # mouth/jaw tracker's last peak (rising) or trough (falling)
