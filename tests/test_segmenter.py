@@ -483,7 +483,7 @@ def test_flat_channels_do_not_blow_up():
 
 
 def test_calibration_warm_up_and_reset_baseline():
-    evs = [SynthEvent(0.2, 0.3, 0.5, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),   # during warm-up (calibration_s 0.6)
+    evs = [SynthEvent(0.5, 0.6, 0.8, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),   # during warm-up
            SynthEvent(3.0, 3.1, 3.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),
            SynthEvent(5.4, 5.5, 5.7, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0),   # just after reset
            SynthEvent(8.0, 8.1, 8.3, (ch(MOUTH, 0), ch(MOUTH, 1)), 12.0)]

@@ -15,7 +15,7 @@ Algorithm, per face
 2. **Neutral baseline and noise scale per channel.**  The first
    ``calibration_s`` seconds calibrate (median and 1.4826 x MAD, robust to an
    expression made meanwhile; nothing is reported), and the noise scales are
-   multiplied by ``calibration_margin``: from 0.6 s of frames some of ~60
+   multiplied by ``calibration_margin``: from one second of frames some of ~60
    channels' noise comes out 20 % low, and a still face then fires right
    after calibration; the running estimate relaxes the margin.  Afterwards the baseline is an exponential moving average (time
    constant ``baseline_tau_s``) whose step is clipped to ``baseline_clip_z``

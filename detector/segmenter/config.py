@@ -22,7 +22,7 @@ class SegmenterConfig:
     ``smooth_s`` smoothing, measured per person and per channel.
     """
 
-    calibration_s: float = 0.6  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
+    calibration_s: float = 1.0  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
     calibration_margin: float = 1.25  # ratio, calibrated noise scales are multiplied by this: a short calibration
     #                                   underestimates some of ~60 channels' noise by 20 %, and a still face then
     #                                   fires right after it; the running noise estimate relaxes the margin
