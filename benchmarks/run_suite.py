@@ -58,6 +58,7 @@ if __package__ in (None, ""):  # run as a script: make ``detector`` and ``benchm
 
 from detector.config import Config, load_config  # noqa: E402
 from detector.evaluate import score  # noqa: E402
+from detector.events import EYE_KINDS  # noqa: E402
 from detector.facs import EMOTIONS  # noqa: E402
 from detector.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
 
@@ -314,7 +315,7 @@ def distractor_hits(events: Sequence, truth: Sequence[dict], meta: dict) -> Coun
     first = min((on for on, _ in expr), default=math.inf)
     out: Counter = Counter()
     for e in events:
-        if e.kind == "blink" or any(e.onset < off and e.offset > on for on, off in expr):
+        if e.kind in EYE_KINDS or any(e.onset < off and e.offset > on for on, off in expr):
             continue
         hit = [v for v, on, off in spans if e.onset < off and e.offset > on]
         out[hit[0] if hit else ("lead_in" if e.offset <= first else "other")] += 1
@@ -400,7 +401,7 @@ def score_event_files(folder: Path, clips: Sequence[Path], held_out: Iterable[st
         n, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
         cap.release()
         events = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-        events = [e for e in events if e["kind"] != "blink"]
+        events = [e for e in events if e["kind"] not in EYE_KINDS]
         fa = [e for e in events if reviewed_action(review.get(clip.name, ()), e["onset"], e["offset"]) is None]
         rows.append({"clip": clip.name, "duration_s": n / fps if fps > 0 else 0.0, "events": len(events),
                      "false_alarms": len(fa), "false_alarm_onsets_s": [round(e["onset"], 2) for e in fa],
@@ -421,12 +422,12 @@ def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False
     calib, active = busy_fraction(tr, config)
     ev = spot(tr, config, include_blinks=True)
     dur = float(tr.times[-1] - tr.times[0]) + float(np.median(np.diff(tr.times))) if len(tr.times) > 1 else 0.0
-    expr = [e for e in ev if e.kind != "blink"]
+    expr = [e for e in ev if e.kind not in EYE_KINDS]
     rows = [{"onset": round(e.onset, 3), "duration_ms": round(e.duration_ms), "kind": e.kind, "region": e.region,
              "emotion": e.emotion, "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config),
-             "reviewed": reviewed_action(review, e.onset, e.offset) if e.kind != "blink" else None}
+             "reviewed": reviewed_action(review, e.onset, e.offset) if e.kind not in EYE_KINDS else None}
             for e in ev]
-    fa = sum(1 for r in rows if r["kind"] != "blink" and r["reviewed"] is None)
+    fa = sum(1 for r in rows if r["kind"] not in EYE_KINDS and r["reviewed"] is None)
     return {"clip": path.name, "duration_s": dur, "frames": int(len(tr.times)), "frames_with_face": int(tr.present.sum()),
             "events": len(expr), "blinks": len(ev) - len(expr), "calibrating_fraction": calib,
             "active_fraction": active, "false_alarms": fa,

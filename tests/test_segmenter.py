@@ -127,16 +127,15 @@ def test_micro_vs_macro_by_duration():
 
 @pytest.mark.parametrize("fps", [200.0, 100.0])
 def test_40ms_event_is_resolved(fps):
-    # 1/25 s: 8 frames at 200 fps, 4 at 100 fps; SNR 6 on a pair of channels.  (3 s in: for the
-    # first seconds after calibration its noise margin makes the detector up to 25 % less sensitive.)
-    ev = SynthEvent(3.0, 3.02, 3.04, (ch(BROWS, 2), ch(BROWS, 3)), 6.0)
-    clip = make_clip(5.0, fps, [ev], seed=21)
+    # 1/25 s: 8 frames at 200 fps, 4 at 100 fps; SNR 6 on a pair of channels.
+    ev = SynthEvent(2.0, 2.02, 2.04, (ch(BROWS, 2), ch(BROWS, 3)), 6.0)
+    clip = make_clip(4.0, fps, [ev], seed=21)
     found = run(clip)
     assert len(found) == 1
     s = found[0]
     assert s.kind == "micro" and s.region == "upper"
     assert abs(s.apex_frame - ev.frames(clip.times)[1]) <= 1
-    assert s.onset <= 3.02 <= s.offset and s.duration < 0.1
+    assert s.onset <= 2.02 <= s.offset and s.duration < 0.1
 
 
 def test_two_40ms_events_150ms_apart_are_two_events():
@@ -320,19 +319,17 @@ def test_head_turn_rejected_by_default_and_flagged_on_request():
     assert len(kept) == 1 and not kept[0].head_motion and kept[0].region == "full"
 
 
-def test_sustained_expression_is_one_rise_and_detector_recovers():
-    # A 6 s expression (rise 0.3 s, hold 5.4 s, fall 0.3 s): a rise to a new level is one event that
-    # ends when the motion stops (not a 6 s state); the return to the old neutral is not a second
-    # event; a micro event 4 s after it ended must still be found.
+def test_sustained_expression_not_reported_and_detector_recovers():
+    # A 6 s expression (rise 0.3 s, hold 5.4 s, fall 0.3 s) is a state, not an event; a micro
+    # event 4 s after it ended must still be found.
     times = make_times(14.0, FPS)
     p = plateau_profile(times, 2.0, 0.3, 5.4, 0.3)
     sustained = ((ch(MOUTH, 2), ch(MOUTH, 3), ch(CHEEKS, 2)), np.stack([10 * p, -10 * p, 8 * p], axis=1))
     micro = SynthEvent(12.0, 12.1, 12.3, (ch(BROWS, 0), ch(BROWS, 1)), 8.0)
     clip = make_clip(14.0, FPS, [micro], seed=51, extra=[sustained])
     found = run(clip)
-    assert [s.kind for s in found] == ["micro", "micro"], [(s.kind, s.onset, s.offset) for s in found]
-    assert 1.7 < found[0].onset < 2.05 and abs(found[0].offset - 2.3) < 0.15  # the level is reached smoothly
-    assert abs(found[1].apex - 12.1) < 0.02
+    assert len(found) == 1
+    assert abs(found[0].apex - 12.1) < 0.02 and found[0].kind == "micro"
 
 
 def test_region_labels_and_payload():

@@ -23,7 +23,7 @@ class SegmenterConfig:
     """
 
     calibration_s: float = 1.0  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
-    calibration_margin: float = 1.25  # ratio, calibrated noise scales are multiplied by this: a short calibration
+    calibration_margin: float = 1.0  # ratio, calibrated noise scales are multiplied by this: a short calibration
     #                                   underestimates some of ~60 channels' noise by 20 %, and a still face then
     #                                   fires right after it; the running noise estimate relaxes the margin
     baseline_tau_s: float = 2.0  # s, time constant of the running neutral baseline (EMA)
@@ -80,8 +80,10 @@ class SegmenterConfig:
     #                               before its trigger to the end of its look-ahead is speech (dropped)
     speech_lookahead_s: float = 0.5  # s, a mouth/jaw-dominated event is held this long after it ends to see
     #                                  whether syllables follow (0 = no look-ahead, no window test)
-    motion_lag_s: float = 0.15  # s, motion = smoothed channel now minus the same motion_lag_s earlier (about half
-    #                             a micro-expression, 300 ms in the median; 0 = no motion spotting)
+    motion_lag_s: float = 0.0  # s, departure = how much further from the baseline now than motion_lag_s earlier; 0 =
+    #                            off (the rest rule, step 4b).  0.15 (half a micro-expression) is what the
+    #                            real-like band was measured with; off by default: on the real talking clips it
+    #                            tripled the false alarms (benchmarks/RESULTS.md)
     settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
     settle_z: float = 3.0  # noise units of the event signal e: e changing less than this over motion_lag_s, and
