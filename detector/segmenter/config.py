@@ -60,9 +60,9 @@ class SegmenterConfig:
     blink_min_closure: float = 0.2  # score units, a blink closes both eyes: both closure gauges (eyeBlink*)
     #                                 rise at least this much over baseline (only with closure_channels); longer
     #                                 than blink_max_s it is an eye closure (kind "closure", AU43)
-    lids_lowered_min: float = 0.06  # score units, both closure gauges raised at least this much, by the eye
+    lids_lowered_min: float = 0.1  # score units, both closure gauges raised at least this much, by the eye
     #                                 channels alone, is the lids following the gaze down (kind "gaze"), not an
-    #                                 expression (lid tightening moves them less, 0.02-0.05, or on one side)
+    #                                 expression (lid tightening moves them less, 0.02-0.05, or on one side; 0.06 caught all synthetic gaze shifts but also a macro expression)
     head_motion: str = "reject"  # "reject" drops events during head motion, "flag" sets head_motion=True
     head_rot_speed_dps: float = 40.0  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
     head_trans_speed: float = 1.0  # IOD/s, head translation speed that marks head motion
