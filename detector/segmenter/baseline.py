@@ -79,7 +79,8 @@ def calibration_step(sc, ch, ring, cfg, c, tc):
             ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
             ch.az_other[:] = ch.abs_dev_raw
         calibrate(ch, ring, first, c, R)
-        calibrate_motion(ch, ring, first, c, R)
+        if cfg.motion_lag_s > 0.0:
+            calibrate_motion(ch, ring, first, c, R)
         for dev in (ch.abs_dev, ch.abs_dev_raw, ch.motion_dev):
             for k in range(C):
                 dev[k] *= cfg.calibration_margin

@@ -17,7 +17,7 @@ from numba import njit
 from detector.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
-from detector.segmenter.locate import event_signal, event_weights
+from detector.segmenter.locate import event_signal, event_weights, rest_level
 from detector.segmenter.speech import finalize_or_hold, release, track_syllables
 from detector.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, info_views, state_views
 
@@ -56,19 +56,13 @@ def _start_event(sc, ch, t, cfg, c, tc, a, dep):
     while lim - 1 >= lowest_hist and t[(lim - 1) % R] >= tc - cfg.preroll_s - EPS:
         lim -= 1
     sc.ev_limit = lim
-    zs = ch.z
-    az = ch.az
-    peak = ch.peak
-    sign = ch.sign
-    for k in range(zs.shape[0]):
-        z = zs[k]
-        peak[k] = az[k]
-        sign[k] = 1.0 if z >= 0.0 else -1.0
+    ch.peak[:] = -1.0  # below any |z|: the centre's values become the peaks
+    _channel_peaks(ch)
 
 
 @njit(cache=True, inline="always")
-def _follow_peaks(sc, ch, c, a, dep):
-    """Peak |z| (and its sign) per channel, the peak activation and departure, of the active state."""
+def _channel_peaks(ch):
+    """Peak |z| (and its sign) per channel of the active state."""
     zs = ch.z
     az = ch.az
     peak = ch.peak
@@ -78,6 +72,12 @@ def _follow_peaks(sc, ch, c, a, dep):
         if az[k] > peak[k]:
             peak[k] = az[k]
             sign[k] = 1.0 if z >= 0.0 else -1.0
+
+
+@njit(cache=True, inline="always")
+def _follow_peaks(sc, ch, c, a, dep):
+    """Peak |z| per channel, the peak activation and departure, of the active state."""
+    _channel_peaks(ch)
     if a > sc.peak_act:
         sc.peak_act = a
         sc.peak_act_at = c
@@ -121,10 +121,7 @@ def _settled(sc, ch, ring, cfg, c):
         return True
     if sc.peak_act_at >= sc.still_from:
         return False
-    rest = 0.0
-    for n in range(sc.still_from, c + 1):
-        rest += event_signal(n, ring, ch, R)
-    if rest / (c - sc.still_from + 1) > cfg.settle_level * event_signal(sc.peak_act_at, ring, ch, R):
+    if rest_level(ring, ch, sc.still_from, c, R) > cfg.settle_level * event_signal(sc.peak_act_at, ring, ch, R):
         return False
     sc.settled = 1
     return True

@@ -253,16 +253,22 @@ def locate(ring, ch, cfg, n0, ntrig, nend, R):
 
 
 @njit(cache=True)
-def rest_apex_offset(ring, cfg, on, apex, still_from, nend, R):
+def rest_level(ring, ch, n0, n1, R):
+    """Mean event signal over frames n0..n1: the level a face at rest keeps (noise units)."""
+    rest = 0.0
+    for n in range(n0, n1 + 1):
+        rest += event_signal(n, ring, ch, R)
+    return rest / (n1 - n0 + 1)
+
+
+@njit(cache=True)
+def rest_apex_offset(ring, ch, cfg, on, apex, still_from, nend, R):
     """(apex, offset) of an event whose face came to rest at a new level (mean event signal over the
     still frames still_from..nend): the offset is the first frame after the apex where the signal is
     within return_z of that level; a face that rests at its apex (a rise to a held level) has its
     apex and offset where the signal first reached that level."""
     e = ring.e
-    rest = 0.0
-    for n in range(still_from, nend + 1):
-        rest += e[n % R]
-    rest /= nend - still_from + 1
+    rest = rest_level(ring, ch, still_from, nend, R)
     if rest >= cfg.settle_level * e[apex % R]:
         off = on
         while off < nend and e[off % R] < rest - cfg.return_z:
@@ -348,7 +354,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     event_weights(ch, cfg)
     on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R)
     if sc.settled != 0:
-        apex, off = rest_apex_offset(ring, cfg, on, apex, sc.still_from, nend, R)
+        apex, off = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
     t_on = t[on % R]
     t_off = t[off % R]
     dur = t_off - t_on
