@@ -17,9 +17,12 @@ from synthetic_signals import make_clip, make_times
 
 FPS = 200.0
 BROWS, EYES, CHEEKS, MOUTH = (REGIONS.index(r) for r in ("brows", "eyes", "cheeks", "mouth"))
-#: the rest rule (segmenter step 4b) is off by default (configs/default.toml says why); these tests turn it on,
-#: with the calibration margin it was measured with (benchmarks/RESULTS.md)
-MOTION = SegmenterConfig(motion_lag_s=0.15, calibration_margin=1.25)
+#: the rest rule (segmenter step 4b) applies to a face that was still before the rise; these signals' frame
+#: noise (0.01-0.02 blendshape units, 5-10x MediaPipe's on a still face) moves them 0.035 on the
+#: still_motion_max gauge, which the default (0.02) counts as moving: the tests of the rule raise it
+MOTION = SegmenterConfig(still_motion_max=0.06, calibration_margin=1.25)  # the margin the rule was measured with
+#: speech-like mouth motion: 4 Hz, 0.15 blendshape units (a talking face moves 0.05-0.6 on that gauge)
+TALK_HZ, TALK_AMP = 4.0, 0.15
 
 
 def ch(region: int, i: int) -> int:
@@ -65,6 +68,23 @@ def test_without_the_rest_rule_the_same_rise_runs_on():
     clip = make_clip(8.0, FPS, [], seed=3, extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([25 * p, 25 * p], 1))])
     found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, SegmenterConfig(motion_lag_s=0.0))
     assert not any(s.kind == "micro" and abs(s.offset - 2.2) <= 0.03 for s in found)
+
+
+def test_a_rise_while_the_face_was_moving_does_not_end_at_rest():
+    # the same brow rise to a new level, but the mouth was already moving (talking): the face was not
+    # still before it, so the rest rule does not end it where the motion stopped (talking faces
+    # come to rest for a moment all the time: ending there turned speech into events)
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.12, 0.08, 0.6)
+    brows = ((ch(BROWS, 0), ch(BROWS, 1)), np.stack([25 * p, 25 * p], 1))
+    talk = TALK_AMP * np.sin(2 * np.pi * TALK_HZ * times)
+    clip = make_clip(8.0, FPS, [], seed=3, extra=[brows])
+    still = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+    assert any(s.kind == "micro" and abs(s.offset - 2.2) <= 0.03 for s in still)
+    X = clip.X.copy()
+    X[:, [ch(MOUTH, 0), ch(MOUTH, 2)]] += np.stack([talk, -talk], 1)
+    moving = segment(clip.times, X, clip.pose, clip.regions, clip.blink, MOTION)
+    assert not any(s.kind == "micro" and abs(s.offset - 2.2) <= 0.03 for s in moving), moving
 
 
 def test_slow_drift_to_a_new_level_is_not_an_event():

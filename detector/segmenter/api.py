@@ -252,7 +252,7 @@ class Segmenter:
 
         An event in progress is abandoned.
         """
-        reset_arrays(self._s.scalars)
+        reset_arrays(self._s.scalars, self._s.pend)
 
     @staticmethod
     def _coerce(a: Any, n: int, what: str) -> np.ndarray:

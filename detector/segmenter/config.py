@@ -80,12 +80,16 @@ class SegmenterConfig:
     #                               before its trigger to the end of its look-ahead is speech (dropped)
     speech_lookahead_s: float = 0.5  # s, a mouth/jaw-dominated event is held this long after it ends to see
     #                                  whether syllables follow (0 = no look-ahead, no window test)
-    motion_lag_s: float = 0.0  # s, departure = how much further from the baseline now than motion_lag_s earlier; 0 =
-    #                            off (the rest rule, step 4b).  0.15 (half a micro-expression) is what the
-    #                            real-like band was measured with; off by default: on the real talking clips it
-    #                            tripled the false alarms (benchmarks/RESULTS.md)
+    motion_lag_s: float = 0.15  # s, departure = how much further from the baseline now than motion_lag_s earlier
+    #                             (half a micro-expression); 0 = off (the rest rule, step 4b)
     settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
+    still_motion_max: float = 0.02  # channel units (blendshape scores, IOD): the face was still before a rise when
+    #                                 its motion (ring.motion: top-k mean |y(n) - y(n - motion_lag_s)|) averaged at
+    #                                 most this over still_window_s; only such a rise may end at rest (step 4b) or
+    #                                 outlive mouth re-rises without being speech.  Measured: still synthetic faces
+    #                                 0.005-0.02 at 200 fps, 0.01-0.04 at 30 fps; real talking faces 0.02-0.6
+    still_window_s: float = 0.5  # s, window of that motion, ending motion_lag_s before the trigger
     settle_z: float = 3.0  # noise units of the event signal e: e changing less than this over motion_lag_s, and
     #                        since the still run began, is a face at rest
     settle_s: float = 0.1  # s, an event whose motion has stopped this long has ended, at a new level or not
@@ -104,7 +108,7 @@ class SegmenterConfig:
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
                         "speech_lookahead_s", "lids_lowered_min", "motion_lag_s", "settle_z", "settle_s", "settle_rel", "settle_departure_z",
-                        "settle_max_s")
+                        "settle_max_s", "still_motion_max", "still_window_s")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
@@ -211,6 +215,8 @@ KERNEL_CONFIG = np.dtype([
     ("settle_rel", np.float64),
     ("settle_level", np.float64),
     ("settle_max_s", np.float64),
+    ("still_motion_max", np.float64),
+    ("still_window_s", np.float64),
 ])
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
+from detector.segmenter.activation import (activations, clear_centre, departure, face_motion, head_speed, lag_frame,
+                                          smooth_centre)
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
 from detector.segmenter.locate import event_signal, event_weights, rest_level
-from detector.segmenter.speech import finalize_or_hold, release, track_syllables
-from detector.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, info_views, state_views
+from detector.segmenter.speech import (drop_held_rise, finalize_or_hold, hold_rise, mouth_dominated, release,
+                                      release_held_rise, track_syllables)
+from detector.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, held_views, info_views, state_views
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -38,10 +40,30 @@ def _centre_dt(sc, t, c, lowest, tc, cfg):
 
 
 @njit(cache=True, inline="always")
-def _start_event(sc, ch, t, cfg, c, tc, a, dep):
+def _pre_motion(ring, lowest, c, tc, cfg, R):
+    """Mean face motion (ring.motion) over the still_window_s that end motion_lag_s before centre c
+    (before the rise that triggered; 0 when there are no such frames)."""
+    t = ring.t
+    hi = tc - cfg.motion_lag_s
+    lo = hi - cfg.still_window_s
+    acc = 0.0
+    n = 0
+    m = c - 1
+    while m >= lowest and t[m % R] >= lo - EPS:
+        if t[m % R] <= hi + EPS:
+            acc += ring.motion[m % R]
+            n += 1
+        m -= 1
+    return acc / n if n > 0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
     """The activation reached start_z: an active state starts at centre c."""
     R = sc.ring_size
+    t = ring.t
     sc.peak_act_at = c
+    sc.held_rise = -1
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -53,6 +75,7 @@ def _start_event(sc, ch, t, cfg, c, tc, a, dep):
     sc.below = 0
     lim = c
     lowest_hist = max(sc.seg_start, sc.n_in - R + MARGIN)
+    sc.pre_motion = _pre_motion(ring, lowest_hist, c, tc, cfg, R)
     while lim - 1 >= lowest_hist and t[(lim - 1) % R] >= tc - cfg.preroll_s - EPS:
         lim -= 1
     sc.ev_limit = lim
@@ -200,11 +223,14 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
     """One centre frame of an active state."""
     ch = st.ch
     if (cfg.speech_cycles > 0.0 and not speech and sc.mj_rises >= cfg.speech_cycles and mj >= a
-            and np.isinf(sc.t_final)):
-        # a mouth/jaw-dominated state that keeps rising and falling is speech, not an expression:
-        # abandon it and leave mouth and jaw out of the activation while the speech goes on
+            and np.isinf(sc.t_final) and (sc.pre_motion > cfg.still_motion_max or mouth_dominated(ch, info))):
+        # a state during which mouth and jaw keep rising and falling is speech, not an expression
+        # (a brow raise while talking included), unless the face was still before it and other
+        # channels carried it: abandon it and leave mouth and jaw out of the activation while the
+        # speech goes on
         sc.speech = 1
         sc.speech_until = tc + cfg.speech_hold_s
+        drop_held_rise(sc, st.held)
         _end_idle(sc)
         return nout
     _follow_peaks(sc, ch, c, a, dep)
@@ -219,14 +245,17 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
         for k in range(baseline.shape[0]):
             old[k] = baseline[k]
         sc.has_old = 1
+        release_held_rise(sc, st.held, tc)  # it rose to a level it kept: report the rise
         begin_calibration(sc)
         return nout
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
     if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and sc.peak_departure >= cfg.settle_departure_z
-            and _settled(sc, ch, st.ring, cfg, c)):
-        # a brief rise (fast departure) that has come to rest; slow states end by level (step 4)
-        return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+            and sc.pre_motion <= cfg.still_motion_max and sc.held_rise == -1 and _settled(sc, ch, st.ring, cfg, c)):
+        # a brief rise (fast departure) from a still face that has come to rest; slow states, and
+        # states of a face that was moving already (talking), end by level (step 4)
+        if sc.settled != 2 or not hold_rise(sc, st, cfg, c):  # still near its peak: hold a longer rise
+            return _end_settled(sc, st, cfg, info, c, tc, out, nout)
     if a >= cfg.end_z:
         sc.below = 0  # still (or again) active
         return nout
@@ -246,6 +275,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
     head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
     lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
+    face_motion(ch, ring, cfg, pc)
     dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
     sc.last_centre = c
     sc.n_centre = c + 1
@@ -264,7 +294,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     nout = release(sc, st.held, cfg, tc, out, nout)
     if state == IDLE:
         if a >= cfg.start_z:
-            _start_event(sc, ch, ring.t, cfg, c, tc, a, dep)
+            _start_event(sc, ch, ring, cfg, c, tc, a, dep)
         elif dtc > 0.0:
             m = int(ring.lag[pc])
             update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], ring.y[max(m, 0) % R], m >= 0, dtc, a, speech)
@@ -287,8 +317,11 @@ def end_segment(sc, st, cfg, info, out, nout):
         if sc.below != 0 and last >= sc.ev_trigger:
             nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
         elif (sc.still_from >= 0 and sc.peak_departure >= cfg.settle_departure_z
+              and sc.pre_motion <= cfg.still_motion_max
               and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
             nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
+        else:
+            release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
         _end_idle(sc)
     elif sc.state == CALIB:
         begin_calibration(sc)  # calibration needs calibration_s of contiguous frames
@@ -381,10 +414,12 @@ def end_segment_arrays(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, out):
 
 
 @njit(cache=True)
-def reset_arrays(scalars):
+def reset_arrays(scalars, pend):
     """Recalibrate from the next frames (Segmenter.reset_baseline)."""
     sc = scalars[0]
     sc.has_old = 0
+    if sc.state == ACTIVE:
+        release_held_rise(sc, held_views(pend), sc.t_last_in)
     begin_calibration(sc)
 
 

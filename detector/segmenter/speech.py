@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from detector.segmenter.locate import finalize
-from detector.segmenter.state import JAW, MOUTH, N_RISES
+from detector.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
 
 
 @njit(cache=True, inline="always")
@@ -57,10 +57,54 @@ def mouth_dominated(ch, info):
     return mj >= ot
 
 
+@njit(cache=True, inline="always")
+def drop_held_rise(sc, held):
+    """Forget the active state's held rise (see kernel.hold_rise)."""
+    if sc.held_rise >= 0:
+        held.in_use[sc.held_rise] = 0.0
+        sc.held_rise = -1
+
+
+@njit(cache=True)
+def hold_rise(sc, st, cfg, c):
+    """The face has held still near the state's peak for settle_max_s (sc.settled == 2): a rise to a
+    new level, or a slow expression at its apex.  A rise shorter than micro_max_s ends now (returns
+    False: the caller ends the state at rest).  A longer one is kept, as it would end now, in a held
+    slot without a release time, and the state goes on (returns True): if it ends by level within
+    max_duration_s it was a slow expression (finalize_or_hold drops the held rise), otherwise the
+    held rise is reported (release_held_rise).  No slot free: the rise is not kept."""
+    held = st.held
+    for j in range(held.in_use.shape[0]):
+        if held.in_use[j] == 0.0:
+            row = held.rows[j]
+            if finalize(sc, st.ch, st.ring, cfg, c, held.rows[j:j + 1], 0) == 1:
+                if row[ROW_OFFSET] - row[ROW_ONSET] < cfg.micro_max_s:
+                    return False
+                held.in_use[j] = 1.0
+                held.release_t[j] = np.inf
+                held.window_t[j] = np.inf
+                sc.held_rise = j
+            break
+    if sc.held_rise < 0:
+        sc.held_rise = -2  # tried: no second try in this state
+    sc.still_from = -1
+    sc.settled = 0
+    return True
+
+
+@njit(cache=True, inline="always")
+def release_held_rise(sc, held, tc):
+    """The state has run on past max_duration_s (or the stream ended): report its held rise at ``tc``."""
+    if sc.held_rise >= 0:
+        held.release_t[sc.held_rise] = tc
+        sc.held_rise = -1
+
+
 @njit(cache=True)
 def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
     """Finalize the active state; an event the speech channels carried is held for
     ``speech_lookahead_s`` (see :func:`release`) instead of being reported at once."""
+    drop_held_rise(sc, st.held)  # the state ended by itself: its rise to a held level was a slow expression
     n1 = finalize(sc, st.ch, st.ring, cfg, nend, out, nout)
     if n1 == nout or cfg.speech_cycles <= 0.0 or cfg.speech_lookahead_s <= 0.0 or not mouth_dominated(st.ch, info):
         return n1

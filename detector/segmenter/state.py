@@ -62,12 +62,14 @@ SCALARS = np.dtype([
     ("still_from", np.int64),  # first centre of the active state's current run of still frames (-1: moving)
     ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level (2: held near its peak)
     ("peak_act_at", np.int64),  # centre frame of peak_act
+    ("held_rise", np.int64),  # held slot of the active state's rise to a held level (-1: none), see kernel
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
     ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
+    ("pre_motion", np.float64),  # mean face motion (ring.motion) before the active state's trigger, channel units
     ("t_final", np.float64),  # the ended event is finalized at this time (end of post-roll); inf: not ended
     ("mj_extreme", np.float64),  # mouth/jaw tracker's last peak (rising) or trough (falling)
     ("speech_until", np.float64),  # speech mode lasts until this time, s
@@ -118,6 +120,7 @@ class Ring(NamedTuple):
     e2: np.ndarray  # (R,) event signal smoothed again (slow events' backtracking)
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
     lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
+    motion: np.ndarray  # (R,) face motion: top-k mean over channels of |y(n) - y(lag)|, channel units (0: no lag)
 
 
 # columns of the (R, RING_WIDTH) matrix behind Ring's per-frame views
@@ -127,7 +130,8 @@ _POSE, _POSE_SMOOTH = 14, 20
 _E2 = 26
 _CLOSURE = 27
 _LAG = 28
-RING_WIDTH = 29
+_MOTION = 29
+RING_WIDTH = 30
 
 
 class Held(NamedTuple):
@@ -137,6 +141,7 @@ class Held(NamedTuple):
     in_use: np.ndarray  # (N_HELD,) 1.0: slot holds an event
     release_t: np.ndarray  # (N_HELD,) time its look-ahead ends, s
     window_t: np.ndarray  # (N_HELD,) start of its speech window (trigger - speech_window_s), s
+    #                        (inf for a held rise: never speech)
 
 
 HELD_EXTRA = 3  # in_use, release_t, window_t after the row
@@ -202,7 +207,7 @@ def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
                 fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
-                fr[:, _LAG])
+                fr[:, _LAG], fr[:, _MOTION])
 
 
 @njit(cache=True, inline="always")
@@ -238,6 +243,7 @@ class SegmenterState:
         sc["ring_size"] = R
         sc["last_centre"] = -1
         sc["still_from"] = -1
+        sc["held_rise"] = -1
         sc["cal_start"] = np.nan
         sc["rises"][:] = -np.inf
         sc["state"] = CALIB
