@@ -57,13 +57,13 @@ def synthetic_signal(seconds: float, fps: float, seed: int = 0):
     return t, X, pose, planted
 
 
-def bench_segmenter(seconds: float = 600.0, fps: float = 200.0, repeat: int = 3, motion_lag_s: float = 0.0) -> dict:
+def bench_segmenter(seconds: float = 600.0, fps: float = 200.0, repeat: int = 3, motion_lag_s: float | None = None) -> dict:
     from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS
     from detector.segmenter import Segmenter, SegmenterConfig, segment
 
     t, X, pose, planted = synthetic_signal(seconds, fps)
     n = len(t)
-    cfg = SegmenterConfig(motion_lag_s=motion_lag_s)
+    cfg = SegmenterConfig() if motion_lag_s is None else SegmenterConfig(motion_lag_s=motion_lag_s)
     X32, pose32 = X.astype(np.float32), pose.astype(np.float32)
     # warm-up: compile / load the numba kernels
     segment(t[:2000], X[:2000], pose[:2000], CHANNEL_REGIONS, BLINK_CHANNELS, cfg)
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=3000, help="classifier calls")
     ap.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     ap.add_argument("--json", metavar="OUT")
-    ap.add_argument("--motion-lag", type=float, default=0.0, metavar="S",
-                    help="segmenter motion_lag_s (0 = the default, rest rule off; 0.15 turns it on)")
+    ap.add_argument("--motion-lag", type=float, default=None, metavar="S",
+                    help="segmenter motion_lag_s (default: the config default, 0.15; 0 turns the rest rule off)")
     a = ap.parse_args(argv)
     seg = bench_segmenter(a.seconds, a.fps, a.repeat, a.motion_lag)
     clf = bench_classifier(a.events, a.device)

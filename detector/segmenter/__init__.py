@@ -63,9 +63,19 @@ Algorithm, per face
    too).  Its offset is where ``e`` comes within ``return_z`` of the level it
    rests at (for a held one, where ``e`` first reached it), and that level (mean
    over the still frames) becomes the new baseline; after a held one, a return
-   to the neutral from before ends it (no new event).  While both lids are
-   lowered (closure gauges at ``lids_lowered_min``) the face is not at rest:
-   eyes shut or looking down end when they open again.  O(channels) per frame.
+   to the neutral from before ends it (no new event).  A held rise that is
+   itself macro-long (``micro_max_s`` or more) is kept aside instead and the
+   state goes on: ending by level within ``max_duration_s`` it was a slow
+   expression at its apex, otherwise the held rise is reported.  While both
+   lids are lowered (closure gauges at ``lids_lowered_min``) the face is not at
+   rest: eyes shut or looking down end when they open again.
+   The rule applies only to a face that was *still* before the rise: the face
+   motion (top-k mean over channels of ``|y_c(n) - y_c(n - lag)|``, in channel
+   units, not noise units, so that a talking face that has adapted its noise
+   scale still reads as moving) averaged over ``still_window_s`` ending
+   ``motion_lag_s`` before the trigger is at most ``still_motion_max``.  A
+   talking face comes to rest for a moment all the time; ending its states
+   there turned speech into events.  O(channels) per frame.
 5. **Apex, onset, offset.**  The channels that carried the event (peak |z| at
    least ``start_z`` and ``channel_rel`` times the strongest) are combined,
    sign-aligned and weighted by their peak, into one signal ``e(n)`` (~0 at
@@ -101,7 +111,9 @@ Algorithm, per face
    one *re-rise* is a fall below ``speech_dip`` of the last peak and a rise
    back by its inverse to at least ``start_z``.  An active state dominated
    by mouth/jaw with ``speech_cycles`` re-rises is speech, not an
-   expression: it is abandoned, and mouth and jaw are left out of the
+   expression; so is one carried by other channels (a brow raise while
+   talking) when the face was moving before it (step 4b's gauge): it is
+   abandoned, and mouth and jaw are left out of the
    activation (their baseline keeps following) until ``speech_hold_s``
    after the last re-rise, so a brow raise while talking is still found.
    A smile or a jaw drop rises and falls once and is unaffected.
