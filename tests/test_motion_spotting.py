@@ -61,7 +61,7 @@ def test_rise_to_a_new_level_is_one_event_that_ends_when_the_motion_stops(snr, r
 
 
 def test_without_the_rest_rule_the_same_rise_runs_on():
-    # the level detector alone (motion_lag_s = 0, the default) waits for the old baseline: the event is
+    # the level detector alone (motion_lag_s = 0: the rest rule off) waits for the old baseline: the event is
     # not a micro expression ending at 2.2 s (what the rest rule fixes)
     times = make_times(8.0, FPS)
     p = settling_profile(times, 2.0, 0.12, 0.08, 0.6)
