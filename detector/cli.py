@@ -413,7 +413,8 @@ def cmd_analyze(args) -> int:
         with _run_outputs(args.output, args.frames_csv) as (output, frames_csv):
             summary, code = _analyze_single(args, cfg, path, output, frames_csv, workers)
             if code == EXIT_OK:
-                _write_report(path, output, frames_csv, args.report, None, cfg, summary.fps)
+                _write_report(path, output, frames_csv, args.report, None, cfg, summary.fps,
+                              events_label=args.output or "this run")
             else:
                 warn(f"the run did not finish: no report written to {args.report}")
         return code
@@ -700,7 +701,8 @@ def cmd_report(args) -> int:
         summary, code = _analyze_single(args, cfg, args.video, output, frames_csv, workers)
         if code != EXIT_OK:
             return code
-        _write_report(args.video, output, frames_csv, args.output, args.png, cfg, summary.fps)
+        _write_report(args.video, output, frames_csv, args.output, args.png, cfg, summary.fps,
+                      events_label="this run")
     return EXIT_OK
 
 
@@ -732,14 +734,15 @@ def _run_outputs(output, frames_csv):
         yield output or str(Path(tmp) / "events.jsonl"), frames_csv or str(Path(tmp) / "frames.csv")
 
 
-def _write_report(video, events, frames_csv, html, png, cfg, processing_fps) -> None:
-    """Load, check, render and write (atomically: PNG first, then the HTML) a report."""
+def _write_report(video, events, frames_csv, html, png, cfg, processing_fps, events_label=None) -> None:
+    """Load, check, render and write (atomically: PNG first, then the HTML) a report.  ``events_label``:
+    where the report says the events come from (default: the events file)."""
     from detector.report.build import make_report  # the optional [report] extra (checked by require_extra)
     from detector.report.data import load_report_data
     from detector.sinks import write_file_atomic
 
     data = load_report_data(video, events, frames_csv, threshold=cfg.segmenter.region_active_z,
-                            processing_fps=processing_fps)
+                            processing_fps=processing_fps, events_label=events_label)
     report = make_report(data, cfg.landmarks)
     if png:
         write_file_atomic(png, report.timeline_png)

@@ -85,22 +85,20 @@ class ReportData:
 
 
 def load_report_data(video: str | Path, events_path: str | Path, frames_csv: str | Path | None, *,
-                     threshold: float, processing_fps: float | None = None) -> ReportData:
-    """Read and check the inputs of a report; :class:`ReportError` or :class:`SourceError` (one line)."""
+                     threshold: float, processing_fps: float | None = None,
+                     events_label: str | None = None) -> ReportData:
+    """Read and check the inputs of a report; :class:`ReportError` or :class:`SourceError` (one line).
+    ``events_label``: where the report says the events come from (default: ``events_path``)."""
     info = probe_video(video)
     events = _read(read_events, events_path)
     check_frame_times(info, [(f, t) for e in events for f, t in _event_points(e)], events_path)
     curves = None
     if frames_csv is not None:
         table = _read(read_frames_csv, frames_csv, ACTIVATION_COLUMNS)
-        frames = table["frame"].astype(np.int64)
-        check_frame_times(info, zip(frames[:: max(1, len(frames) // 500)].tolist(),
-                                    table["timestamp"][:: max(1, len(frames) // 500)].tolist()), frames_csv)
-        check_frame_times(info, [(int(frames.max()), float(table["timestamp"][frames.argmax()]))] if len(frames)
-                          else [], frames_csv)
+        check_frame_times(info, sample_points(table), frames_csv)
         curves = curves_of_table(info, table)
     return ReportData(info, sorted(events, key=lambda e: (e.onset, e.face)), curves, float(threshold),
-                      processing_fps, str(events_path))
+                      processing_fps, events_label or str(events_path))
 
 
 def _read(reader, path, *args):
@@ -133,6 +131,15 @@ def check_frame_times(info: VideoInfo, points, what) -> None:
             raise ReportError(f"{what}: frame {frame} is at {t:.3f} s there but at {expected:.3f} s in "
                               f"{info.path} ({info.fps:g} fps): it was not made from this video "
                               "(another frame rate)")
+
+
+def sample_points(table: dict[str, np.ndarray], n: int = 500) -> list[tuple[int, float]]:
+    """About ``n`` ``(frame, seconds)`` pairs of a frames CSV, evenly spread, its last frame included."""
+    frames, times = table["frame"].astype(np.int64), table["timestamp"]
+    if not len(frames):
+        return []
+    idx = np.unique(np.r_[np.arange(0, len(frames), max(1, len(frames) // n)), np.argmax(frames)])
+    return [(int(frames[i]), float(times[i])) for i in idx]
 
 
 def curves_of_table(info: VideoInfo, table: dict[str, np.ndarray]) -> Curves:

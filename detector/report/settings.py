@@ -50,7 +50,7 @@ class ReportSettings:
     #: Motion magnification of the amplified apex: onset + gain * (apex - onset).
     magnify_gain: float = 4.0
     #: Gain of the difference image: 128 + gain * (apex - onset).
-    diff_gain: float = 4.0
+    diff_gain: float = 3.0
     #: Face crop margin around the landmarks' box, fraction of its size.
     crop_margin: float = 0.25
     #: AUs shown on a card: those reaching this intensity on either side (0..1).

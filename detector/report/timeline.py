@@ -109,7 +109,7 @@ def _draw_region(ax, name: str, curves: Curves | None, r: int, threshold: float,
         ax.set_yticks([])
         return
     t, y = downsample_max(curves.t, curves.activation[:, r], points)
-    top = max(2.0 * threshold, float(np.nanpercentile(curves.activation[:, r], 99.5)) if np.isfinite(y).any() else 0)
+    top = max(2.0 * threshold, float(np.nanpercentile(curves.activation[:, r], 99.5)))
     ax.plot(t, np.minimum(y, top), color="#333333", linewidth=0.7)
     ax.fill_between(t, threshold, np.minimum(y, top), where=np.nan_to_num(y) > threshold, color="#d62728",
                     alpha=0.5, linewidth=0)
