@@ -31,6 +31,11 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
+def bar_px(value: float | None, full: int) -> int:
+    """Width in pixels of a bar for a value 0..1 (None: 0) on a bar ``full`` pixels long."""
+    return round(full * min(max(value or 0.0, 0.0), 1.0))
+
+
 def make_report(data: ReportData, landmarks: LandmarkerOptions, settings: ReportSettings = ReportSettings()) -> Report:
     """Render ``data`` (faces found with ``landmarks``' model) into the HTML report and timeline PNG."""
     timeline = render_timeline(data, settings)
@@ -46,5 +51,6 @@ def make_report(data: ReportData, landmarks: LandmarkerOptions, settings: Report
         emotion_colors=EMOTION_COLORS,
         grey=GREY,
         settings=settings,
+        px=bar_px,
     )
     return Report(html.encode("utf-8"), timeline.png)
