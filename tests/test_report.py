@@ -8,7 +8,6 @@ browser test opens the sample's report in headless Chromium (skipped when it is 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shutil
 import subprocess
@@ -25,7 +24,11 @@ from detector.sinks import InputFileError, read_events, read_frames_csv, write_f
 pytest.importorskip("matplotlib", reason='needs the [report] extra: pip install "microexpr[report]"')
 pytest.importorskip("jinja2", reason='needs the [report] extra: pip install "microexpr[report]"')
 
-from detector.report.timeline import downsample_max  # noqa: E402  (after the extra's skip)
+from detector.landmarks import LandmarkerOptions  # noqa: E402
+from detector.report.build import make_report  # noqa: E402  (after the extra's skip)
+from detector.report.data import load_report_data  # noqa: E402
+from detector.report.settings import ReportSettings  # noqa: E402
+from detector.report.timeline import downsample_max  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -117,12 +120,33 @@ def test_one_card_and_span_per_event_with_aus_scores_and_kinds(sample_run, five_
         for emotion in e.scores:
             assert f"<td>{emotion}</td>" in card
         assert "AU05" in card and "AU15" in card  # the strongest AUs at the apex
+        assert f"width:{round(80 * e.scores['fear'])}px;background:#9467bd" in card  # the fear score's bar
     grey = re.findall(r'id="ev-(\d+)" data-index="\d+" style="--c: ([^"]+)"', html)
     colors = dict((int(i), c) for i, c in grey)
     assert colors[3] == colors[4] == "#8a8a8a"  # the blink and the head-motion event are grey
     assert len({colors[0], colors[1], colors[2]}) == 3  # happiness, surprise, fear: each its colour
     assert "not recorded" in html  # no processing speed from files
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_runs_the_analysis_itself_without_events(tmp_path):
+    out, png = tmp_path / "r.html", tmp_path / "t.png"
+    r = microexpr("report", SHORT, "-o", out, "--png", png, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    html = out.read_text()
+    assert "events from this run" in html
+    assert re.search(r"Processing speed: [\d.]+ fps", html)
+    assert re.search(r"Frames with a face: \d+ of 72 ", html)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "t.png"]  # no events or CSV left behind
+
+
+def test_no_events_gives_an_empty_report(tmp_path):
+    ev, out = tmp_path / "none.jsonl", tmp_path / "r.html"
+    ev.write_text("")
+    assert microexpr("report", SHORT, "--events", ev, "-o", out).returncode == 0
+    html = out.read_text()
+    assert cards(html) == [] and 'data-events="0"' in html and 'class="timeline"' in html
 
 
 def test_summary_counts_events_by_kind_and_emotion(sample_run, five_events, tmp_path):
@@ -136,26 +160,15 @@ def test_summary_counts_events_by_kind_and_emotion(sample_run, five_events, tmp_
     assert "not known (no frames CSV)" in out.read_text()
 
 
-def test_thumbnail_cap_keeps_a_card_for_every_event(sample_run, five_events, tmp_path, monkeypatch, capsys):
-    from detector.report import settings
-
-    monkeypatch.setattr(settings.ReportSettings, "__init__", _capped_init(settings.ReportSettings, 2))
-    out = tmp_path / "r.html"
-    assert cli.main(["report", str(SAMPLE), "--events", str(five_events), "-o", str(out)]) == 0
-    html = out.read_text()
+def test_thumbnail_cap_keeps_a_card_for_every_event(five_events):
+    data = load_report_data(SAMPLE, five_events, None, threshold=4.5)
+    html = make_report(data, LandmarkerOptions(), ReportSettings(max_thumb_events=2)).html.decode()
     assert len(cards(html)) == 5
     assert html.count('alt="apex"') == 2 and html.count('class="nothumbs"') == 3
     assert "Thumbnails for 2 of 5 events" in html
-
-
-def _capped_init(cls, cap):
-    original = cls.__init__
-
-    def init(self, *a, **kw):
-        original(self, *a, **kw)
-        object.__setattr__(self, "max_thumb_events", cap)
-
-    return init
+    # the two strongest micro/macro events got them (all five share one intensity: the first two micro)
+    with_thumbs = [i for i in range(5) if 'alt="apex"' in html.split(f'id="ev-{i}"')[1].split("</section>")[0]]
+    assert with_thumbs == [0, 1]
 
 
 def test_downsampling_keeps_a_one_frame_peak():
@@ -249,6 +262,12 @@ def test_output_may_not_be_an_input(sample_run):
 
 def test_frames_csv_alone_is_refused(sample_run, existing_report):
     one_line_error(microexpr("report", SAMPLE, "--frames-csv", sample_run[1], "-o", existing_report), "needs --events")
+
+
+def test_analyze_report_needs_the_events_in_a_file(tmp_path):
+    r = microexpr("analyze", SHORT, "-o", "-", "--report", tmp_path / "r.html")
+    one_line_error(r, "--report needs the events in a file")
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_report_of_several_analyze_inputs_is_refused(tmp_path):
