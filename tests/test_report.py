@@ -260,6 +260,12 @@ def test_output_may_not_be_an_input(sample_run):
     assert sample_run[0].read_bytes() == before
 
 
+def test_png_in_a_missing_folder(sample_run, tmp_path, existing_report):
+    r = microexpr("report", SAMPLE, "--events", sample_run[0], "-o", existing_report, "--png", tmp_path / "no" / "t.png")
+    one_line_error(r, "does not exist")
+    _untouched(existing_report)
+
+
 def test_frames_csv_alone_is_refused(sample_run, existing_report):
     one_line_error(microexpr("report", SAMPLE, "--frames-csv", sample_run[1], "-o", existing_report), "needs --events")
 
@@ -343,3 +349,12 @@ def test_report_renders_in_headless_chromium(sample_run, tmp_path):
     x, y, w, h = boxes["data-first-card-box"]
     thumbs = img[y + 40:y + 170, x:x + w]
     assert len(np.unique(thumbs.reshape(-1, 3) // 16, axis=0)) > 100
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_link_to_an_event_selects_its_card_and_span(sample_run, five_events, tmp_path):
+    out = tmp_path / "r.html"
+    assert microexpr("report", SAMPLE, "--events", five_events, "-o", out).returncode == 0
+    dom = _chromium("--dump-dom", out.resolve().as_uri() + "#ev-2").stdout
+    assert re.findall(r'<section class="card current" id="(ev-\d+)"', dom) == ["ev-2"]
+    assert re.findall(r'<a class="span current" href="#(ev-\d+)"', dom) == ["ev-2"]
