@@ -317,7 +317,7 @@ class FramesCsvSink:
     intensity 0..1 relative to the face's neutral baseline), then the
     segmenter's region activations (``act_brows`` ... ``act_jaw``, largest |z|
     per :data:`detector.facs.REGIONS` in noise units, of its latest centred
-    frame: at most the smoothing half-window behind the row; empty while it
+    frame: one frame behind the row with the default smoothing; 0 or empty while it
     calibrates).
     A frame without any face gets one row with ``face`` -1 and ``success`` 0.
     """
