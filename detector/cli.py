@@ -1,4 +1,4 @@
-"""Command line: ``microexpr analyze | evaluate | live``.
+"""Command line: ``microexpr analyze | report | evaluate | live``.
 
 Every failure the user can cause (missing or corrupt files, bad config,
 unwritable output) ends with one line ``microexpr: error: ...`` on stderr and
@@ -10,6 +10,7 @@ progress flushed and the outputs complete (see ``detector.sinks.OutputFile``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import time
@@ -31,11 +32,12 @@ class CliError(Exception):
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose message is meant for the user (imported lazily)."""
     from detector.config import ConfigError
+    from detector.report.data import ReportError
     from detector.resources import ResourceError
     from detector.sinks import OutputError
     from detector.source import SourceError
 
-    errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError]
+    errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError, ReportError]
     try:
         from detector.evaluate import EvaluationError
 
@@ -238,6 +240,8 @@ def _add_analyze(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the configuration used")
+    p.add_argument("--report", metavar="REPORT.html",
+                   help="at the end, write the HTML report of the run (single video input; needs the [report] extra)")
     p.set_defaults(func=cmd_analyze)
 
 
@@ -294,7 +298,8 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                     f = result.features[face.track_id]
                     base = analyzer.baseline(face.track_id)
                     aus = estimate_aus(f.channels, neutral=base)
-                    csv_sink.write(frame.timestamp, frame.index, face.track_id, f.pose, face.blendshapes, aus)
+                    csv_sink.write(frame.timestamp, frame.index, face.track_id, f.pose, face.blendshapes, aus,
+                                   analyzer.activation(face.track_id))
                 csv_sink.flush()
             if not borders:
                 report(stats.frames)
@@ -396,11 +401,28 @@ def cmd_analyze(args) -> int:
     workers = _check_workers(args)
     items = _batch_inputs(args.inputs)
     if items is not None:
+        if args.report:
+            raise CliError("--report takes a single video input (run microexpr report on each output)")
         return _cmd_analyze_many(args, cfg, items, workers)
 
     path = args.inputs[0]
     if args.fps is not None and not Path(path).is_dir():
         warn("--fps applies to folders of images; a video's own timestamps are used")
+    if args.report:
+        _check_report_request(path, args.report, None, (args.output, args.frames_csv), args.output)
+        with _run_outputs(args.output, args.frames_csv) as (output, frames_csv):
+            summary, code = _analyze_single(args, cfg, path, output, frames_csv, workers)
+            if code == EXIT_OK:
+                _write_report(path, output, frames_csv, args.report, None, cfg, summary.fps,
+                              events_label=args.output or "this run")
+            else:
+                warn(f"the run did not finish: no report written to {args.report}")
+        return code
+    return _analyze_single(args, cfg, path, args.output, args.frames_csv, workers)[1]
+
+
+def _analyze_single(args, cfg, path, output, frames_csv, workers):
+    """``analyze`` of one input with progress bar and summary table; ``(summary, exit code)``."""
     show = not (args.quiet or args.no_progress)
     bar: list[Progress] = []
 
@@ -410,17 +432,17 @@ def cmd_analyze(args) -> int:
 
     try:
         summary, interrupted, error = _analyze_one(
-            path, cfg, output=args.output, frames_csv=args.frames_csv, fps=args.fps, workers=workers,
+            path, cfg, output=output, frames_csv=frames_csv, fps=getattr(args, "fps", None), workers=workers,
             chunk_s=args.chunk_s, progress=progress,
         )
     finally:
         if bar:
             bar[0].close()
     if not args.quiet:  # with -o - the events are standard output: the table goes to stderr
-        print(summary.table(), end="", flush=True, file=sys.stderr if args.output == "-" else sys.stdout)
+        print(summary.table(), end="", flush=True, file=sys.stderr if output == "-" else sys.stdout)
     if error is not None:
         raise error
-    return EXIT_INTERRUPTED if interrupted else EXIT_OK
+    return summary, EXIT_INTERRUPTED if interrupted else EXIT_OK
 
 
 # -- many files
@@ -633,6 +655,100 @@ def _batch_table(paths, names, results, failed, wall: float, interrupted: bool) 
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------------------- report
+
+
+def _add_report(sub) -> None:
+    from detector.parallel import DEFAULT_CHUNK_S
+
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report: timeline, event cards with apex thumbnails and AUs",
+        description="Write one self-contained HTML file (images inlined, nothing loaded from the network) "
+                    "showing a video's events: a timeline of the region activations with the events as "
+                    "spans, one card per event (onset/apex/offset face crops, difference image, magnified "
+                    "apex, AU bars, emotion scores) and a summary table.  Give the events (and frames CSV) "
+                    "of an earlier `microexpr analyze` run, or neither to analyse the video now.  Needs "
+                    'the optional extra: pip install "microexpr[report]".',
+    )
+    p.add_argument("video", metavar="VIDEO", help="the video file the events are from")
+    p.add_argument("--events", metavar="E.jsonl", help="events of `microexpr analyze VIDEO -o E.jsonl`")
+    p.add_argument("--frames-csv", metavar="F.csv",
+                   help="frames CSV of the same run (`--frames-csv F.csv`): the timeline's activation curves")
+    p.add_argument("-o", "--output", metavar="REPORT.html", required=True, help="the HTML report to write")
+    p.add_argument("--png", metavar="TIMELINE.png", help="also write the timeline as a PNG image")
+    p.add_argument("--config", metavar="TOML", help="settings overriding configs/default.toml")
+    p.add_argument("--max-faces", type=int, metavar="N", help="faces to track (analysis run here; default 1)")
+    p.add_argument("--include-blinks", action="store_true",
+                   help="analysis run here: also find blinks (grey on the timeline)")
+    p.add_argument("-j", "--workers", type=int, metavar="N", help="processes for the analysis run here")
+    p.add_argument("--chunk-s", type=float, default=DEFAULT_CHUNK_S, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    if args.frames_csv and not args.events:
+        raise CliError("--frames-csv needs --events from the same run (or give neither to analyse the video)")
+    _check_report_request(args.video, args.output, args.png, (args.events, args.frames_csv), None)
+    cfg = _config_from_args(args)
+    if args.events:
+        _write_report(args.video, args.events, args.frames_csv, args.output, args.png, cfg, None)
+        return EXIT_OK
+    workers = _check_workers(args)
+    with _run_outputs(None, None) as (output, frames_csv):
+        summary, code = _analyze_single(args, cfg, args.video, output, frames_csv, workers)
+        if code != EXIT_OK:
+            return code
+        _write_report(args.video, output, frames_csv, args.output, args.png, cfg, summary.fps,
+                      events_label="this run")
+    return EXIT_OK
+
+
+def _check_report_request(video, html, png, inputs, events_out) -> None:
+    """Before any work: the [report] extra is installed, the outputs are writable and none of them is
+    an input or the other output, and ``-o -`` is not combined with a report."""
+    from detector.report import require_extra
+    from detector.sinks import STDOUT, check_output
+
+    require_extra()
+    if events_out == STDOUT:
+        raise CliError("--report needs the events in a file: give -o FILE (or no -o), not -o -")
+    if not Path(video).is_file():
+        raise CliError(f"{video}: no such file" if not Path(video).exists() else f"{video}: not a video file")
+    ins = tuple(i for i in (video, *inputs) if i)
+    for out in (o for o in (html, png) if o):
+        check_output(out, inputs=ins)
+    if png and Path(png).resolve() == Path(html).resolve():
+        raise CliError("-o and --png name the same file")
+
+
+@contextlib.contextmanager
+def _run_outputs(output, frames_csv):
+    """The events and frames CSV paths of a run whose report is wanted: those given, temporary
+    files (removed afterwards) for those not."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="microexpr-report-") as tmp:
+        yield output or str(Path(tmp) / "events.jsonl"), frames_csv or str(Path(tmp) / "frames.csv")
+
+
+def _write_report(video, events, frames_csv, html, png, cfg, processing_fps, events_label=None) -> None:
+    """Load, check, render and write (atomically: PNG first, then the HTML) a report.  ``events_label``:
+    where the report says the events come from (default: the events file)."""
+    from detector.report.build import make_report  # the optional [report] extra (checked by require_extra)
+    from detector.report.data import load_report_data
+    from detector.sinks import write_file_atomic
+
+    data = load_report_data(video, events, frames_csv, threshold=cfg.segmenter.region_active_z,
+                            processing_fps=processing_fps, events_label=events_label)
+    report = make_report(data, cfg.landmarks)
+    if png:
+        write_file_atomic(png, report.timeline_png)
+    write_file_atomic(html, report.html)
+
+
 # --------------------------------------------------------------------------- evaluate
 
 
@@ -655,6 +771,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"microexpr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_analyze(sub)
+    _add_report(sub)
     _add_evaluate(sub)
     from detector import live  # noqa: PLC0415 - `microexpr live` (issue 4)
 

@@ -9,10 +9,13 @@ and no run truncates an input or an earlier result before it starts writing.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.events import Event
-from detector.facs import AU_NAMES, EMOTIONS
+from detector.facs import AU_NAMES, EMOTIONS, REGIONS
 
 try:
     import fcntl
@@ -217,16 +220,91 @@ class JsonlEventSink:
         self.close()
 
 
-def read_events(path: str | Path) -> list[Event]:
-    """Events of a JSONL file written by :class:`JsonlEventSink`."""
-    import json
+class InputFileError(ValueError):
+    """An input file written by a sink (events JSONL, frames CSV) cannot be read (one-line message)."""
 
+
+def read_events(path: str | Path) -> list[Event]:
+    """Events of a JSONL file written by :class:`JsonlEventSink`.
+
+    Raises :class:`InputFileError` naming the file and line for a line that is
+    not an event, and for a file that cannot be read.
+    """
     out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                out.append(Event.from_dict(json.loads(line)))
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    out.append(_event_of_line(line, path, n))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
     return out
+
+
+def _event_of_line(line: str, path: str | Path, n: int) -> Event:
+    try:
+        d = json.loads(line)
+        if not isinstance(d, dict):
+            raise TypeError("not a JSON object")
+        return Event.from_dict(d)
+    except (ValueError, TypeError) as e:
+        why = str(e).splitlines()[0][:120]
+        raise InputFileError(f"{path}: line {n} is not a microexpr event ({why})") from None
+
+
+#: The key columns of a frames CSV, parsed as numbers by :func:`read_frames_csv`.
+FRAME_KEY_COLUMNS: tuple[str, ...] = ("timestamp", "frame", "face", "success")
+
+
+def read_frames_csv(path: str | Path, columns: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The columns of a CSV written by :class:`FramesCsvSink`: :data:`FRAME_KEY_COLUMNS` plus those of
+    ``columns`` the file has, each a float64 array (NaN where a row has no face).
+
+    Raises :class:`InputFileError` for a file that is not such a CSV.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or list(header[:4]) != list(FRAME_KEY_COLUMNS):
+                raise InputFileError(f"{path}: not a microexpr frames CSV (its header does not start with "
+                                     f"{','.join(FRAME_KEY_COLUMNS)})")
+            names = [c for c in FRAME_KEY_COLUMNS + tuple(columns) if c in header]
+            idx = [header.index(c) for c in names]
+            rows = [[row[i] for i in idx] for row in reader if row]
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    except IndexError:
+        raise InputFileError(f"{path}: a row has fewer columns than the header") from None
+    try:
+        table = np.array([[float(v) if v != "" else np.nan for v in r] for r in rows], dtype=np.float64)
+    except ValueError as e:
+        raise InputFileError(f"{path}: not a number in the table ({e})") from None
+    table = table.reshape(len(rows), len(names))
+    return {c: table[:, k] for k, c in enumerate(names)}
+
+
+def write_file_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same folder, then
+    ``os.replace`` over ``path``.  On failure ``path`` is left as it was; raises :class:`OutputError`."""
+    target = Path(path)
+    check_output(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise OutputError(f"{target}: cannot write ({e.strerror})", code=1) from None
+
+
+#: The frames CSV's region activation columns, in :data:`detector.facs.REGIONS` order.
+ACTIVATION_COLUMNS: tuple[str, ...] = tuple(f"act_{r}" for r in REGIONS)
 
 
 class FramesCsvSink:
@@ -235,8 +313,12 @@ class FramesCsvSink:
     Columns: ``timestamp`` (s), ``frame`` (0-based), ``face``, ``success`` (1 if
     a face was found), ``pose_Rx, pose_Ry, pose_Rz`` (pitch, yaw, roll in
     degrees), ``pose_Tx, pose_Ty, pose_Tz`` (translation, IOD units), the 52
-    blendshapes (``bs_<name>``), then the AU estimates (``AU01_L_r`` ...,
-    intensity 0..1 relative to the face's neutral baseline).
+    blendshapes (``bs_<name>``), the AU estimates (``AU01_L_r`` ...,
+    intensity 0..1 relative to the face's neutral baseline), then the
+    segmenter's region activations (``act_brows`` ... ``act_jaw``, largest |z|
+    per :data:`detector.facs.REGIONS` in noise units, of its latest centred
+    frame: one frame behind the row with the default smoothing; 0 or empty while it
+    calibrates).
     A frame without any face gets one row with ``face`` -1 and ``success`` 0.
     """
 
@@ -248,27 +330,32 @@ class FramesCsvSink:
         self._n_bs = len(blendshape_names)
         self._n_pose = len(pose_names)
         self._n_au = len(AU_NAMES)
+        self._n_act = len(REGIONS)
         self._w.writerow(
             ["timestamp", "frame", "face", "success"]
             + [f"pose_{n}" for n in pose_names]
             + [f"bs_{n}" for n in blendshape_names]
             + [f"{n}_r" for n in AU_NAMES]
+            + list(ACTIVATION_COLUMNS)
         )
         try:
             self.flush()
         except OutputError:
             self._f.discard()
             raise
-        self._empty = [""] * (self._n_pose + self._n_bs + self._n_au)
+        self._empty = [""] * (self._n_pose + self._n_bs + self._n_au + self._n_act)
 
-    def write(self, timestamp: float, frame: int, face: int, pose=None, blendshapes=None, aus=None) -> None:
-        """One row; ``face`` < 0 (and no arrays) marks a frame without a face."""
+    def write(self, timestamp: float, frame: int, face: int, pose=None, blendshapes=None, aus=None,
+              activation=None) -> None:
+        """One row; ``face`` < 0 (and no arrays) marks a frame without a face.  ``activation``: the
+        region activations (6,), None while the segmenter calibrates."""
         head = [f"{timestamp:.6f}", frame, face]
         if pose is None:
             self._w.writerow(head + [0] + self._empty)
         else:
             vals = np.concatenate([pose, blendshapes, aus]).astype(np.float64)
-            self._w.writerow(head + [1] + [f"{v:.5g}" for v in vals])
+            act = [""] * self._n_act if activation is None else [f"{v:.4g}" for v in activation]
+            self._w.writerow(head + [1] + [f"{v:.5g}" for v in vals] + act)
 
     def flush(self) -> None:
         """Write the rows given since the last flush (whole rows only, see :class:`OutputFile`)."""
