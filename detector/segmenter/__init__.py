@@ -57,10 +57,9 @@ Algorithm, per face
    ``e`` then changed less than ``settle_z`` over ``motion_lag_s`` and since the
    run began, for ``settle_s`` and ``settle_rel`` of its age, after its peak
    activation and below ``settle_level`` of ``e`` there (or for ``settle_max_s``
-   at any level: a held expression), has ended where the motion stopped.  The
-   still run must begin within ``micro_max_s`` of the trigger; slower states
-   end by level as in step 4 (a slow macro expression looks still at its apex
-   too).  Its offset is where ``e`` comes within ``return_z`` of the level it
+   at any level: a held expression), has ended where the motion stopped.  A
+   slow macro expression looks still at its apex too; its noise keeps setting
+   new peaks inside the run, and a held macro-long rise waits (below).  Its offset is where ``e`` comes within ``return_z`` of the level it
    rests at (for a held one, where ``e`` first reached it), and that level (mean
    over the still frames) becomes the new baseline; after a held one, a return
    to the neutral from before ends it (no new event).  A held rise that is

@@ -93,21 +93,23 @@ def lag_frame(ring, c, lowest, lag, R):
 
 
 @njit(cache=True, inline="always")
-def face_motion(ch, ring, cfg, pc):
-    """ring.motion at the centre: how far the face moved over motion_lag_s, the top-k mean over channels
+def face_motion(ring, pc):
+    """ring.motion at the centre: how far the face moved over motion_lag_s, the mean over all channels
     of |y(c) - y(lag)| in channel units (blendshape scores, IOD), not noise units: a talking face keeps
-    moving however its noise scale has adapted (0 without a lagged frame)."""
+    moving however its noise scale has adapted (0 without a lagged frame).  The mean over all
+    channels, not the few largest: speech moves many channels together, noise moves each a little,
+    so the mean tells them apart best (and depends least on the frame rate)."""
     m = int(ring.lag[pc])
     if m < 0:
         ring.motion[pc] = 0.0
         return
     y = ring.y[pc]
     y_lag = ring.y[m % ring.t.shape[0]]
-    buf = ch.az_other  # scratch outside activations()
     C = y.shape[0]
+    acc = 0.0
     for k in range(C):
-        buf[k] = abs(y[k] - y_lag[k])
-    ring.motion[pc] = top_k_mean(buf, C, int(cfg.top_k), ch.topk_buf)
+        acc += abs(y[k] - y_lag[k])
+    ring.motion[pc] = acc / C
 
 
 @njit(cache=True, inline="always")

@@ -84,11 +84,12 @@ class SegmenterConfig:
     #                             (half a micro-expression); 0 = off (the rest rule, step 4b)
     settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
-    still_motion_max: float = 0.02  # channel units (blendshape scores, IOD): the face was still before a rise when
-    #                                 its motion (ring.motion: top-k mean |y(n) - y(n - motion_lag_s)|) averaged at
-    #                                 most this over still_window_s; only such a rise may end at rest (step 4b) or
-    #                                 outlive mouth re-rises without being speech.  Measured: still synthetic faces
-    #                                 0.005-0.02 at 200 fps, 0.01-0.04 at 30 fps; real talking faces 0.02-0.6
+    still_motion_max: float = 0.003  # channel units (blendshape scores, IOD): the face was still before a rise when
+    #                                  its motion (ring.motion: mean over channels of |y(n) - y(n - motion_lag_s)|)
+    #                                  averaged at most this over still_window_s; only such a rise may end at rest
+    #                                  (step 4b) or outlive mouth re-rises without being speech.  Measured before the
+    #                                  real-like band's events (tune): at most 0.0012 at 200 fps, 0.0027 at 30 fps;
+    #                                  before events on the real talking clips: 0.0036 and up (median 0.009)
     still_window_s: float = 0.5  # s, window of that motion, ending motion_lag_s before the trigger
     settle_z: float = 3.0  # noise units of the event signal e: e changing less than this over motion_lag_s, and
     #                        since the still run began, is a face at rest

@@ -116,8 +116,8 @@ def _settled(sc, ch, ring, cfg, c):
     slowly), after the state's peak activation and with e (its mean over the run: a held apex is
     noisy) below settle_level of e at that peak, or settle_max_s at any level.  (A slow expression at
     its apex looks still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
-    (closure gauges at lids_lowered_min) are not at rest: their return ends that event.  The run must
-    begin within micro_max_s of the trigger: a slower expression ends by level, as before."""
+    (closure gauges at lids_lowered_min) are not at rest: their return ends that event.  A run may
+    begin at any time in the state (noise breaks long runs; a new one starts)."""
     R = sc.ring_size
     pc = c % R
     m = int(ring.lag[pc])
@@ -132,9 +132,6 @@ def _settled(sc, ch, ring, cfg, c):
         return False
     tc = ring.t[pc]
     if sc.still_from < 0 or abs(e - event_signal(sc.still_from, ring, ch, R)) >= cfg.settle_z:
-        if tc - sc.t_trigger > cfg.micro_max_s:
-            sc.still_from = -1  # not at rest within a micro-expression's time: it ends by level (step 4)
-            return False
         sc.still_from = c
     still = tc - ring.t[sc.still_from % R]
     if still < cfg.settle_s or still < cfg.settle_rel * (tc - sc.t_trigger):
@@ -275,7 +272,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
     head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
     lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
-    face_motion(ch, ring, cfg, pc)
+    face_motion(ring, pc)
     dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
     sc.last_centre = c
     sc.n_centre = c + 1
