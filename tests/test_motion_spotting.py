@@ -115,6 +115,21 @@ def test_a_held_expression_is_one_rise_and_its_return_is_no_second_event():
     assert abs(found[1].apex - 12.1) < 0.02
 
 
+def test_a_slow_expression_that_holds_its_apex_and_returns_is_one_macro_event():
+    # rise 0.6 s, hold 2.2 s, fall 0.4 s back to the old neutral: one macro event from the rise to the
+    # return, not an event cut where the face rested at its apex
+    from synthetic_signals import plateau_profile
+
+    times = make_times(10.0, FPS)
+    p = plateau_profile(times, 2.0, 0.6, 2.2, 0.4)
+    smile = ((ch(MOUTH, 2), ch(MOUTH, 3), ch(CHEEKS, 2)), np.stack([12 * p, -12 * p, 9 * p], axis=1))
+    clip = make_clip(10.0, FPS, [], seed=61, extra=[smile])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+    assert [s.kind for s in found] == ["macro"], [(s.kind, s.onset, s.offset) for s in found]
+    on, off = found[0].onset, found[0].offset
+    assert (min(off, 5.2) - max(on, 2.0)) / (max(off, 5.2) - min(on, 2.0)) >= 0.7, (on, off)  # IoU with the truth
+
+
 def _eye_clip(seed: int = 0):
     """8 s at 100 fps on 7 channels: eyeBlink L/R (closure gauges), an eye aperture, brows, mouth."""
     fps = 100.0
