@@ -1,0 +1,275 @@
+"""The training window: start screen, flash rounds, feedback, summary.
+
+Every frame goes through :class:`Presenter`: wait for the frame's tick
+(:class:`~detector.eyetrain.timing.Pacer`), ``imshow`` + ``waitKey(1)``, then
+take the presentation timestamp (``time.perf_counter``); with a grab folder, the
+X server's copy of the window is read back too (:mod:`.xgrab`).  A round is a
+sequence of named phases (:class:`Phase`): the neutral face (``fore``), the
+flash, the smile that masks it (masked rounds), the neutral face again
+(``after``), the question and the feedback.  ``q`` or Esc, or closing the window,
+ends the session at any point, with every answer given so far saved.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from detector.eyetrain import ladder
+from detector.eyetrain.ladder import Level
+from detector.eyetrain.options import TrainOptions
+from detector.eyetrain.plan import (
+    MASK_AUS,
+    RoundPlan,
+    emotion_of_key,
+    round_aus,
+    session_plan,
+)
+from detector.eyetrain.render import (
+    Feedback,
+    PreparedFace,
+    Warp,
+    feedback_screen,
+    question_screen,
+    start_screen,
+    summary_screen,
+)
+from detector.eyetrain.score import Answer, ScoreBook, summary_lines
+from detector.eyetrain.timing import (
+    FrameTiming,
+    Pacer,
+    display_refresh,
+    frames_for,
+    loop_interval_ms,
+    shown_ms,
+)
+from detector.eyetrain.xgrab import XGrabber
+from detector.live import Window
+
+WINDOW_NAME = "microexpr train"
+#: Frames presented unpaced on the start screen to measure the presentation loop.
+MEASURE_FRAMES = 40
+#: Frames grabbed before the flash and after it (with --grab-dir).
+GRAB_MARGIN = 3
+#: Intensity of the masking smile (a full social smile).
+MASK_INTENSITY = 1.0
+_QUIT_KEYS = {ord("q"), ord("Q"), 27}
+_NEXT_KEYS = {ord(" "), 13, 10, ord("n")}
+
+
+class Phase(enum.Enum):
+    START = "start"
+    FORE = "fore"
+    FLASH = "flash"
+    MASK = "mask"
+    AFTER = "after"
+    QUESTION = "question"
+    FEEDBACK = "feedback"
+    SUMMARY = "summary"
+
+
+class Quit(Exception):
+    """The user asked to end the session (q, Esc, or closed the window)."""
+
+
+@dataclass
+class Presented:
+    """One presented frame: its phase and its presentation timestamp (perf_counter, s)."""
+
+    phase: Phase
+    t: float
+    grab: np.ndarray | None = None
+
+
+class Presenter:
+    """Shows frames on the frame tick and records when each was presented."""
+
+    def __init__(self, window: Window, grabber: XGrabber | None = None) -> None:
+        self.window = window
+        self.grabber = grabber
+        self.pacer: Pacer | None = None
+        self.recording: list[Presented] | None = None
+
+    def show(self, frame: np.ndarray, phase: Phase, wait_ms: int = 1) -> tuple[int, float]:
+        """Present a frame (on the next tick when paced); returns (key or -1, presentation time)."""
+        if self.pacer is not None:
+            self.pacer.wait()
+        self.window.show(frame)
+        key = self.window.poll(wait_ms)
+        t = time.perf_counter()
+        if self.window.closed or (key >= 0 and (key & 0xFF) in _QUIT_KEYS):
+            raise Quit
+        if self.recording is not None:
+            grab = self.grabber.grab() if self.grabber is not None else None
+            self.recording.append(Presented(phase, t, grab))
+        return key, t
+
+    def hold(self, frame: np.ndarray, phase: Phase, frames: int) -> list[float]:
+        """Present the same frame ``frames`` times; returns the presentation times."""
+        return [self.show(frame, phase)[1] for _ in range(frames)]
+
+    def wait_key(self, frame: np.ndarray, phase: Phase, accept) -> tuple[int, float]:
+        """Show ``frame`` until a key ``accept`` takes; returns (key, seconds waited from the first show)."""
+        _, t0 = self.show(frame, phase, 1)
+        while True:
+            key = self.window.poll(20)
+            if self.window.closed or (key >= 0 and (key & 0xFF) in _QUIT_KEYS):
+                raise Quit
+            if key >= 0 and accept(key):
+                return key, time.perf_counter() - t0
+
+
+@dataclass
+class RoundResult:
+    answer: Answer
+    warp: Warp
+
+
+@dataclass
+class Session:
+    """One training session in an open window."""
+
+    opts: TrainOptions
+    faces: list[PreparedFace]
+    presenter: Presenter
+    book: ScoreBook
+    seed: int
+    log: callable = print
+    timing: FrameTiming | None = None
+    level: Level = field(init=False)
+    plan: list[RoundPlan] = field(init=False)
+    quit: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.level = ladder.first_level(self.opts)
+        self.plan = session_plan(self.seed, self.opts.rounds, len(self.faces))
+
+    # ---- the phases -------------------------------------------------------------------
+
+    def measure_timing(self) -> FrameTiming:
+        """Show the start screen unpaced for a moment: the presentation loop's own frame interval."""
+        screen = start_screen(self.faces[0], self.opts.rounds)
+        stamps = [self.presenter.show(screen, Phase.START)[1] for _ in range(MEASURE_FRAMES)]
+        hz, source = display_refresh(self.opts.refresh_hz)
+        return FrameTiming(hz, source, loop_interval_ms(stamps))
+
+    def start(self) -> None:
+        self.timing = self.measure_timing()
+        self.log(self.timing.describe())
+        self.presenter.pacer = Pacer(self.timing.frame_ms)
+        self.presenter.wait_key(start_screen(self.faces[0], self.opts.rounds), Phase.START,
+                                lambda k: (k & 0xFF) in _NEXT_KEYS)
+
+    def play_round(self, rp: RoundPlan) -> RoundResult:
+        face = self.faces[rp.face_index]
+        level = self.level
+        kind = ladder.round_kind(level, rp.kind_draw, rp.emotion, self.opts)
+        neutral = face.frame(None)
+        self.presenter.show(neutral, Phase.FORE)
+        warp = face.warp(round_aus(rp, kind), level.intensity)  # the per-round precomputation
+        mask = face.warp(MASK_AUS, MASK_INTENSITY) if kind == "masked" else None
+        frame_ms = self.timing.frame_ms
+        n_flash = frames_for(level.duration_ms, frame_ms)
+        fore = frames_for(self.opts.fore_ms + rp.fore_jitter * self.opts.fore_jitter_ms, frame_ms)
+        grabbing = self.opts.grab_dir is not None
+        self.presenter.hold(neutral, Phase.FORE, max(0, fore - GRAB_MARGIN))
+        self.presenter.recording = [] if grabbing else None
+        self.presenter.hold(neutral, Phase.FORE, min(GRAB_MARGIN, fore))
+        flash_frame = np.empty_like(neutral)
+        flash_t = [self.presenter.show(face.frame(warp, flash_frame), Phase.FLASH)[1] for _ in range(n_flash)]
+        end_t = None
+        if mask is not None:
+            mask_frame = np.empty_like(neutral)
+            mask_t = [self.presenter.show(face.frame(mask, mask_frame), Phase.MASK)[1]
+                      for _ in range(frames_for(self.opts.mask_ms, frame_ms))]
+            end_t = mask_t[0]
+        after = frames_for(self.opts.after_ms, frame_ms)
+        after_t = self.presenter.hold(neutral, Phase.AFTER, after)
+        end_t = after_t[0] if end_t is None else end_t
+        recording, self.presenter.recording = self.presenter.recording, None
+        key, waited = self.presenter.wait_key(question_screen(face, rp.index, self.opts.rounds), Phase.QUESTION,
+                                              lambda k: emotion_of_key(k) is not None)
+        answer = Answer(
+            session=self.book.session, seed=self.seed, round=rp.index + 1, face=face.name, emotion=rp.emotion,
+            kind=kind, aus=" ".join(warp.aus), intensity=warp.intensity, requested_ms=level.duration_ms,
+            frames=n_flash, frame_ms=frame_ms, shown_ms=shown_ms(n_flash, frame_ms),
+            measured_ms=(end_t - flash_t[0]) * 1000.0, answer=emotion_of_key(key),
+            correct=emotion_of_key(key) == rp.emotion, response_ms=waited * 1000.0,
+        )
+        if recording is not None:
+            self.write_grabs(rp, recording, neutral, face, warp, mask)
+        return RoundResult(answer, warp)
+
+    def feedback(self, rp: RoundPlan, result: RoundResult) -> None:
+        a = result.answer
+        fb = Feedback(a.emotion, a.answer, result.warp.aus, a.kind, a.requested_ms, a.frames, a.shown_ms,
+                      a.measured_ms)
+        screen = feedback_screen(self.faces[rp.face_index], result.warp, fb)
+        self.presenter.show(screen, Phase.FEEDBACK)
+        if self.opts.grab_dir is not None and self.presenter.grabber is not None:
+            cv2.imwrite(str(self.round_dir(rp) / "feedback.png"), self.presenter.grabber.grab())
+        self.presenter.wait_key(screen, Phase.FEEDBACK, lambda k: (k & 0xFF) in _NEXT_KEYS)
+
+    def run(self) -> list[Answer]:
+        """Play the session; returns the answers (also saved after each one)."""
+        try:
+            self.start()
+            for rp in self.plan:
+                result = self.play_round(rp)
+                self.book.add(result.answer)
+                self.log(answer_line(result.answer, self.opts.rounds))
+                self.level = ladder.next_level(self.level, result.answer.correct, self.opts)
+                self.feedback(rp, result)
+            self.presenter.wait_key(summary_screen(self.faces[0], summary_lines(self.book.answers)),
+                                    Phase.SUMMARY, lambda k: True)
+        except Quit:
+            self.quit = True
+            self.log("quit")
+        return self.book.answers
+
+    # ---- the grab folder (tests) --------------------------------------------------------
+
+    def round_dir(self, rp: RoundPlan) -> Path:
+        d = Path(self.opts.grab_dir) / f"round{rp.index + 1:02d}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write_grabs(self, rp: RoundPlan, rec: list[Presented], neutral: np.ndarray, face: PreparedFace,
+                    warp: Warp, mask: Warp | None) -> None:
+        """The round's screen grabs, what was passed to imshow for each, and the reference frames."""
+        d = self.round_dir(rp)
+        cv2.imwrite(str(d / "ref_neutral.png"), neutral)
+        cv2.imwrite(str(d / "ref_flash.png"), face.frame(warp))
+        if mask is not None:
+            cv2.imwrite(str(d / "ref_mask.png"), face.frame(mask))
+        rows = []
+        for k, p in enumerate(rec):
+            name = f"frame{k:03d}.png"
+            if p.grab is not None:
+                cv2.imwrite(str(d / name), p.grab)
+            rows.append({"frame": k, "file": name if p.grab is not None else None, "phase": p.phase.value,
+                         "t": round(p.t, 6)})
+        (d / "frames.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def answer_line(a: Answer, rounds: int) -> str:
+    verdict = "right" if a.correct else f"wrong, answered {a.answer}"
+    return (f"round {a.round}/{rounds}: {a.emotion} ({a.kind}) {verdict}; asked {a.requested_ms:.0f} ms, "
+            f"shown {a.frames} frame{'s' * (a.frames != 1)} x {a.frame_ms:.2f} ms = {a.shown_ms:.1f} ms, "
+            f"measured {a.measured_ms:.1f} ms")
+
+
+def new_session_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pick_seed(seed: int | None) -> int:
+    return int(seed) if seed is not None else secrets.randbelow(2**31)
