@@ -12,6 +12,7 @@ that came closest says what is missing, e.g. "raise the upper lids: AU5".
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import cv2
@@ -25,7 +26,7 @@ from detector.eyetrain.render import GREEN, GREY, RED, shade, text
 from detector.features import FeatureExtractor
 from detector.landmarks import Landmarker, LandmarkerOptions
 from detector.live import Window
-from detector.source import FrameSource, SourceError
+from detector.source import Frame, FrameSource, SourceError
 
 #: What to do for each AU, as the mirror round says it.
 AU_INSTRUCTIONS: dict[str, str] = {
@@ -156,15 +157,16 @@ def _screen(image: np.ndarray, title: str, detail: str, color) -> np.ndarray:
     return img
 
 
-def _frames(source: FrameSource, seconds: float):
-    """Frames of ``source`` for ``seconds`` of its own time (SourceError when it ends sooner)."""
+def _frames(frames: Iterator[Frame], seconds: float, name: str) -> Iterator[Frame]:
+    """The next frames of one running iteration of a source, for ``seconds`` of the source's own time
+    (SourceError when it ends sooner)."""
     t0 = None
-    for frame in source:
+    for frame in frames:
         t0 = frame.timestamp if t0 is None else t0
-        if frame.timestamp - t0 > seconds:
-            return
         yield frame
-    raise SourceError(f"{source.name}: ended during the mirror round")
+        if frame.timestamp - t0 >= seconds:
+            return
+    raise SourceError(f"{name}: ended during the mirror round")
 
 
 def _show(window: Window | None, img_fn) -> None:
@@ -179,14 +181,15 @@ def _show(window: Window | None, img_fn) -> None:
 def mirror_session(source: FrameSource, judge: MirrorJudge, opts: TrainOptions, emotions=EMOTIONS,
                    window: Window | None = None) -> list[MirrorAttempt]:
     """Neutral first, then each emotion in turn; the attempts (their verdicts say what was missing)."""
-    for frame in _frames(source, opts.mirror_neutral_s):
+    frames = iter(source)
+    for frame in _frames(frames, opts.mirror_neutral_s, source.name):
         judge.add_neutral(frame.image, frame.timestamp)
         _show(window, lambda: _screen(frame.image, "Mirror: relax your face", "taking your neutral", GREY))
     judge.fix_neutral()
     attempts = []
     for emotion in emotions:
         attempt = MirrorAttempt(emotion, opts.mirror_threshold)
-        for frame in _frames(source, opts.mirror_s):
+        for frame in _frames(frames, opts.mirror_s, source.name):
             miss = attempt.update(judge.aus(frame.image, frame.timestamp))
             detail = "no face" if miss is None else ("hold it" if not miss else advice(miss))
             _show(window, lambda: _screen(frame.image, f"Mirror: show {emotion}", detail,

@@ -195,6 +195,7 @@ class Session:
         after_t = self.presenter.hold(neutral, Phase.AFTER, after)
         end_t = after_t[0] if end_t is None else end_t
         recording, self.presenter.recording = self.presenter.recording, None
+        self.log(f"round {rp.index + 1}/{self.opts.rounds}: which emotion? (keys 1-7)")
         key, waited = self.presenter.wait_key(question_screen(face, rp.index, self.opts.rounds), Phase.QUESTION,
                                               lambda k: emotion_of_key(k) is not None)
         answer = Answer(
