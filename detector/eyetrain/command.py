@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         window = Window(WINDOW_NAME)
     except SourceError as e:
         raise TrainError(str(e).replace(", or run with --no-window", "")) from None
-    _info(f"seed {seed}; loading faces")
     faces = [PreparedFace(f) for f in session_faces(opts.faces, opts.camera, opts.source)]
+    _info(f"seed {seed}; faces: {', '.join(f.name for f in faces)}")
     folder = data_dir(opts.data_dir)
     try:
         book = ScoreBook(folder, new_session_id())

@@ -116,15 +116,17 @@ class Presenter:
         """Present the same frame ``frames`` times; returns the presentation times."""
         return [self.show(frame, phase)[1] for _ in range(frames)]
 
-    def wait_key(self, frame: np.ndarray, phase: Phase, accept) -> tuple[int, float]:
-        """Show ``frame`` until a key ``accept`` takes; returns (key, seconds waited from the first show)."""
-        _, t0 = self.show(frame, phase, 1)
-        while True:
+    def wait_key(self, frame: np.ndarray, phase: Phase, accept, on_shown=None) -> tuple[int, float]:
+        """Show ``frame`` until a key ``accept`` takes (one pressed before it showed counts too); returns
+        (key, seconds from the first show).  ``on_shown`` is called once the frame is on screen."""
+        key, t0 = self.show(frame, phase, 1)
+        if on_shown is not None:
+            on_shown()
+        while not (key >= 0 and accept(key)):
             key = self.window.poll(20)
             if self.window.closed or (key >= 0 and (key & 0xFF) in _QUIT_KEYS):
                 raise Quit
-            if key >= 0 and accept(key):
-                return key, time.perf_counter() - t0
+        return key, time.perf_counter() - t0
 
 
 @dataclass
@@ -214,10 +216,13 @@ class Session:
         fb = Feedback(a.emotion, a.answer, result.warp.aus, a.kind, a.requested_ms, a.frames, a.shown_ms,
                       a.measured_ms)
         screen = feedback_screen(self.faces[rp.face_index], result.warp, fb)
-        self.presenter.show(screen, Phase.FEEDBACK)
-        if self.opts.grab_dir is not None and self.presenter.grabber is not None:
-            cv2.imwrite(str(self.round_dir(rp) / "feedback.png"), self.presenter.grabber.grab())
-        self.presenter.wait_key(screen, Phase.FEEDBACK, lambda k: (k & 0xFF) in _NEXT_KEYS)
+        grabber = self.presenter.grabber if self.opts.grab_dir is not None else None
+
+        def save_grab() -> None:
+            cv2.imwrite(str(self.round_dir(rp) / "feedback.png"), grabber.grab())
+
+        self.presenter.wait_key(screen, Phase.FEEDBACK, lambda k: (k & 0xFF) in _NEXT_KEYS,
+                                on_shown=save_grab if grabber is not None else None)
 
     def run(self) -> list[Answer]:
         """Play the session; returns the answers (also saved after each one)."""
