@@ -85,7 +85,7 @@ class PreparedFace:
 
 
 def text(img: np.ndarray, s: str, org: tuple[int, int], scale: float = 0.55, color=WHITE, thick: int = 1) -> None:
-    cv2.putText(img, s, org, FONT, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    """Text on a band darkened by :func:`shade` (no outline: OpenCV 5 widens text drawn thicker)."""
     cv2.putText(img, s, org, FONT, scale, color, thick, cv2.LINE_AA)
 
 

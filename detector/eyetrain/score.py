@@ -148,11 +148,11 @@ def summary_lines(answers: list[Answer]) -> list[str]:
     """The session's summary as text lines (stdout and the last screen)."""
     if not answers:
         return ["no rounds answered"]
-    h = halves(answers)
-    lines = [f"accuracy {_fmt(_tally(answers))}",
-             f"before (rounds 1-{len(answers) // 2}): {_fmt(h.before)}, flashes {h.before_ms:.0f} ms on average",
-             f"after  (rounds {len(answers) // 2 + 1}-{len(answers)}): {_fmt(h.after)}, "
-             f"flashes {h.after_ms:.0f} ms on average"]
+    lines = [f"accuracy {_fmt(_tally(answers))}"]
+    if len(answers) >= 2:
+        h, mid = halves(answers), len(answers) // 2
+        lines += [f"before (rounds 1-{mid}): {_fmt(h.before)}, flashes {h.before_ms:.0f} ms on average",
+                  f"after  (rounds {mid + 1}-{len(answers)}): {_fmt(h.after)}, flashes {h.after_ms:.0f} ms on average"]
     lines += [f"  {e:<10} {_fmt(t)}" for e, t in per_emotion(answers).items()]
     lines += [f"  {b + ' ms':<10} {_fmt(t)}" for b, t in per_duration(answers).items()]
     return lines

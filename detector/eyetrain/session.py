@@ -234,12 +234,20 @@ class Session:
                 self.log(answer_line(result.answer, self.opts.rounds))
                 self.level = ladder.next_level(self.level, result.answer.correct, self.opts)
                 self.feedback(rp, result)
-            self.presenter.wait_key(summary_screen(self.faces[0], summary_lines(self.book.answers)),
-                                    Phase.SUMMARY, lambda k: True)
         except Quit:
             self.quit = True
             self.log("quit")
+            return self.book.answers
+        self.show_summary()
         return self.book.answers
+
+    def show_summary(self) -> None:
+        """The last screen: the session's summary, until any key (q and Esc included) or the window closes."""
+        try:
+            self.presenter.wait_key(summary_screen(self.faces[0], summary_lines(self.book.answers)),
+                                    Phase.SUMMARY, lambda k: True)
+        except Quit:
+            pass
 
     # ---- the grab folder (tests) --------------------------------------------------------
 
@@ -268,9 +276,10 @@ class Session:
 
 def answer_line(a: Answer, rounds: int) -> str:
     verdict = "right" if a.correct else f"wrong, answered {a.answer}"
+    late = a.measured_ms - a.shown_ms > a.frame_ms / 2
     return (f"round {a.round}/{rounds}: {a.emotion} ({a.kind}) {verdict}; asked {a.requested_ms:.0f} ms, "
             f"shown {a.frames} frame{'s' * (a.frames != 1)} x {a.frame_ms:.2f} ms = {a.shown_ms:.1f} ms, "
-            f"measured {a.measured_ms:.1f} ms")
+            f"measured {a.measured_ms:.1f} ms" + (" (a frame came late: the flash stayed longer)" if late else ""))
 
 
 def new_session_id() -> str:
