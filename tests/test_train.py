@@ -219,16 +219,21 @@ def man_face():
     return load_face_image(BUNDLED_DIR / "man_video.png", FACE_IOD_PX, FACE_SIZE)
 
 
+def _neutral_then_surprise(face, path: Path, neutral_frames: int, frames: int) -> Path:
+    """A 30 fps clip of the face: neutral, then surprise at full intensity (a webcam stand-in)."""
+    grid = _grid(*face.image.shape[:2])
+    field = au_field(face, {a: 1.0 for a in facs.PROTOTYPES["surprise"][0]})
+    surprised = cv2.remap(face.image, grid - field, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, face.image.shape[1::-1])
+    for k in range(frames):
+        w.write(face.image if k < neutral_frames else surprised)
+    w.release()
+    return path
+
+
 def test_mirror_round_on_a_warped_face_played_as_the_camera(man_face, tmp_path):
     """Neutral, then surprise: asked for happiness the judge names AU6 and AU12 missing; surprise passes."""
-    grid = _grid(*man_face.image.shape[:2])
-    field = au_field(man_face, {a: 1.0 for a in facs.PROTOTYPES["surprise"][0]})
-    surprised = cv2.remap(man_face.image, grid - field, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    path = tmp_path / "cam.avi"
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, man_face.image.shape[1::-1])
-    for k in range(45 + 150):
-        w.write(man_face.image if k < 45 else surprised)
-    w.release()
+    path = _neutral_then_surprise(man_face, tmp_path / "cam.avi", 45, 195)
     opts = TrainOptions(mirror_neutral_s=1.2, mirror_s=2.0)
     with VideoFileSource(path) as src, Landmarker(LandmarkerOptions(mode="video")) as lm:
         happy, surprise = mirror_session(src, MirrorJudge(lm), opts, ("happiness", "surprise"))
@@ -261,6 +266,8 @@ def test_every_flash_moves_the_face_without_folding(man_face):
     (["--rounds", "0"], "--rounds must be at least 1"),
     (["--faces", "/nonexistent/faces"], "--faces /nonexistent/faces: no such folder"),
     (["--refresh-hz", "5"], "--refresh-hz must be within 20..1000"),
+    (["--mirror-seconds", "0"], "--mirror-seconds must be within 0.5..60"),
+    (["--source", "/nonexistent.mp4"], "--source /nonexistent.mp4: no such file"),
 ])
 def test_bad_arguments_are_one_line_errors(argv, message, capsys, monkeypatch):
     monkeypatch.setenv("DISPLAY", ":0")
@@ -389,3 +396,40 @@ def test_a_whole_session_under_xvfb(xvfb, tmp_path):
         # the feedback holds the expression: between its text bands, exactly the flash frame
         fb, flash = cv2.imread(str(d / "feedback.png")), cv2.imread(str(d / "ref_flash.png"))
         assert _same(fb[70:380], flash[70:380])
+
+
+def test_camera_face_and_mirror_rounds_in_the_window(xvfb, tmp_path, man_face):
+    """``--faces camera`` takes its face from the (stand-in) webcam; ``--mirror`` then judges each emotion:
+    the clip shows surprise, so surprise is shown and happiness lacks AU6 and AU12."""
+    need_xdotool()
+    clip = _neutral_then_surprise(man_face, tmp_path / "cam.avi", 60, 60 + 30 * 8)
+    env = dict(os.environ, DISPLAY=xvfb)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", "train", "--faces", "camera", "--source", str(clip), "--mirror",
+         "--mirror-seconds", "1", "--rounds", "1", "--seed", "0", "--refresh-hz", "60",
+         "--data-dir", str(tmp_path / "data")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
+    try:
+        wid = find_window(WINDOW_NAME, env, proc)
+        assert wid, f"no window appeared; stderr:\n{err.text}"
+        assert err.wait_for("faces: camera") and err.wait_for("one frame"), err.text
+        send_key(wid, "space", env)
+        assert err.wait_for("round 1/1: which emotion?"), err.text
+        send_key(wid, "1", env)
+        assert err.wait_for("round 1/1: "), err.text
+        send_key(wid, "space", env)
+        send_key(wid, "space", env)  # the summary screen; then the mirror rounds
+        assert err.wait_for("mirror surprise:", timeout=120), err.text
+        rc = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out.join()
+    assert rc == 0, err.text
+    assert "mirror surprise: shown" in err.text
+    assert "mirror happiness: missing raise the cheeks: AU6; pull the lip corners up: AU12" in err.text
+    assert err.count("mirror ") == 7
+    assert len(list(csv.DictReader(open(tmp_path / "data" / score.ANSWERS_FILE)))) == 1

@@ -42,6 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the display's refresh rate (default: asked of the X server, else 60 assumed)")
     p.add_argument("--mirror", action="store_true",
                    help="end with mirror rounds on the webcam: show each emotion, hear which AUs are missing")
+    p.add_argument("--mirror-seconds", type=float, default=_DEFAULTS["mirror_s"], metavar="S",
+                   help=f"mirror rounds: seconds to show each emotion (default {_DEFAULTS['mirror_s']:g})")
     p.add_argument("--camera", type=int, default=_DEFAULTS["camera"], metavar="INDEX",
                    help="webcam for --faces camera and --mirror (default 0)")
     p.add_argument("--source", metavar="VIDEO", help="a video file played as the webcam (demos, tests)")
@@ -62,6 +64,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
                          f"(got {args.duration_ms:g})")
     if args.refresh_hz is not None and not 20.0 <= args.refresh_hz <= 1000.0:
         raise TrainError(f"--refresh-hz must be within 20..1000 (got {args.refresh_hz:g})")
+    if not 0.5 <= args.mirror_seconds <= 60.0:
+        raise TrainError(f"--mirror-seconds must be within 0.5..60 (got {args.mirror_seconds:g})")
     if args.faces not in (None, "camera") and not Path(args.faces).is_dir():
         raise TrainError(f"--faces {args.faces}: no such folder (give a folder of photos, or 'camera')")
     if args.source is not None and not Path(args.source).is_file():
@@ -73,6 +77,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     return TrainOptions(
         faces=args.faces, rounds=args.rounds, start_duration_ms=args.duration_ms, seed=args.seed,
         refresh_hz=args.refresh_hz, camera=args.camera, source=args.source, mirror=args.mirror,
+        mirror_s=args.mirror_seconds,
         data_dir=Path(args.data_dir) if args.data_dir else None,
         grab_dir=Path(args.grab_dir) if args.grab_dir else None,
     )

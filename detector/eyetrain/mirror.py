@@ -6,7 +6,7 @@ so the AU estimates are the user's own change.  Then, for each emotion, the
 user has ``mirror_s`` seconds to show it.  An AU of the emotion's prototype
 (:data:`detector.facs.PROTOTYPES`) counts as shown at ``mirror_threshold`` or
 more on either side (both on one side for contempt); the emotion passes when
-every AU is shown in :data:`HOLD_FRAMES` frames in a row.  Otherwise the frame
+every AU is shown in ``mirror_hold_frames`` frames in a row.  Otherwise the frame
 that came closest says what is missing, e.g. "raise the upper lids: AU5".
 """
 
@@ -49,8 +49,6 @@ AU_INSTRUCTIONS: dict[str, str] = {
     "AU25": "part the lips",
     "AU26": "drop the jaw",
 }
-#: Consecutive frames with every AU shown for an emotion to pass.
-HOLD_FRAMES = 3
 _QUIT_KEYS = {ord("q"), ord("Q"), 27}
 _AU_INDEX = {name: i for i, name in enumerate(facs.AU_NAMES)}
 
@@ -92,6 +90,7 @@ class MirrorAttempt:
 
     emotion: str
     threshold: float
+    hold_frames: int = 3
     best_missing: tuple[str, ...] | None = None
     run: int = 0
     passed: bool = False
@@ -110,7 +109,7 @@ class MirrorAttempt:
         if self.best_missing is None or len(miss) < len(self.best_missing):
             self.best_missing = miss
         self.run = self.run + 1 if not miss else 0
-        self.passed = self.passed or self.run >= HOLD_FRAMES
+        self.passed = self.passed or self.run >= self.hold_frames
         return miss
 
     def verdict(self) -> str:
@@ -188,7 +187,7 @@ def mirror_session(source: FrameSource, judge: MirrorJudge, opts: TrainOptions, 
     judge.fix_neutral()
     attempts = []
     for emotion in emotions:
-        attempt = MirrorAttempt(emotion, opts.mirror_threshold)
+        attempt = MirrorAttempt(emotion, opts.mirror_threshold, opts.mirror_hold_frames)
         for frame in _frames(frames, opts.mirror_s, source.name):
             miss = attempt.update(judge.aus(frame.image, frame.timestamp))
             detail = "no face" if miss is None else ("hold it" if not miss else advice(miss))

@@ -45,8 +45,10 @@ class TrainOptions:
     #: The neutral face before the flash (a random extra of up to ``fore_jitter_ms`` keeps it unpredictable).
     fore_ms: float = 1000.0
     fore_jitter_ms: float = 500.0
-    #: The smile that masks a micro-expression, and the neutral face after a flash before the question.
+    #: The smile that masks a micro-expression (duration, AU intensity), and the neutral face after a flash
+    #: before the question.
     mask_ms: float = 600.0
+    mask_intensity: float = 1.0
     after_ms: float = 500.0
     #: Display refresh rate; None = ask the X server (RandR), else assume :data:`DEFAULT_REFRESH_HZ`.
     refresh_hz: float | None = None
@@ -54,9 +56,13 @@ class TrainOptions:
     camera: int = 0
     source: str | None = None
     mirror: bool = False
+    #: Mirror round: seconds to show each emotion, seconds of relaxed face taken as the neutral, and the
+    #: AU estimate (0..1, relative to that neutral) that counts as shown.
     mirror_s: float = 8.0
     mirror_neutral_s: float = 1.5
     mirror_threshold: float = 0.12
+    #: Consecutive camera frames with every AU of the emotion shown for a mirror round to pass.
+    mirror_hold_frames: int = 3
     data_dir: Path | None = None
     #: Test hook: write the X server's copy of the window around every flash (and each feedback screen) here.
     grab_dir: Path | None = None

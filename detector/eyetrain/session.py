@@ -16,6 +16,7 @@ import enum
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,8 +60,6 @@ WINDOW_NAME = "microexpr train"
 MEASURE_FRAMES = 40
 #: Frames grabbed before the flash and after it (with --grab-dir).
 GRAB_MARGIN = 3
-#: Intensity of the masking smile (a full social smile).
-MASK_INTENSITY = 1.0
 _QUIT_KEYS = {ord("q"), ord("Q"), 27}
 _NEXT_KEYS = {ord(" "), 13, 10, ord("n")}
 
@@ -144,7 +143,7 @@ class Session:
     presenter: Presenter
     book: ScoreBook
     seed: int
-    log: callable = print
+    log: Callable[[str], None] = print
     timing: FrameTiming | None = None
     level: Level = field(init=False)
     plan: list[RoundPlan] = field(init=False)
@@ -177,7 +176,7 @@ class Session:
         neutral = face.frame(None)
         self.presenter.show(neutral, Phase.FORE)
         warp = face.warp(round_aus(rp, kind), level.intensity)  # the per-round precomputation
-        mask = face.warp(MASK_AUS, MASK_INTENSITY) if kind == "masked" else None
+        mask = face.warp(MASK_AUS, self.opts.mask_intensity) if kind == "masked" else None
         frame_ms = self.timing.frame_ms
         n_flash = frames_for(level.duration_ms, frame_ms)
         fore = frames_for(self.opts.fore_ms + rp.fore_jitter * self.opts.fore_jitter_ms, frame_ms)

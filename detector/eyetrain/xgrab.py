@@ -47,7 +47,6 @@ class XGrabber:
         x.XGetImage.restype = ctypes.POINTER(_XImage)
         x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
                                 ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
-        x.XDestroyImage = None  # a macro in Xlib: the image is freed through its own function table below
         x.XFree.argtypes = [ctypes.c_void_p]
         x.XCloseDisplay.argtypes = [ctypes.c_void_p]
         self._x = x
@@ -71,7 +70,7 @@ class XGrabber:
             buf = ctypes.string_at(img.data, img.bytes_per_line * img.height)
             rows = np.frombuffer(buf, np.uint8).reshape(img.height, img.bytes_per_line // 4, 4)
             return rows[:, :w, :3].copy()  # BGRX on little-endian TrueColor screens
-        finally:
+        finally:  # what XDestroyImage (a macro) does for an image from XGetImage
             self._x.XFree(img.data)
             self._x.XFree(ptr)
 
