@@ -40,7 +40,7 @@ def measure(faces: list[PreparedFace], frames: int, intensity: float) -> dict:
     precompute: list[float] = []
     for face in faces:
         out = np.empty_like(face.canvas)
-        for emotion, protos in facs.PROTOTYPES.items():
+        for protos in facs.PROTOTYPES.values():
             for aus in protos:
                 t0 = time.perf_counter()
                 warp = face.warp(aus, intensity)

@@ -354,7 +354,7 @@ def test_a_whole_session_under_xvfb(xvfb, tmp_path):
         assert wid, f"no window appeared; stderr:\n{err.text}"
         assert err.wait_for("one frame = 16.67 ms"), err.text
         send_key(wid, "space", env)
-        for k, (emotion, answer) in enumerate(zip(EMOTIONS_OF_SEED, ANSWERS), 1):
+        for k, (emotion, answer) in enumerate(zip(EMOTIONS_OF_SEED, ANSWERS, strict=True), 1):
             assert err.wait_for(f"round {k}/4: which emotion?"), err.text
             send_key(wid, key_of(answer), env)
             assert err.wait_for(f"round {k}/4: {emotion} ("), err.text
@@ -387,7 +387,7 @@ def test_a_whole_session_under_xvfb(xvfb, tmp_path):
     assert summary[("half", "before")]["correct"] == "2" and summary[("half", "after")]["correct"] == "1"
     assert summary[("emotion", "disgust")]["accuracy"] == "0.000"
     assert "accuracy 3/4 (75 %)" in out.text
-    for k, line in enumerate(l for l in err.lines if "measured" in l):
+    for k, line in enumerate(x for x in err.lines if "measured" in x):
         assert f"asked {REQUESTED[k]:.0f} ms, shown {FRAMES[k]} frames" in line  # logged with each answer
 
     for k in range(4):

@@ -168,10 +168,11 @@ def _frames(frames: Iterator[Frame], seconds: float, name: str) -> Iterator[Fram
     raise SourceError(f"{name}: ended during the mirror round")
 
 
-def _show(window: Window | None, img_fn) -> None:
+def _show(window: Window | None, image: np.ndarray, title: str, detail: str, color) -> None:
+    """Show a camera frame with the round's text (nothing without a window); q, Esc or closing ends it."""
     if window is None:
         return
-    window.show(img_fn())
+    window.show(_screen(image, title, detail, color))
     key = window.poll(1)
     if window.closed or (key >= 0 and (key & 0xFF) in _QUIT_KEYS):
         raise KeyboardInterrupt
@@ -183,7 +184,7 @@ def mirror_session(source: FrameSource, judge: MirrorJudge, opts: TrainOptions, 
     frames = iter(source)
     for frame in _frames(frames, opts.mirror_neutral_s, source.name):
         judge.add_neutral(frame.image, frame.timestamp)
-        _show(window, lambda: _screen(frame.image, "Mirror: relax your face", "taking your neutral", GREY))
+        _show(window, frame.image, "Mirror: relax your face", "taking your neutral", GREY)
     judge.fix_neutral()
     attempts = []
     for emotion in emotions:
@@ -191,8 +192,7 @@ def mirror_session(source: FrameSource, judge: MirrorJudge, opts: TrainOptions, 
         for frame in _frames(frames, opts.mirror_s, source.name):
             miss = attempt.update(judge.aus(frame.image, frame.timestamp))
             detail = "no face" if miss is None else ("hold it" if not miss else advice(miss))
-            _show(window, lambda: _screen(frame.image, f"Mirror: show {emotion}", detail,
-                                          GREEN if miss == () else RED))
+            _show(window, frame.image, f"Mirror: show {emotion}", detail, GREEN if miss == () else RED)
             if attempt.passed:
                 break
         attempts.append(attempt)

@@ -128,6 +128,22 @@ class Presenter:
         return key, time.perf_counter() - t0
 
 
+@dataclass(frozen=True)
+class RoundSetup:
+    """A round ready to play: the face, the kind, the level, the precomputed warps and the frame counts."""
+
+    face: PreparedFace
+    kind: str
+    level: Level
+    neutral: np.ndarray
+    warp: Warp
+    mask: Warp | None
+    fore_frames: int
+    flash_frames: int
+    mask_frames: int
+    after_frames: int
+
+
 @dataclass
 class RoundResult:
     answer: Answer
@@ -169,46 +185,57 @@ class Session:
         self.presenter.wait_key(start_screen(self.faces[0], self.opts.rounds), Phase.START,
                                 lambda k: (k & 0xFF) in _NEXT_KEYS)
 
-    def play_round(self, rp: RoundPlan) -> RoundResult:
+    def prepare(self, rp: RoundPlan) -> RoundSetup:
+        """The round at the current level: its kind, warps (precomputed here, once) and frame counts."""
         face = self.faces[rp.face_index]
-        level = self.level
-        kind = ladder.round_kind(level, rp.kind_draw, rp.emotion, self.opts)
-        neutral = face.frame(None)
-        self.presenter.show(neutral, Phase.FORE)
-        warp = face.warp(round_aus(rp, kind), level.intensity)  # the per-round precomputation
-        mask = face.warp(MASK_AUS, self.opts.mask_intensity) if kind == "masked" else None
+        kind = ladder.round_kind(self.level, rp.kind_draw, rp.emotion, self.opts)
         frame_ms = self.timing.frame_ms
-        n_flash = frames_for(level.duration_ms, frame_ms)
-        fore = frames_for(self.opts.fore_ms + rp.fore_jitter * self.opts.fore_jitter_ms, frame_ms)
-        grabbing = self.opts.grab_dir is not None
-        self.presenter.hold(neutral, Phase.FORE, max(0, fore - GRAB_MARGIN))
-        self.presenter.recording = [] if grabbing else None
-        self.presenter.hold(neutral, Phase.FORE, min(GRAB_MARGIN, fore))
-        flash_frame = np.empty_like(neutral)
-        flash_t = [self.presenter.show(face.frame(warp, flash_frame), Phase.FLASH)[1] for _ in range(n_flash)]
-        end_t = None
-        if mask is not None:
-            mask_frame = np.empty_like(neutral)
-            mask_t = [self.presenter.show(face.frame(mask, mask_frame), Phase.MASK)[1]
-                      for _ in range(frames_for(self.opts.mask_ms, frame_ms))]
-            end_t = mask_t[0]
-        after = frames_for(self.opts.after_ms, frame_ms)
-        after_t = self.presenter.hold(neutral, Phase.AFTER, after)
-        end_t = after_t[0] if end_t is None else end_t
-        recording, self.presenter.recording = self.presenter.recording, None
+        return RoundSetup(
+            face=face, kind=kind, level=self.level, neutral=face.frame(None),
+            warp=face.warp(round_aus(rp, kind), self.level.intensity),
+            mask=face.warp(MASK_AUS, self.opts.mask_intensity) if kind == "masked" else None,
+            fore_frames=frames_for(self.opts.fore_ms + rp.fore_jitter * self.opts.fore_jitter_ms, frame_ms),
+            flash_frames=frames_for(self.level.duration_ms, frame_ms),
+            mask_frames=frames_for(self.opts.mask_ms, frame_ms) if kind == "masked" else 0,
+            after_frames=frames_for(self.opts.after_ms, frame_ms),
+        )
+
+    def present_flash(self, r: RoundSetup) -> tuple[float, list[Presented] | None]:
+        """Neutral, flash, (mask,) neutral on the frame tick; returns the flash's measured duration (ms) and,
+        with a grab folder, the frames presented from just before the flash to just after it."""
+        p = self.presenter
+        p.hold(r.neutral, Phase.FORE, max(0, r.fore_frames - GRAB_MARGIN))
+        p.recording = [] if self.opts.grab_dir is not None else None
+        p.hold(r.neutral, Phase.FORE, min(GRAB_MARGIN, r.fore_frames))
+        buf = np.empty_like(r.neutral)
+        flash_t = [p.show(r.face.frame(r.warp, buf), Phase.FLASH)[1] for _ in range(r.flash_frames)]
+        mask_t = [p.show(r.face.frame(r.mask, buf), Phase.MASK)[1] for _ in range(r.mask_frames)]
+        after_t = p.hold(r.neutral, Phase.AFTER, r.after_frames)
+        recording, p.recording = p.recording, None
+        return ((mask_t or after_t)[0] - flash_t[0]) * 1000.0, recording
+
+    def ask(self, rp: RoundPlan, r: RoundSetup) -> tuple[str, float]:
+        """The question screen until a key 1-7: (the emotion named, response time in ms)."""
         self.log(f"round {rp.index + 1}/{self.opts.rounds}: which emotion? (keys 1-7)")
-        key, waited = self.presenter.wait_key(question_screen(face, rp.index, self.opts.rounds), Phase.QUESTION,
+        key, waited = self.presenter.wait_key(question_screen(r.face, rp.index, self.opts.rounds), Phase.QUESTION,
                                               lambda k: emotion_of_key(k) is not None)
+        return emotion_of_key(key), waited * 1000.0
+
+    def play_round(self, rp: RoundPlan) -> RoundResult:
+        self.presenter.show(self.faces[rp.face_index].frame(None), Phase.FORE)  # up while the warp is computed
+        r = self.prepare(rp)
+        measured_ms, recording = self.present_flash(r)
+        said, response_ms = self.ask(rp, r)
+        frame_ms = self.timing.frame_ms
         answer = Answer(
-            session=self.book.session, seed=self.seed, round=rp.index + 1, face=face.name, emotion=rp.emotion,
-            kind=kind, aus=" ".join(warp.aus), intensity=warp.intensity, requested_ms=level.duration_ms,
-            frames=n_flash, frame_ms=frame_ms, shown_ms=shown_ms(n_flash, frame_ms),
-            measured_ms=(end_t - flash_t[0]) * 1000.0, answer=emotion_of_key(key),
-            correct=emotion_of_key(key) == rp.emotion, response_ms=waited * 1000.0,
+            session=self.book.session, seed=self.seed, round=rp.index + 1, face=r.face.name, emotion=rp.emotion,
+            kind=r.kind, aus=" ".join(r.warp.aus), intensity=r.warp.intensity, requested_ms=r.level.duration_ms,
+            frames=r.flash_frames, frame_ms=frame_ms, shown_ms=shown_ms(r.flash_frames, frame_ms),
+            measured_ms=measured_ms, answer=said, correct=said == rp.emotion, response_ms=response_ms,
         )
         if recording is not None:
-            self.write_grabs(rp, recording, neutral, face, warp, mask)
-        return RoundResult(answer, warp)
+            self.write_grabs(rp, recording, r)
+        return RoundResult(answer, r.warp)
 
     def feedback(self, rp: RoundPlan, result: RoundResult) -> None:
         a = result.answer
@@ -255,14 +282,13 @@ class Session:
         d.mkdir(parents=True, exist_ok=True)
         return d
 
-    def write_grabs(self, rp: RoundPlan, rec: list[Presented], neutral: np.ndarray, face: PreparedFace,
-                    warp: Warp, mask: Warp | None) -> None:
+    def write_grabs(self, rp: RoundPlan, rec: list[Presented], r: RoundSetup) -> None:
         """The round's screen grabs, what was passed to imshow for each, and the reference frames."""
         d = self.round_dir(rp)
-        cv2.imwrite(str(d / "ref_neutral.png"), neutral)
-        cv2.imwrite(str(d / "ref_flash.png"), face.frame(warp))
-        if mask is not None:
-            cv2.imwrite(str(d / "ref_mask.png"), face.frame(mask))
+        cv2.imwrite(str(d / "ref_neutral.png"), r.neutral)
+        cv2.imwrite(str(d / "ref_flash.png"), r.face.frame(r.warp))
+        if r.mask is not None:
+            cv2.imwrite(str(d / "ref_mask.png"), r.face.frame(r.mask))
         rows = []
         for k, p in enumerate(rec):
             name = f"frame{k:03d}.png"
