@@ -9,6 +9,10 @@ measured (``microexpr evaluate --truth clip.truth.jsonl --pred events.jsonl``).
 
 How a clip is made
 ------------------
+(Steps 1 and 2, framing a face and the AU displacement fields, live in the
+package as :mod:`detector.facewarp`, shared with ``microexpr train``; this
+module re-exports those names.)
+
 1. :func:`load_face` finds the face with MediaPipe FaceLandmarker (IMAGE mode),
    scales and crops the photo to a ``size`` x ``size`` frame with the
    inter-ocular distance (IOD, between the iris centres) at ``iod_px`` pixels,

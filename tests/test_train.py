@@ -433,3 +433,7 @@ def test_camera_face_and_mirror_rounds_in_the_window(xvfb, tmp_path, man_face):
     assert "mirror happiness: missing raise the cheeks: AU6; pull the lip corners up: AU12" in err.text
     assert err.count("mirror ") == 7
     assert len(list(csv.DictReader(open(tmp_path / "data" / score.ANSWERS_FILE)))) == 1
+    mirror = {r["emotion"]: r for r in csv.DictReader(open(tmp_path / "data" / score.MIRROR_FILE))}
+    assert list(mirror) == list(EMOTIONS)
+    assert mirror["surprise"]["shown"] == "1" and mirror["surprise"]["missing"] == ""
+    assert (mirror["happiness"]["shown"], mirror["happiness"]["missing"]) == ("0", "AU06 AU12")

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         session = Session(opts, faces, Presenter(window, grabber), book, seed, log=_info)
         answers = session.run()
         if opts.mirror and not session.quit:
-            run_mirror(window, opts, _info)
+            book.save_mirror([a.row() for a in run_mirror(window, opts, _info)])
     except (OSError, SourceError) as e:
         raise TrainError(str(e)) from None
     finally:

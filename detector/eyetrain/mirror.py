@@ -112,6 +112,12 @@ class MirrorAttempt:
         self.passed = self.passed or self.run >= self.hold_frames
         return miss
 
+    def row(self) -> dict:
+        """The attempt as a row of ``train_mirror.csv`` (AUs missing in the closest frame, space-separated)."""
+        return {"emotion": self.emotion, "shown": int(self.passed),
+                "missing": "" if self.passed or self.best_missing is None else " ".join(self.best_missing),
+                "frames": self.frames, "frames_without_face": self.no_face}
+
     def verdict(self) -> str:
         if self.passed:
             return f"mirror {self.emotion}: shown"

@@ -7,7 +7,8 @@ answer so a session that ends early keeps what it scored:
 
 * ``train_answers.csv``: one row per answer, every session (:data:`ANSWER_FIELDS`);
 * ``train_summary.csv``: per session, accuracy per emotion, per duration band and per half
-  (:data:`SUMMARY_FIELDS`).
+  (:data:`SUMMARY_FIELDS`);
+* ``train_mirror.csv``: the mirror rounds, one row per emotion (:data:`MIRROR_FIELDS`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from detector.eyetrain.options import EMOTIONS
 
 ANSWERS_FILE = "train_answers.csv"
 SUMMARY_FILE = "train_summary.csv"
+MIRROR_FILE = "train_mirror.csv"
 
 #: Duration bands of the summary, by the duration shown (ms): (label, upper bound).
 DURATION_BANDS: tuple[tuple[str, float], ...] = (
@@ -56,6 +58,7 @@ class Answer:
 
 ANSWER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
 SUMMARY_FIELDS: tuple[str, ...] = ("session", "group", "key", "n", "correct", "accuracy")
+MIRROR_FIELDS: tuple[str, ...] = ("session", "emotion", "shown", "missing", "frames", "frames_without_face")
 
 
 def data_dir(override: Path | None = None) -> Path:
@@ -206,6 +209,7 @@ class ScoreBook:
         self.answers: list[Answer] = []
         self._earlier_answers = _read_rows(folder / ANSWERS_FILE, ANSWER_FIELDS, lambda r: r["session"] != session)
         self._earlier_summary = _read_rows(folder / SUMMARY_FILE, SUMMARY_FIELDS, lambda r: r["session"] != session)
+        self._earlier_mirror = _read_rows(folder / MIRROR_FILE, MIRROR_FIELDS, lambda r: r["session"] != session)
 
     @property
     def answers_path(self) -> Path:
@@ -223,3 +227,8 @@ class ScoreBook:
         rows = self._earlier_answers + [_answer_row(a) for a in self.answers]
         write_csv_atomic(self.answers_path, ANSWER_FIELDS, rows)
         write_csv_atomic(self.summary_path, SUMMARY_FIELDS, self._earlier_summary + summary_rows(self.answers))
+
+    def save_mirror(self, rows: list[dict]) -> None:
+        """The session's mirror rounds (:data:`MIRROR_FIELDS` without ``session``) after earlier sessions' rows."""
+        mine = [{"session": self.session, **r} for r in rows]
+        write_csv_atomic(self.folder / MIRROR_FILE, MIRROR_FIELDS, self._earlier_mirror + mine)
