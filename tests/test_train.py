@@ -437,3 +437,17 @@ def test_camera_face_and_mirror_rounds_in_the_window(xvfb, tmp_path, man_face):
     assert list(mirror) == list(EMOTIONS)
     assert mirror["surprise"]["shown"] == "1" and mirror["surprise"]["missing"] == ""
     assert (mirror["happiness"]["shown"], mirror["happiness"]["missing"]) == ("0", "AU06 AU12")
+
+
+def test_an_unreachable_x_display_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    """Qt would abort the process; the display is checked first."""
+    monkeypatch.setenv("DISPLAY", ":7999")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    if not (BUNDLED_DIR / "man_video.png").is_file():
+        pytest.skip("bundled faces not in this checkout")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "man.png").write_bytes((BUNDLED_DIR / "man_video.png").read_bytes())
+    assert main(["train", "--faces", str(tmp_path / "f"), "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "microexpr: error: cannot open the X display :7999 (is the X server running, and may this " \
+                      "user use it?)"

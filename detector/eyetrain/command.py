@@ -20,7 +20,7 @@ from detector.eyetrain.session import (
     new_session_id,
     pick_seed,
 )
-from detector.eyetrain.xgrab import GrabError, XGrabber
+from detector.eyetrain.xgrab import GrabError, XGrabber, x_display_problem
 from detector.live import Window
 from detector.source import SourceError
 
@@ -105,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     except SourceError as e:
         raise TrainError(str(e).replace(", or run with --no-window", "")) from None
     faces = [PreparedFace(f) for f in session_faces(opts.faces, opts.camera, opts.source)]
+    problem = x_display_problem()
+    if problem:
+        raise TrainError(problem)
     _info(f"seed {seed}; faces: {', '.join(f.name for f in faces)}")
     folder = data_dir(opts.data_dir)
     try:

@@ -32,6 +32,26 @@ class GrabError(RuntimeError):
     pass
 
 
+def x_display_problem() -> str | None:
+    """Why the X display in ``$DISPLAY`` cannot be opened, or None (also where X11 is not in use).
+
+    Qt aborts the whole process when its display is unreachable; asking Xlib first gives a one-line error.
+    """
+    display = os.environ.get("DISPLAY")
+    name = ctypes.util.find_library("X11")
+    if not display or not name or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    x = ctypes.CDLL(name)
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x.XOpenDisplay(None)
+    if not handle:
+        return f"cannot open the X display {display} (is the X server running, and may this user use it?)"
+    x.XCloseDisplay(handle)
+    return None
+
+
 class XGrabber:
     """Grabs the image area of an OpenCV window (by name) from the X screen as a BGR array."""
 
