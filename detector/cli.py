@@ -1,4 +1,4 @@
-"""Command line: ``microexpr analyze | report | evaluate | live``.
+"""Command line: ``microexpr analyze | report | evaluate | live | train``.
 
 Every failure the user can cause (missing or corrupt files, bad config,
 unwritable output) ends with one line ``microexpr: error: ...`` on stderr and
@@ -37,7 +37,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from detector.sinks import OutputError
     from detector.source import SourceError
 
-    errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError, ReportError]
+    from detector.eyetrain.errors import TrainError
+
+    errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError, ReportError,
+                                       TrainError]
     try:
         from detector.evaluate import EvaluationError
 
@@ -780,6 +783,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with an on-screen overlay.")
     live.add_arguments(p)
     p.set_defaults(func=live.run)
+    from detector.eyetrain import command as train  # noqa: PLC0415 - `microexpr train` (issue 16), loaded lazily
+
+    p = sub.add_parser("train", help="train your eye: name the emotion a face flashes for a moment",
+                       description="A micro-expression training window: a neutral face flashes one of seven "
+                                   "emotions; name it with keys 1-7. Right answers shorten the flash.")
+    train.add_arguments(p)
+    p.set_defaults(func=train.run)
     return parser
 
 

@@ -80,6 +80,18 @@ PROTOTYPES: dict[str, list[tuple[str, ...]]] = {
     "contempt": [("AU12_R", "AU14_R"), ("AU12_L", "AU14_L")],
 }
 
+#: Region-only subsets of the prototypes that still point at the emotion (AU6
+#: alone is not happiness, AU26 alone is not surprise).
+PARTIALS: dict[str, dict[str, tuple[str, ...]]] = {
+    "happiness": {"lower": ("AU12",)},
+    "sadness": {"upper": ("AU01", "AU04"), "lower": ("AU15",)},
+    "surprise": {"upper": ("AU01", "AU02", "AU05")},
+    "fear": {"upper": ("AU01", "AU02", "AU04", "AU05"), "lower": ("AU20", "AU26")},
+    "anger": {"upper": ("AU04", "AU05", "AU07"), "lower": ("AU23",)},
+    "disgust": {},
+    "contempt": {},
+}
+
 #: Facial regions used by the segmenter; upper = brows + eyes + cheeks (FACS
 #: upper-face AUs 1, 2, 4, 5, 6, 7), lower = nose + mouth + jaw.
 REGIONS: tuple[str, ...] = ("brows", "eyes", "cheeks", "nose", "mouth", "jaw")

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from detector.facs import REGIONS
 from detector.live import Action, ActivationHistory, LiveSession, LiveState, key_action
 from detector.source import Frame, FrameSource, SourceError, ThreadedCapture, VideoFileSource
 from fake_sources import BurstCamera
+from xwindow import Reader, find_window, need_xdotool, send_key
 
 DATA = Path(__file__).parent / "data"
 CLIP = DATA / "WolfgangLanger_Pexels.mp4"  # a face crying then laughing, 472 frames at 23.976 fps
@@ -383,54 +382,8 @@ def test_no_display_without_no_window_is_a_one_line_error(monkeypatch, capsys):
 # --------------------------------------------------------------------------- the window, under Xvfb
 
 
-@pytest.fixture
-def xvfb():
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb not installed (apt-get install xvfb): window path not tested")
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > end:
-            proc.kill()
-            pytest.skip("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{n}"
-    proc.terminate()
-    proc.wait(10)
-
-
-class _Reader:
-    """Collects a pipe's lines in a thread, so the test can wait for a log line."""
-
-    def __init__(self, pipe) -> None:
-        self.lines: list[str] = []
-        self._t = threading.Thread(target=self._run, args=(pipe,), daemon=True)
-        self._t.start()
-
-    def _run(self, pipe) -> None:
-        for line in pipe:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if any(text in line for line in self.lines):
-                return True
-            time.sleep(0.05)
-        return False
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
 def test_window_opens_and_keys_drive_pause_snapshot_and_quit(xvfb, tmp_path):
-    if not shutil.which("xdotool"):
-        pytest.skip("xdotool not installed (apt-get install xdotool): cannot send keys to the window")
+    need_xdotool()
     env = dict(os.environ, DISPLAY=xvfb)
     rec = tmp_path / "win.mp4"
     proc = subprocess.Popen(
@@ -438,20 +391,13 @@ def test_window_opens_and_keys_drive_pause_snapshot_and_quit(xvfb, tmp_path):
          "--snapshot-dir", str(tmp_path)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    out, err = _Reader(proc.stdout), _Reader(proc.stderr)
+    out, err = Reader(proc.stdout), Reader(proc.stderr)
     try:
-        wid = None
-        end = time.monotonic() + 60
-        while wid is None and time.monotonic() < end and proc.poll() is None:
-            r = subprocess.run(["xdotool", "search", "--name", live.WINDOW_NAME], env=env,
-                               capture_output=True, text=True)
-            ids = r.stdout.split()
-            wid = ids[-1] if ids else None
-            time.sleep(0.1)
+        wid = find_window(live.WINDOW_NAME, env, proc)
         assert wid, f"no window appeared; stderr:\n{err.text}"
 
         def key(k: str) -> None:
-            subprocess.run(["xdotool", "key", "--window", wid, k], env=env, check=True)
+            send_key(wid, k, env)
 
         key("space")
         assert err.wait_for("paused"), err.text
@@ -465,7 +411,7 @@ def test_window_opens_and_keys_drive_pause_snapshot_and_quit(xvfb, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out._t.join(5)
+    out.join(5)
     assert rc == 0, err.text
     processed = _summary_int(out.text, "frames")
     assert 0 < processed < _frames_of(CLIP)  # quit before the clip ended
