@@ -154,6 +154,7 @@ class Session:
         self.ray = import_ray()
         self.dashboard_url: str | None = None
         self.cpus = 1
+        self.nodes = 1
         self._videos: dict[int, _Video | None] = {}
         self._refs: dict = {}  # ObjectRef -> (video index, start chunk)
         self._next = 0  # next video to submit
@@ -187,6 +188,7 @@ class Session:
                 raise ClusterError(f"cannot start or reach {where}: {str(e).strip().splitlines()[0]}") from None
             self._started_ray = True
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         url = getattr(ctx, "dashboard_url", None) if ctx is not None else None
         self.dashboard_url = (url if url.startswith("http") else f"http://{url}") if url else None
         self._remote = ray.remote(chunk_task).options(max_retries=o.max_retries, retry_exceptions=False,
@@ -335,7 +337,8 @@ class Session:
 def describe(session: Session) -> str:
     """One line about the cluster in use (for stderr at the start of a run)."""
     where = session.options.address or "local Ray"
-    line = f"Ray ({where}): {session.cpus} CPUs"
+    nodes = f"{session.nodes} nodes, " if session.nodes > 1 else ""
+    line = f"Ray ({where}): {nodes}{session.cpus} CPUs"
     if session.dashboard_url:
         line += f"; dashboard {session.dashboard_url}"
     return line
