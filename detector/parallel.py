@@ -60,6 +60,9 @@ Many files (``microexpr analyze A.mp4 B.mp4 ...``)
 file per process at a time, with progress messages, one result per file, and
 a failing file reported and skipped.
 
+Many machines (``microexpr analyze ... --cluster ray``): :mod:`detector.cluster` runs the same chunk
+grid as Ray tasks, one per chunk, and feeds :func:`run_chunked` through its ``runner``.
+
 Processes are started with ``spawn`` (MediaPipe is not fork-safe once
 initialised); workers ignore SIGINT and SIGTERM, so Ctrl-C reaches the main process only,
 which stops them and keeps its outputs valid.
