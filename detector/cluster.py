@@ -129,7 +129,7 @@ def _maybe_die_for_test() -> None:
 class _Video:
     path: str
     borders: tuple[float, ...]
-    chunks: dict[int, list[tuple] | None]  # start chunk -> messages (None until its task is done)
+    chunks: dict[int, object]  # start chunk -> its task's ObjectRef once done (results stay in Ray's store)
 
     @property
     def n_chunks(self) -> int:
@@ -178,7 +178,8 @@ class Session:
         if ray.is_initialized():  # a caller (a test, a notebook) already connected
             ctx = None
         else:
-            kw: dict = {"address": o.address, "log_to_driver": False, "logging_level": "ERROR"}
+            # "local": a new Ray of our own, even where another one runs on this machine
+            kw: dict = {"address": o.address or "local", "log_to_driver": False, "logging_level": "ERROR"}
             if o.address is None:
                 kw["num_cpus"] = o.num_cpus
             try:
@@ -214,7 +215,6 @@ class Session:
     def _submit(self, k: int, start: int, end: int, seek: bool) -> None:
         v = self._videos[k]
         ref = self._remote.remote(v.path, self.config.landmarks, v.borders, start, end, self.warmup, seek)
-        v.chunks[start] = None
         self._refs[ref] = (k, start)
 
     def top_up(self) -> None:
@@ -231,24 +231,29 @@ class Session:
                 self._submit(k, c, c + 1, seek=c > 0)
 
     def poll(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for a task, then file the results of every finished one."""
+        """Wait up to ``timeout`` s for a task, then note every finished one (its results are fetched
+        at its video's turn: until then they stay in Ray's object store, which spills to disk)."""
         ray = self.ray
         if not self._refs:
             return
         refs = list(self._refs)
-        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+        ready, _ = ray.wait(refs, num_returns=1, timeout=timeout, fetch_local=False)
         if ready:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
         for ref in ready:
             k, start = self._refs.pop(ref)
-            try:
-                msgs = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - a worker died after its retries, a lost node...
-                text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                msgs = [(start, "error", "other", f"chunk task failed ({type(e).__name__}): {text}")]
             v = self._videos.get(k)
             if v is not None:
-                v.chunks[start] = msgs
+                v.chunks[start] = ref
+
+    def _fetch(self, ref, start: int) -> list[tuple]:
+        """The messages of a finished task; its failure (a worker that died after its retries, a lost
+        node) as an ``error`` message of the video."""
+        try:
+            return self.ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - ray.exceptions.*: one line
+            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            return [(start, "error", "other", f"chunk task failed ({type(e).__name__}): {text}")]
 
     def cancel(self, k: int | None = None) -> None:
         """Cancel the unfinished tasks (of video ``k`` only, if given)."""
@@ -279,7 +284,7 @@ class Session:
                 self.cancel(k)
                 self._videos[k] = None  # its results are no longer needed
                 self._current = k + 1
-                self.top_up()
+            self.top_up()
 
         return run
 
@@ -291,10 +296,10 @@ class Session:
             order.add(_Run(_Job(c, v.path, None, v.borders, c, c + 1, self.warmup, c > 0), c))
         filed: set[int] = set()
         while not order.finished:
-            for c, msgs in list(v.chunks.items()):
-                if msgs is not None and c not in filed:
+            for c, ref in list(v.chunks.items()):
+                if c not in filed:
                     filed.add(c)
-                    for m in msgs:
+                    for m in self._fetch(ref, c):
                         order.put(m)
             for item in order.take():
                 if item[0] == "frames":
@@ -327,7 +332,7 @@ class Session:
             self.poll(self.options.poll_s)
             if on_progress is not None:
                 on_progress(consumer.index)
-        for m in v.chunks[pos]:
+        for m in self._fetch(v.chunks[pos], pos):
             if m[1] == "frames":
                 consumer.feed(m[2])
             elif m[1] == "error":
