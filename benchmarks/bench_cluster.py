@@ -13,8 +13,9 @@ then runs ``microexpr analyze FILES... -o DIR`` as a user does:
   second ``ray start --address HEAD --num-cpus 1`` on this machine (two
   raylets: the multi-node path), then ``--cluster auto``, then ``ray stop``.
 
-For each: wall time, CPU time of the process tree (Ray's own daemons in
-``ray start`` mode are not children, so not counted), Ray's start-up (until
+For each: wall time, CPU time of our processes (the driver and its
+children, Ray's daemons and workers: sampled from /proc, since Ray's are
+not reaped into the driver's times), Ray's start-up (until
 the ``microexpr: Ray ...`` line), overhead over the pool per chunk task
 ((wall - pool wall) / tasks), the cores other processes of this shared
 machine used meanwhile, and whether every events file equals the pool's, byte
@@ -67,11 +68,64 @@ def make_files(workdir: Path, n: int, loops: int) -> tuple[list[Path], int, floa
     return paths, frames, frames / fps
 
 
+#: Processes of ours besides the driver's descendants: Ray's daemons and workers (``ray start`` detaches
+#: them; a local Ray's are not reaped into the driver's CPU times either).
+OURS = ("ray::", "/ray/core/src/ray/", "ray/_private/", "ray/dashboard/", "raylet", "gcs_server",
+        str(Path(sys.executable).parent))
+
+
+def _own_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of one process (not its children), None if gone."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _is_ours(pid: int, root: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return pid == root or any(k in cmd for k in OURS)
+
+
+class CpuSampler:
+    """CPU seconds used by our processes during a run, from /proc every ``period`` s (last value per pid
+    minus its value at the start): the driver, Ray's daemons and workers, however they were started."""
+
+    def __init__(self, root: int, period: float = 0.5) -> None:
+        self.root, self.period = root, period
+        self.start: dict[int, float] = {p: c for p in self._pids() if (c := _own_cpu(p)) is not None}
+        self.last: dict[int, float] = dict(self.start)
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._loop, daemon=True)
+        self._th.start()
+
+    def _pids(self) -> list[int]:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+        return [p for p in pids if p != os.getpid() and _is_ours(p, getattr(self, "root", -1))]
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            for p in self._pids():
+                c = _own_cpu(p)
+                if c is not None:
+                    self.last[p] = c
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._th.join()
+        return sum(c - self.start.get(p, 0.0) for p, c in self.last.items())
+
+
 def run(cmd: list[str], env: dict | None = None) -> dict:
-    """Run ``cmd``; wall, CPU of the tree, other processes' cores, and when the Ray line appeared."""
-    before, busy0, t0 = os.times(), _cpu_busy_s(), time.perf_counter()
+    """Run ``cmd``; wall, CPU of our processes, other processes' cores, and when the Ray line appeared."""
+    busy0, t0 = _cpu_busy_s(), time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                          env={**os.environ, **(env or {})})
+    sampler = CpuSampler(p.pid)
     seen: dict = {"ray_line_s": None, "stderr": []}
 
     def read_err() -> None:
@@ -86,8 +140,7 @@ def run(cmd: list[str], env: dict | None = None) -> dict:
     p.wait()
     th.join()
     wall = time.perf_counter() - t0
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = sampler.stop()
     others = max(0.0, _cpu_busy_s() - busy0 - cpu) / wall
     if p.returncode != 0:
         sys.stderr.write("".join(seen["stderr"]))
