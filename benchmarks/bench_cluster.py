@@ -8,7 +8,9 @@ then runs ``microexpr analyze FILES... -o DIR`` as a user does:
 
 * **pool**: ``--workers N`` (this machine's pool, one file per process);
 * **ray**: ``--cluster ray --workers N`` (a local Ray with N CPUs, started and
-  stopped by the run; one task per chunk of the fixed grid);
+  stopped by the run; one task per run of chunks of the fixed grid, at most
+  60 s of video: two tasks per 79 s file);
+* **ray-1chunk**: the same with ``--task-s 0``, one task per chunk;
 * **two-node** (``--two-node``): ``ray start --head --num-cpus 1`` plus a
   second ``ray start --address HEAD --num-cpus 1`` on this machine (two
   raylets: the multi-node path), then ``--cluster auto``, then ``ray stop``.
@@ -42,6 +44,7 @@ sys.path.insert(0, str(HERE))
 from bench_workers import _cpu_busy_s, wait_quiet  # noqa: E402
 from make_long_clip import DEFAULT_CLIP, make  # noqa: E402
 
+from detector.cluster import DEFAULT_TASK_S, task_runs  # noqa: E402
 from detector.parallel import DEFAULT_CHUNK_S, chunk_borders  # noqa: E402
 
 RAY_PORT = 6390
@@ -200,10 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     paths, frames, seconds = make_files(a.workdir, a.files, a.loops)
-    n_tasks = a.files * (len(chunk_borders(seconds, DEFAULT_CHUNK_S)) + 1)
-    print(f"{a.files} files of {seconds:.1f} s ({frames} frames), {n_tasks} chunk tasks; load "
+    n_chunks = len(chunk_borders(seconds, DEFAULT_CHUNK_S)) + 1
+    n_tasks = a.files * len(task_runs(n_chunks, DEFAULT_CHUNK_S, DEFAULT_TASK_S))
+    print(f"{a.files} files of {seconds:.1f} s ({frames} frames, {n_chunks} chunks), {n_tasks} tasks "
+          f"(--task-s {DEFAULT_TASK_S:g}), {a.files * n_chunks} with --task-s 0; load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    modes = [("pool", ["--workers", str(a.workers)]), ("ray", ["--cluster", "ray", "--workers", str(a.workers)])]
+    modes = [("pool", ["--workers", str(a.workers)]), ("ray", ["--cluster", "ray", "--workers", str(a.workers)]),
+             ("ray-1chunk", ["--cluster", "ray", "--workers", str(a.workers), "--task-s", "0"])]
     res: dict = {"files": a.files, "seconds_per_file": seconds, "frames_per_file": frames, "tasks": n_tasks,
                  "workers": a.workers, "runs": {}}
     for name, extra in modes + ([("two-node", None)] if a.two_node else []):
@@ -219,8 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'run':<9} {'wall s':>7} {'CPU s':>7} {'fps':>6} {'vs pool':>8} {'ms/task':>8} {'Ray up s':>8} "
           f"{'others':>6} identical")
     for name, r in res["runs"].items():
+        tasks = a.files * n_chunks if name == "ray-1chunk" else n_tasks
         r["overhead"] = r["wall_s"] / pool - 1.0
-        r["overhead_ms_per_task"] = 1000.0 * (r["wall_s"] - pool) / n_tasks
+        r["overhead_ms_per_task"] = 1000.0 * (r["wall_s"] - pool) / tasks
         up = f"{r['ray_startup_s']:.1f}" if r["ray_startup_s"] is not None else "-"
         print(f"{name:<9} {r['wall_s']:>7.1f} {r['cpu_s']:>7.1f} {r['fps']:>6.1f} {100 * r['overhead']:>+7.1f}% "
               f"{r['overhead_ms_per_task']:>8.0f} {up:>8} {r['others_cores']:>6.2f} {r['identical_to_pool']}")

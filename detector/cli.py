@@ -255,6 +255,9 @@ def _add_analyze(sub) -> None:
                    help=f"chunk length for cutting a long video, seconds of video (default {DEFAULT_CHUNK_S:g})")
     p.add_argument("--cluster", metavar="ray|ray://HOST:PORT|auto",
                    help="run the chunks as Ray tasks: a local Ray, or join a cluster (needs the [cluster] extra)")
+    p.add_argument("--task-s", type=float, default=None, metavar="S",
+                   help="with --cluster: seconds of video per Ray task at most, in whole chunks "
+                        "(default 60; 0 = one chunk per task); the result does not depend on it")
     p.add_argument("--resume", action="store_true",
                    help="several inputs: skip those whose outputs in the folder are complete (NAME.done.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -464,8 +467,11 @@ def _check_cluster(args):
         raise CliError(str(e)) from None
     if args.report:
         raise CliError("--report cannot be used with --cluster (run microexpr report on the output)")
+    if args.task_s is not None and not args.task_s >= 0:
+        raise CliError("--task-s must be 0 or a positive number of seconds")
     import_ray()
-    return ClusterOptions(address=address, num_cpus=args.workers if address is None else None)
+    extra = {} if args.task_s is None else {"task_s": args.task_s}
+    return ClusterOptions(address=address, num_cpus=args.workers if address is None else None, **extra)
 
 
 @contextlib.contextmanager

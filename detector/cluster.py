@@ -1,8 +1,9 @@
 """Many videos over a Ray cluster (``microexpr analyze INPUTS... -o OUTDIR --cluster ray[://HOST:PORT|auto]``).
 
 The work unit is the fixed chunk grid of :mod:`detector.parallel`: one Ray
-task per chunk of a video (:func:`chunk_task`) decodes that chunk from the
-input's path (seeking to the border and showing the fresh landmarker the
+task per run of consecutive chunks of a video (:func:`chunk_task`; at most
+``task_s`` seconds of video, default 60: one chunk each with ``task_s`` 0)
+decodes those chunks from the input's path (seeking to the border and showing the fresh landmarker the
 ``warmup_frames`` frames before it, exactly as a pool worker does), finds the
 faces and their features, and returns the packed per-frame arrays.  The
 driver (the ``microexpr`` process) keeps the tracker, the segmenter and the
@@ -31,16 +32,28 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from detector.parallel import WARMUP_FRAMES, ParallelError, _Job, _Order, _Run, error_message, scan, video_borders
+from detector.parallel import (
+    WARMUP_FRAMES,
+    ParallelError,
+    _Job,
+    _Order,
+    _Run,
+    error_message,
+    initial_runs,
+    scan,
+    video_borders,
+)
 
 #: What to install when Ray is missing (the one-line error).
 INSTALL_HINT = 'the --cluster option needs Ray: pip install "microexpr[cluster]"'
 #: ``--cluster`` values: ``ray`` (start a local Ray), ``ray://HOST:PORT`` (Ray client), ``auto`` (the cluster
 #: this machine belongs to, as ``ray start`` left it, or ``RAY_ADDRESS``).
 CLUSTER_HELP = "ray | ray://HOST:PORT | auto"
+#: Default of :attr:`ClusterOptions.task_s`.
+DEFAULT_TASK_S = 60.0
 #: Test hook: a marker file path; the first chunk task to create it SIGKILLs its own worker process.
 KILL_ONCE_ENV = "MICROEXPR_TEST_KILL_WORKER_ONCE"
 
@@ -57,6 +70,9 @@ class ClusterOptions:
     address: str | None = None
     #: CPUs of the local Ray (None: all of this machine's); ignored when joining a cluster.
     num_cpus: int | None = None
+    #: Seconds of video per task at most: a task is a run of whole chunks of the grid, decoded in one
+    #: pass (fewer seeks and task starts; the events do not depend on it).  0: one chunk per task.
+    task_s: float = DEFAULT_TASK_S
     #: Times Ray reruns a chunk task whose worker process died.
     max_retries: int = 3
     #: Unfinished tasks kept in flight per cluster CPU (the next videos' chunks run meanwhile).
@@ -129,11 +145,18 @@ def _maybe_die_for_test() -> None:
 class _Video:
     path: str
     borders: tuple[float, ...]
-    chunks: dict[int, object]  # start chunk -> its task's ObjectRef once done (results stay in Ray's store)
+    runs: list[tuple[int, int]]  # chunks [start, end) of each task
+    chunks: dict[int, object] = field(default_factory=dict)  # start -> its task's ObjectRef once done
 
     @property
     def n_chunks(self) -> int:
         return len(self.borders) + 1
+
+
+def task_runs(n_chunks: int, chunk_s: float, task_s: float) -> list[tuple[int, int]]:
+    """The chunks of a video in runs of at most about ``task_s`` seconds (whole chunks, as even as possible)."""
+    per_task = max(1, int(task_s // chunk_s)) if task_s > 0 and chunk_s > 0 else 1
+    return initial_runs(n_chunks, -(-n_chunks // per_task))
 
 
 class Session:
@@ -160,7 +183,7 @@ class Session:
         self._next = 0  # next video to submit
         self._current = 0  # video being segmented
         self._remote = None
-        self._started_ray = False
+        self._connected = False
 
     # -- connection
 
@@ -170,7 +193,7 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self.cancel()
-        if self._started_ray:
+        if self._connected:
             self.ray.shutdown()
 
     def _connect(self) -> None:
@@ -187,7 +210,7 @@ class Session:
             except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError ...: one line for the user
                 where = o.address or "a local Ray"
                 raise ClusterError(f"cannot start or reach {where}: {str(e).strip().splitlines()[0]}") from None
-            self._started_ray = True
+            self._connected = True
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         url = getattr(ctx, "dashboard_url", None) if ctx is not None else None
@@ -210,7 +233,10 @@ class Session:
                 borders = tuple(float(b) for b in video_borders(src, self.chunk_s))
         except Exception:  # noqa: BLE001 - reported when its turn comes
             return None
-        return _Video(path, borders, {})
+        return self._video(path, borders)
+
+    def _video(self, path: str, borders: tuple[float, ...]) -> _Video:
+        return _Video(path, borders, task_runs(len(borders) + 1, self.chunk_s, self.options.task_s))
 
     def _submit(self, k: int, start: int, end: int, seek: bool) -> None:
         v = self._videos[k]
@@ -227,8 +253,8 @@ class Session:
             v = self._videos[k] = self._probe(k)
             if v is None:
                 continue
-            for c in range(v.n_chunks):
-                self._submit(k, c, c + 1, seek=c > 0)
+            for start, end in v.runs:
+                self._submit(k, start, end, seek=start > 0)
 
     def poll(self, timeout: float) -> None:
         """Wait up to ``timeout`` s for a task, then note every finished one (its results are fetched
@@ -275,9 +301,9 @@ class Session:
             self.top_up()
             v = self._videos.get(k)
             if v is None or v.borders != tuple(borders):  # not probed here (or the header changed)
-                v = self._videos[k] = _Video(str(path), tuple(borders), {})
-                for c in range(v.n_chunks):
-                    self._submit(k, c, c + 1, seek=c > 0)
+                v = self._videos[k] = self._video(str(path), tuple(borders))
+                for start, end in v.runs:
+                    self._submit(k, start, end, seek=start > 0)
             try:
                 self._consume(k, v, consumer, on_progress, warn)
             finally:
@@ -292,8 +318,8 @@ class Session:
         from detector.source import SourceError
 
         order = _Order(v.n_chunks)
-        for c in range(v.n_chunks):
-            order.add(_Run(_Job(c, v.path, None, v.borders, c, c + 1, self.warmup, c > 0), c))
+        for start, end in v.runs:
+            order.add(_Run(_Job(start, v.path, None, v.borders, start, end, self.warmup, start > 0), start))
         filed: set[int] = set()
         while not order.finished:
             for c, ref in list(v.chunks.items()):

@@ -3,7 +3,9 @@
 What is asserted:
 
 * several files analysed on Ray give byte-identical events and frame CSVs to
-  ``--workers 1`` (the same chunk grid, the segmenter in order on the driver);
+  ``--workers 1`` (the same chunk grid, the segmenter in order on the driver;
+  tasks of two chunks each, so seeks, borders inside a task and between
+  tasks are all covered; one chunk per task in the killed-worker test);
 * a bad file among good ones is reported in one line, the others go on;
 * a chunk task whose worker process is killed (SIGKILL, by its pid) is run
   again by Ray and the result is unchanged;
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.cluster import KILL_ONCE_ENV, parse_address
+from detector.cluster import KILL_ONCE_ENV, parse_address, task_runs
 from detector.events import Event
 from detector.sinks import done_path, is_done, write_done
 
@@ -61,7 +63,7 @@ def runs(tmp_path_factory):
     local = microexpr("analyze", *inputs, "-o", str(tmp / "local"), "--frames-csv", str(tmp / "local"),
                       "--workers", "1", *COMMON)
     ray = microexpr("analyze", *inputs, "-o", str(tmp / "ray"), "--frames-csv", str(tmp / "ray"),
-                    "--cluster", "ray", "--workers", "2", *COMMON) if HAVE_RAY else None
+                    "--cluster", "ray", "--workers", "2", "--task-s", "10", *COMMON) if HAVE_RAY else None
     return tmp, local, ray
 
 
@@ -101,7 +103,7 @@ def test_killed_worker_is_retried(runs, tmp_path):
     tmp, _, _ = runs
     marker = tmp_path / "killed.pid"
     r = microexpr("analyze", str(CLIP), str(GOOD[1]), "-o", str(tmp_path / "out"), "--cluster", "ray",
-                  "--workers", "2", *COMMON, env={KILL_ONCE_ENV: str(marker)})
+                  "--workers", "2", "--task-s", "0", *COMMON, env={KILL_ONCE_ENV: str(marker)})
     assert r.returncode == 0, r.stderr
     pid = int(marker.read_text())  # the chunk task that killed its own worker process (SIGKILL)
     assert pid != os.getpid() and not Path(f"/proc/{pid}").exists()
@@ -211,6 +213,13 @@ def test_bad_cluster_value_is_one_line_exit_2(value):
 def test_resume_needs_several_inputs():
     r = microexpr("analyze", str(GOOD[1]), "--resume")
     assert r.returncode == 2 and "--resume" in _errors(r.stderr)[0]
+
+
+def test_task_runs_are_whole_chunks_of_the_grid():
+    assert task_runs(8, 10.0, 60.0) == [(0, 4), (4, 8)]  # a 79 s video: two tasks of 4 chunks
+    assert task_runs(8, 10.0, 0.0) == [(c, c + 1) for c in range(8)]
+    assert task_runs(1, 10.0, 60.0) == [(0, 1)]
+    assert task_runs(4, 5.0, 10.0) == [(0, 2), (2, 4)]
 
 
 def test_parse_address():
