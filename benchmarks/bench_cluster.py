@@ -8,9 +8,9 @@ then runs ``microexpr analyze FILES... -o DIR`` as a user does:
 
 * **pool**: ``--workers N`` (this machine's pool, one file per process);
 * **ray**: ``--cluster ray --workers N`` (a local Ray with N CPUs, started and
-  stopped by the run; one task per run of chunks of the fixed grid, at most
-  60 s of video: two tasks per 79 s file);
-* **ray-1chunk**: the same with ``--task-s 0``, one task per chunk;
+  stopped by the run; one task per chunk of the fixed grid, ``--task-s 0``);
+* **ray-60s**: the same with ``--task-s 60``: one task per run of chunks of at
+  most 60 s of video (two tasks per 79 s file);
 * **two-node** (``--two-node``): ``ray start --head --num-cpus 1`` plus a
   second ``ray start --address HEAD --num-cpus 1`` on this machine (two
   raylets: the multi-node path), then ``--cluster auto``, then ``ray stop``.
@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 from bench_workers import _cpu_busy_s, wait_quiet  # noqa: E402
 from make_long_clip import DEFAULT_CLIP, make  # noqa: E402
 
-from detector.cluster import DEFAULT_TASK_S, task_runs  # noqa: E402
+from detector.cluster import task_runs  # noqa: E402
 from detector.parallel import DEFAULT_CHUNK_S, chunk_borders  # noqa: E402
 
 RAY_PORT = 6390
@@ -199,20 +199,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--two-node", action="store_true", help="also run on a two-node Ray started on this machine")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                     help="before each run, wait up to S seconds for the other processes to go quiet")
+    ap.add_argument("--modes", nargs="+", metavar="MODE",
+                    help="runs besides pool: ray ray-60s two-node (default: all; two-node needs --two-node)")
     ap.add_argument("--json", metavar="OUT")
     a = ap.parse_args(argv)
 
     paths, frames, seconds = make_files(a.workdir, a.files, a.loops)
     n_chunks = len(chunk_borders(seconds, DEFAULT_CHUNK_S)) + 1
-    n_tasks = a.files * len(task_runs(n_chunks, DEFAULT_CHUNK_S, DEFAULT_TASK_S))
-    print(f"{a.files} files of {seconds:.1f} s ({frames} frames, {n_chunks} chunks), {n_tasks} tasks "
-          f"(--task-s {DEFAULT_TASK_S:g}), {a.files * n_chunks} with --task-s 0; load "
+    n_tasks = a.files * len(task_runs(n_chunks, DEFAULT_CHUNK_S, 60.0))
+    print(f"{a.files} files of {seconds:.1f} s ({frames} frames, {n_chunks} chunks): {a.files * n_chunks} tasks, "
+          f"{n_tasks} with --task-s 60; load "
           f"{os.getloadavg()[0]:.2f}", flush=True)
-    modes = [("pool", ["--workers", str(a.workers)]), ("ray", ["--cluster", "ray", "--workers", str(a.workers)]),
-             ("ray-1chunk", ["--cluster", "ray", "--workers", str(a.workers), "--task-s", "0"])]
+    modes = [("pool", ["--workers", str(a.workers)]),
+             ("ray-60s", ["--cluster", "ray", "--workers", str(a.workers), "--task-s", "60"]),
+             ("ray", ["--cluster", "ray", "--workers", str(a.workers), "--task-s", "0"])]
     res: dict = {"files": a.files, "seconds_per_file": seconds, "frames_per_file": frames, "tasks": n_tasks,
                  "workers": a.workers, "runs": {}}
     for name, extra in modes + ([("two-node", None)] if a.two_node else []):
+        if a.modes and name not in a.modes and name != "pool":
+            continue
         out = a.workdir / f"out-{name}"
         shutil.rmtree(out, ignore_errors=True)
         if a.wait_quiet:
@@ -225,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'run':<9} {'wall s':>7} {'CPU s':>7} {'fps':>6} {'vs pool':>8} {'ms/task':>8} {'Ray up s':>8} "
           f"{'others':>6} identical")
     for name, r in res["runs"].items():
-        tasks = a.files * n_chunks if name == "ray-1chunk" else n_tasks
+        tasks = n_tasks if name == "ray-60s" else a.files * n_chunks
         r["overhead"] = r["wall_s"] / pool - 1.0
         r["overhead_ms_per_task"] = 1000.0 * (r["wall_s"] - pool) / tasks
         up = f"{r['ray_startup_s']:.1f}" if r["ray_startup_s"] is not None else "-"

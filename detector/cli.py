@@ -257,7 +257,7 @@ def _add_analyze(sub) -> None:
                    help="run the chunks as Ray tasks: a local Ray, or join a cluster (needs the [cluster] extra)")
     p.add_argument("--task-s", type=float, default=None, metavar="S",
                    help="with --cluster: seconds of video per Ray task at most, in whole chunks "
-                        "(default 60; 0 = one chunk per task); the result does not depend on it")
+                        "(default 0: one chunk per task); the result does not depend on it")
     p.add_argument("--resume", action="store_true",
                    help="several inputs: skip those whose outputs in the folder are complete (NAME.done.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1,8 +1,8 @@
 """Many videos over a Ray cluster (``microexpr analyze INPUTS... -o OUTDIR --cluster ray[://HOST:PORT|auto]``).
 
 The work unit is the fixed chunk grid of :mod:`detector.parallel`: one Ray
-task per run of consecutive chunks of a video (:func:`chunk_task`; at most
-``task_s`` seconds of video, default 60: one chunk each with ``task_s`` 0)
+task per chunk of a video (:func:`chunk_task`; or per run of consecutive
+chunks of at most ``task_s`` seconds of video)
 decodes those chunks from the input's path (seeking to the border and showing the fresh landmarker the
 ``warmup_frames`` frames before it, exactly as a pool worker does), finds the
 faces and their features, and returns the packed per-frame arrays.  The
@@ -53,7 +53,7 @@ INSTALL_HINT = 'the --cluster option needs Ray: pip install "microexpr[cluster]"
 #: this machine belongs to, as ``ray start`` left it, or ``RAY_ADDRESS``).
 CLUSTER_HELP = "ray | ray://HOST:PORT | auto"
 #: Default of :attr:`ClusterOptions.task_s`.
-DEFAULT_TASK_S = 60.0
+DEFAULT_TASK_S = 0.0
 #: Test hook: a marker file path; the first chunk task to create it SIGKILLs its own worker process.
 KILL_ONCE_ENV = "MICROEXPR_TEST_KILL_WORKER_ONCE"
 
@@ -71,7 +71,8 @@ class ClusterOptions:
     #: CPUs of the local Ray (None: all of this machine's); ignored when joining a cluster.
     num_cpus: int | None = None
     #: Seconds of video per task at most: a task is a run of whole chunks of the grid, decoded in one
-    #: pass (fewer seeks and task starts; the events do not depend on it).  0: one chunk per task.
+    #: pass (fewer seeks and task starts; the events do not depend on it).  0: one chunk per task
+    #: (measured the faster on 2 cores, benchmarks/README.md).
     task_s: float = DEFAULT_TASK_S
     #: Times Ray reruns a chunk task whose worker process died.
     max_retries: int = 3
