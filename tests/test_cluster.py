@@ -113,6 +113,16 @@ def test_killed_worker_is_retried(runs, tmp_path):
 
 
 @needs_ray
+def test_single_input_on_ray(runs, tmp_path):
+    tmp, _, _ = runs
+    out = tmp_path / "e.jsonl"
+    r = microexpr("analyze", str(CLIP), "-o", str(out), "--cluster", "ray", "--workers", "2", *COMMON)
+    assert r.returncode == 0, r.stderr
+    assert "frames            472" in r.stdout
+    assert out.read_bytes() == (tmp / "local" / "WolfgangLanger_Pexels.events.jsonl").read_bytes()
+
+
+@needs_ray
 def test_resume_skips_complete_outputs(runs, tmp_path):
     tmp, _, _ = runs
     out = tmp_path / "out"
