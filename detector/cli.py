@@ -37,10 +37,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from detector.sinks import OutputError
     from detector.source import SourceError
 
+    from detector.cluster import ClusterError
     from detector.eyetrain.errors import TrainError
 
     errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError, ReportError,
-                                       TrainError]
+                                       TrainError, ClusterError]
     try:
         from detector.evaluate import EvaluationError
 
@@ -124,6 +125,8 @@ class Progress:
         self.t0 = time.perf_counter()
         self._last = self.t0  # first line after one period, when the rate means something
         self._shown = False
+        #: shown before the bar (e.g. ``3/10 files``)
+        self.note = ""
 
     def update(self, done: int, force: bool = False) -> None:
         if not self.enabled:
@@ -142,6 +145,8 @@ class Progress:
             line = f"[{bar:<24}] {done}/{self.total} frames  {fps:6.1f} fps  ETA {eta:5.1f} s"
         else:
             line = f"{done} frames  {fps:6.1f} fps"
+        if self.note:
+            line = f"{self.note}  {line}"
         if self.tty:
             self.stream.write("\r" + line)
         else:
@@ -168,6 +173,15 @@ several inputs:
   line and skipped; the others go on.  Exit code: 0 all files done, 1 some
   failed, 2 all failed (130 after Ctrl-C).  A folder that holds images is one
   image sequence (needs --fps), as with a single input.
+
+many machines:
+  --cluster ray runs the chunks of every input as Ray tasks on a local Ray
+  (--workers CPUs, default all); --cluster ray://HOST:PORT or --cluster auto
+  joins a running cluster (inputs must have the same path on every node: a
+  shared filesystem).  This process segments each video in order and writes
+  every output, so the events are those of --workers 1, byte for byte.  Needs
+  the [cluster] extra.  --resume skips inputs whose outputs a previous run
+  completed (NAME.done.json, written last); --cluster and --resume write it.
 
 one long video:
   A video longer than two --chunk-s chunks is cut into equal chunks of about
@@ -240,6 +254,13 @@ def _add_analyze(sub) -> None:
                    help="processes to use (default: the number of cores); the result does not depend on it")
     p.add_argument("--chunk-s", type=float, default=DEFAULT_CHUNK_S, metavar="S",
                    help=f"chunk length for cutting a long video, seconds of video (default {DEFAULT_CHUNK_S:g})")
+    p.add_argument("--cluster", metavar="ray|ray://HOST:PORT|auto",
+                   help="run the chunks as Ray tasks: a local Ray, or join a cluster (needs the [cluster] extra)")
+    p.add_argument("--task-s", type=float, default=None, metavar="S",
+                   help="with --cluster: seconds of video per Ray task at most, in whole chunks "
+                        "(default 0: one chunk per task); the result does not depend on it")
+    p.add_argument("--resume", action="store_true",
+                   help="several inputs: skip those whose outputs in the folder are complete (NAME.done.json)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     p.add_argument("-v", "--verbose", action="store_true", help="echo the configuration used")
@@ -260,10 +281,11 @@ def _config_from_args(args):
 
 
 def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1, chunk_s=None,
-                 progress=None, on_warning=warn):
+                 progress=None, on_warning=warn, runner=None):
     """Analyse one input, writing its sinks; the body of ``analyze`` for one file.
 
     ``progress`` is ``(total_frames) -> update`` (or None), ``update(frames_done, final=False)``.
+    ``runner``: where a video's chunks are landmarked instead of here (``detector.cluster``).
     Returns ``(summary, interrupted, error)``: ``error`` is the user-facing
     exception that ended the run early.  However the run ends (end of file,
     Ctrl-C/SIGTERM, truncated input, full disk), the events still open are
@@ -304,7 +326,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                     csv_sink.write(frame.timestamp, frame.index, face.track_id, f.pose, face.blendshapes, aus,
                                    analyzer.activation(face.track_id))
                 csv_sink.flush()
-            if not borders:
+            if not chunked:
                 report(stats.frames)
             SIGNALS.check()  # between frames: a stop request ends the run here
 
@@ -314,12 +336,14 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
 
         interrupted = False
         error = None
+        chunked = bool(borders) or (runner is not None and isinstance(src, VideoFileSource))
         try:
             with SIGNALS.deferred():
-                if borders:
+                if chunked:
                     src.close()  # the chunked run opens the file in each worker
                     run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
-                                on_event=on_event, on_progress=on_progress, stats=stats, on_warning=on_warning)
+                                on_event=on_event, on_progress=on_progress, stats=stats, on_warning=on_warning,
+                                runner=runner)
                 else:
                     with Landmarker(cfg.landmarks) as lm:
                         run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
@@ -402,11 +426,18 @@ def cmd_analyze(args) -> int:
         if fps_problem(args.fps):
             raise CliError(f"--fps {fps_problem(args.fps)}")
     workers = _check_workers(args)
+    cluster = _check_cluster(args)
     items = _batch_inputs(args.inputs)
     if items is not None:
         if args.report:
             raise CliError("--report takes a single video input (run microexpr report on each output)")
-        return _cmd_analyze_many(args, cfg, items, workers)
+        return _cmd_analyze_many(args, cfg, items, workers, cluster)
+    if args.resume:
+        raise CliError("--resume takes several inputs (or a folder of videos) and an output folder")
+    if cluster is not None:
+        with _cluster_session(args, cfg, [args.inputs[0]], cluster) as session:
+            return _analyze_single(args, cfg, args.inputs[0], args.output, args.frames_csv, workers,
+                                   runner=session.runner(0))[1]
 
     path = args.inputs[0]
     if args.fps is not None and not Path(path).is_dir():
@@ -424,7 +455,39 @@ def cmd_analyze(args) -> int:
     return _analyze_single(args, cfg, path, args.output, args.frames_csv, workers)[1]
 
 
-def _analyze_single(args, cfg, path, output, frames_csv, workers):
+def _check_cluster(args):
+    """``--cluster`` as :class:`detector.cluster.ClusterOptions` (None without it); Ray is imported here,
+    so that a missing extra is one line before anything starts."""
+    if getattr(args, "cluster", None) is None:
+        return None
+    from detector.cluster import ClusterOptions, import_ray, parse_address
+
+    try:
+        address = parse_address(args.cluster)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    if args.report:
+        raise CliError("--report cannot be used with --cluster (run microexpr report on the output)")
+    if args.task_s is not None and not args.task_s >= 0:
+        raise CliError("--task-s must be 0 or a positive number of seconds")
+    import_ray()
+    extra = {} if args.task_s is None else {"task_s": args.task_s}
+    return ClusterOptions(address=address, num_cpus=args.workers if address is None else None, **extra)
+
+
+@contextlib.contextmanager
+def _cluster_session(args, cfg, paths, options):
+    """A :class:`detector.cluster.Session` over ``paths``, announced on stderr (unless -q)."""
+    from detector.cluster import Session, describe
+
+    with Session(paths, cfg, args.chunk_s, options) as session:
+        SIGNALS.install()  # ray.init installs its own handlers; Ctrl-C and SIGTERM stay ours
+        if not args.quiet:
+            print(f"microexpr: {describe(session)}", file=sys.stderr, flush=True)
+        yield session
+
+
+def _analyze_single(args, cfg, path, output, frames_csv, workers, runner=None):
     """``analyze`` of one input with progress bar and summary table; ``(summary, exit code)``."""
     show = not (args.quiet or args.no_progress)
     bar: list[Progress] = []
@@ -436,7 +499,7 @@ def _analyze_single(args, cfg, path, output, frames_csv, workers):
     try:
         summary, interrupted, error = _analyze_one(
             path, cfg, output=output, frames_csv=frames_csv, fps=getattr(args, "fps", None), workers=workers,
-            chunk_s=args.chunk_s, progress=progress,
+            chunk_s=args.chunk_s, progress=progress, runner=runner,
         )
     finally:
         if bar:
@@ -538,16 +601,14 @@ def _batch_task(spec: dict, progress) -> dict:
         spec["path"], spec["config"], output=spec["output"], frames_csv=spec["frames_csv"], fps=spec["fps"],
         workers=spec.get("workers", 1), chunk_s=spec["chunk_s"],
         progress=lambda total: (lambda done, final=False: None if final else progress(done)),
-        on_warning=warnings_.append,
+        on_warning=warnings_.append, runner=spec.get("runner"),
     )
     if error is not None:
         raise error
     return {"summary": summary, "interrupted": interrupted, "warnings": warnings_}
 
 
-def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
-    from detector.parallel import FilePool
-
+def _cmd_analyze_many(args, cfg, items, workers: int, cluster=None) -> int:
     out_dir = _out_dir(args.output, "-o")
     csv_dir = _out_dir(args.frames_csv, "--frames-csv")
     paths = [p for p, _ in items]
@@ -555,6 +616,9 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
     show = not (args.quiet or args.no_progress)
     failed: dict[int, str] = {}
     results: dict[int, dict] = {}
+    skipped: set[int] = set()
+    marks = args.resume or cluster is not None  # write NAME.done.json after each complete input
+    fingerprint = _settings_fingerprint(cfg, args)
 
     def fail(i: int, message: str) -> None:
         text = message if paths[i] in message else f"{paths[i]}: {message}"
@@ -566,15 +630,21 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
         if problem is not None:
             fail(i, problem)
             continue
-        specs.append({
+        spec = {
             "path": path, "config": cfg, "fps": args.fps, "chunk_s": args.chunk_s,
             "output": str(out_dir / f"{names[i]}.events.jsonl") if out_dir else None,
             "frames_csv": str(csv_dir / f"{names[i]}.frames.csv") if csv_dir else None,
-        })
+        }
+        if args.resume and _spec_done(spec, fingerprint):
+            skipped.add(i)
+            continue
+        specs.append(spec)
         idx.append(i)
     totals = [_count_frames(s["path"], args.fps) for s in specs] if show else [0] * len(specs)
     bar = Progress(sum(totals) or None, enabled=show)
     done_frames = [0] * len(specs)
+    n_finished = [0]
+    bar.note = f"0/{len(specs)} files"
 
     def on_progress(k: int, done: int) -> None:
         done_frames[k] = done
@@ -587,32 +657,27 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
             done_frames[k] = payload["summary"].frames
             for w in payload["warnings"]:
                 warn(w)
+            if marks and not payload["interrupted"]:
+                _mark_done(specs[k], fingerprint, payload["summary"])
         else:
             fail(i, payload)
+        n_finished[0] += 1
+        bar.note = f"{n_finished[0]}/{len(specs)} files"
 
     interrupted = False
     t0 = time.perf_counter()
     try:
-        if len(specs) == 1 or workers == 1:  # no pool needed: one after the other, here
-            for k, spec in enumerate(specs):
+        if cluster is not None and specs:
+            with _cluster_session(args, cfg, [s["path"] for s in specs], cluster) as session:
+                for k, spec in enumerate(specs):
+                    spec["runner"] = session.runner(k)
+                _run_in_turn(specs, finished, on_progress)
+        elif len(specs) == 1 or workers == 1:  # no pool needed: one after the other, here
+            for spec in specs:
                 spec["workers"] = workers
-                try:
-                    finished(k, "done", _batch_task(spec, lambda d, k=k: on_progress(k, d)))
-                except _user_errors() as e:
-                    finished(k, "failed", str(e))
-                if results.get(idx[k], {}).get("interrupted"):
-                    raise KeyboardInterrupt
+            _run_in_turn(specs, finished, on_progress)
         elif specs:
-            import contextlib
-
-            pool = FilePool(_batch_task, min(workers, len(specs)))
-            try:
-                with contextlib.closing(pool.run(specs, on_progress)) as it:
-                    for k, kind, payload in it:
-                        finished(k, kind, payload)
-            finally:
-                for k, kind, payload in pool.late:  # files stopped by Ctrl-C: what they wrote is kept
-                    finished(k, kind, payload)
+            _run_pool(specs, workers, finished, on_progress)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -621,7 +686,7 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
     wall = time.perf_counter() - t0
 
     if not args.quiet:
-        print(_batch_table(paths, names, results, failed, wall, interrupted), end="", flush=True)
+        print(_batch_table(paths, names, results, failed, wall, interrupted, skipped), end="", flush=True)
     if interrupted:
         return EXIT_INTERRUPTED
     if failed and len(failed) == len(items):
@@ -629,7 +694,61 @@ def _cmd_analyze_many(args, cfg, items, workers: int) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-def _batch_table(paths, names, results, failed, wall: float, interrupted: bool) -> str:
+def _run_in_turn(specs, finished, on_progress) -> None:
+    """The inputs one after the other in this process (their chunks may still run elsewhere)."""
+    for k, spec in enumerate(specs):
+        try:
+            result = _batch_task(spec, lambda d, k=k: on_progress(k, d))
+        except _user_errors() as e:
+            finished(k, "failed", str(e))
+            continue
+        finished(k, "done", result)
+        if result["interrupted"]:
+            raise KeyboardInterrupt
+
+
+def _run_pool(specs, workers, finished, on_progress) -> None:
+    """The inputs in a pool of processes on this machine, one file each."""
+    from detector.parallel import FilePool
+
+    pool = FilePool(_batch_task, min(workers, len(specs)))
+    try:
+        with contextlib.closing(pool.run(specs, on_progress)) as it:
+            for k, kind, payload in it:
+                finished(k, kind, payload)
+    finally:
+        for k, kind, payload in pool.late:  # files stopped by Ctrl-C: what they wrote is kept
+            finished(k, kind, payload)
+
+
+def _spec_outputs(spec) -> list[str]:
+    return [o for o in (spec["output"], spec["frames_csv"]) if o]
+
+
+def _settings_fingerprint(cfg, args) -> str:
+    """What a complete output depends on besides its input: the configuration and the chunk grid."""
+    import hashlib
+
+    text = f"{__version__}\n{cfg.to_toml()}\nchunk_s={args.chunk_s!r}\nfps={args.fps!r}\n"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _spec_done(spec, fingerprint: str) -> bool:
+    from detector.sinks import is_done
+
+    return is_done(spec["path"], _spec_outputs(spec), fingerprint)
+
+
+def _mark_done(spec, fingerprint: str, summary) -> None:
+    from detector.sinks import write_done
+
+    outputs = _spec_outputs(spec)
+    if outputs:
+        write_done(spec["path"], outputs, fingerprint,
+                   {"frames": summary.frames, "events": sum(summary.events.values())})
+
+
+def _batch_table(paths, names, results, failed, wall: float, interrupted: bool, skipped=frozenset()) -> str:
     from collections import Counter
 
     lines = [f"{'input':<40} {'status':<8} {'frames':>7} {'faces':>5} {'events':>6} {'fps':>7}"]
@@ -647,11 +766,14 @@ def _batch_table(paths, names, results, failed, wall: float, interrupted: bool) 
             lines.append(f"{shown:<40} {status:<8} {s.frames:>7} {len(s.faces):>5} {n_ev:>6} {s.fps:>7.1f}")
         elif i in failed:
             lines.append(f"{shown:<40} {'failed':<8} {'-':>7} {'-':>5} {'-':>6} {'-':>7}")
+        elif i in skipped:
+            lines.append(f"{shown:<40} {'resumed':<8} {'-':>7} {'-':>5} {'-':>6} {'-':>7}")
         else:
             lines.append(f"{shown:<40} {'not run':<8} {'-':>7} {'-':>5} {'-':>6} {'-':>7}")
     ok = sum(1 for i in results if not results[i]["interrupted"])
     by_kind = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-    lines.append(f"total: {ok} done, {len(failed)} failed, {len(paths)} inputs; {frames} frames; "
+    done_before = f", {len(skipped)} already done" if skipped else ""
+    lines.append(f"total: {ok} done{done_before}, {len(failed)} failed, {len(paths)} inputs; {frames} frames; "
                  f"{sum(kinds.values())} events{' (' + by_kind + ')' if by_kind else ''}; {wall:.1f} s")
     if interrupted:
         lines.append("(interrupted: results cover the files and frames processed so far)")

@@ -60,6 +60,9 @@ Many files (``microexpr analyze A.mp4 B.mp4 ...``)
 file per process at a time, with progress messages, one result per file, and
 a failing file reported and skipped.
 
+Many machines (``microexpr analyze ... --cluster ray``): :mod:`detector.cluster` runs the same chunk
+grid as Ray tasks, one per chunk, and feeds :func:`run_chunked` through its ``runner``.
+
 Processes are started with ``spawn`` (MediaPipe is not fork-safe once
 initialised); workers ignore SIGINT and SIGTERM, so Ctrl-C reaches the main process only,
 which stops them and keeps its outputs valid.
@@ -369,12 +372,18 @@ def _worker_main(slot: int, jobs, results, shared, lock, parent_pid: int) -> Non
                 if os.getppid() != parent_pid:
                     os._exit(1)
         except Exception as e:  # noqa: BLE001 - reported to the main process
-            from detector.source import SourceError
-
-            kind = "source" if isinstance(e, SourceError) else "other"
-            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            results.put((job.job_id, "error", kind, f"{type(e).__name__}: {text}" if kind == "other" else text))
+            results.put((job.job_id, "error", *error_message(e)))
     results.close()
+
+
+def error_message(e: BaseException) -> tuple[str, str]:
+    """``(kind, one-line text)`` of a failure while scanning a run: ``"source"`` (the input's fault,
+    its message as is) or ``"other"`` (prefixed with the exception's type)."""
+    from detector.source import SourceError
+
+    kind = "source" if isinstance(e, SourceError) else "other"
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return kind, text if kind == "source" else f"{type(e).__name__}: {text}"
 
 
 # --------------------------------------------------------------------------- main process
@@ -454,6 +463,7 @@ def run_chunked(
     on_progress: Callable[[int], None] | None = None,
     stats=None,
     on_warning: Callable[[str], None] | None = None,
+    runner: Callable | None = None,
 ) -> list:
     """Analyse a video file cut into chunks, landmarks in ``workers`` processes (see the module docstring).
 
@@ -473,6 +483,11 @@ def run_chunked(
         Frames shown to the fresh landmarker before each border.
     on_progress : callable, optional
         Called with the number of frames landmarked so far (all workers).
+    runner : callable, optional
+        Finds the faces instead of this machine's processes (``detector.cluster``):
+        ``runner(path, config, borders, warmup_frames, consumer, on_progress, warn)`` feeds
+        ``consumer`` the packed frames of chunks 0.. in order, as :func:`_run_pool` does.
+        It is used even when the video is not cut (one chunk).
     """
     from detector.pipeline import RunStats
     from detector.source import SourceError, VideoFileSource
@@ -494,7 +509,9 @@ def run_chunked(
     t0 = time.perf_counter()
     try:
         runs = initial_runs(n_chunks, workers)
-        if len(runs) == 1:
+        if runner is not None:
+            runner(path, config, borders_t, warmup_frames, consumer, on_progress, warn)
+        elif len(runs) == 1:
             _run_local(path, config, borders_t, 0, n_chunks, warmup_frames, consumer, on_progress, seek=False)
         else:
             _run_pool(path, config, borders_t, runs, warmup_frames, consumer, on_progress, warn)
@@ -724,9 +741,7 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
                 try:
                     msg = next(gen)
                 except Exception as e:  # noqa: BLE001 - same handling as a worker's error
-                    kind = "source" if isinstance(e, SourceError) else "other"
-                    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                    msg = ("error", kind, text if kind == "source" else f"{type(e).__name__}: {text}")
+                    msg = ("error", *error_message(e))
                 file((jid, *msg))
                 pump(False)
             else:

@@ -424,3 +424,49 @@ class Summary:
         if self.interrupted:
             w("(interrupted: results cover the frames processed so far)\n")
         return out.getvalue()
+
+
+# --------------------------------------------------------------------------- resumable batches
+
+
+def done_path(output: str | Path) -> Path:
+    """The marker that says the outputs of one input are complete: ``NAME.done.json`` beside
+    ``output`` (``NAME.events.jsonl`` -> ``NAME.done.json``)."""
+    p = Path(output)
+    name = p.name
+    for suffix in (".events.jsonl", ".frames.csv"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return p.with_name(f"{name}.done.json")
+
+
+def _input_identity(source: str | Path) -> dict:
+    st = Path(source).stat()
+    return {"source": str(Path(source).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def write_done(source: str | Path, outputs: list[str], fingerprint: str, counts: dict) -> Path:
+    """Write the :func:`done_path` marker of ``outputs`` (written last, atomically, after every output
+    was put in place): the input's path, size and modification time, the settings' ``fingerprint``,
+    the outputs and ``counts``."""
+    marker = done_path(outputs[0])
+    record = {**_input_identity(source), "fingerprint": fingerprint,
+              "outputs": [Path(o).name for o in outputs], **counts}
+    write_file_atomic(marker, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
+    return marker
+
+
+def is_done(source: str | Path, outputs: list[str], fingerprint: str) -> bool:
+    """True if ``outputs`` are complete for this input and settings: the marker exists, names the same
+    input (same path, size and modification time), settings and outputs, and every output exists.
+    An interrupted or failed run writes no marker, so its input is done again."""
+    if not outputs:
+        return False
+    try:
+        record = json.loads(done_path(outputs[0]).read_text(encoding="utf-8"))
+        ident = _input_identity(source)
+    except (OSError, ValueError):
+        return False
+    return (all(record.get(k) == v for k, v in ident.items()) and record.get("fingerprint") == fingerprint
+            and record.get("outputs") == [Path(o).name for o in outputs] and all(Path(o).is_file() for o in outputs))
