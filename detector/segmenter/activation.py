@@ -93,26 +93,6 @@ def lag_frame(ring, c, lowest, lag, R):
 
 
 @njit(cache=True, inline="always")
-def face_motion(ring, pc):
-    """ring.motion at the centre: how far the face moved over motion_lag_s, the mean over all channels
-    of |y(c) - y(lag)| in channel units (blendshape scores, IOD), not noise units: a talking face keeps
-    moving however its noise scale has adapted (0 without a lagged frame).  The mean over all
-    channels, not the few largest: speech moves many channels together, noise moves each a little,
-    so the mean tells them apart best (and depends least on the frame rate)."""
-    m = int(ring.lag[pc])
-    if m < 0:
-        ring.motion[pc] = 0.0
-        return
-    y = ring.y[pc]
-    y_lag = ring.y[m % ring.t.shape[0]]
-    C = y.shape[0]
-    acc = 0.0
-    for k in range(C):
-        acc += abs(y[k] - y_lag[k])
-    ring.motion[pc] = acc / C
-
-
-@njit(cache=True, inline="always")
 def departure(ch, ring, info, cfg, pc, speech):
     """Motion away from the baseline at the centre: per channel, how much further from the baseline
     y(c) is than y(lag), in its motion noise units (ch.departure, 0 when closer, so that a return to

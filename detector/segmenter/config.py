@@ -85,7 +85,7 @@ class SegmenterConfig:
     settle_departure_z: float = 4.5  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
     still_motion_max: float = 0.003  # channel units (blendshape scores, IOD): the face was still before a rise when
-    #                                  its motion (ring.motion: mean over channels of |y(n) - y(n - motion_lag_s)|)
+    #                                  its motion (mean over channels of |y(n) - y(n - motion_lag_s)|, kernel._pre_motion)
     #                                  averaged at most this over still_window_s; only such a rise may end at rest
     #                                  (step 4b) or outlive mouth re-rises without being speech.  Measured before the
     #                                  real-like band's events (tune): at most 0.0012 at 200 fps, 0.0027 at 30 fps;

@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.segmenter.activation import (activations, clear_centre, departure, face_motion, head_speed, lag_frame,
-                                          smooth_centre)
+from detector.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
 from detector.segmenter.locate import event_signal, event_weights, rest_level
@@ -41,9 +40,15 @@ def _centre_dt(sc, t, c, lowest, tc, cfg):
 
 @njit(cache=True, inline="always")
 def _pre_motion(ring, lowest, c, tc, cfg, R):
-    """Mean face motion (ring.motion) over the still_window_s that end motion_lag_s before centre c
-    (before the rise that triggered; 0 when there are no such frames)."""
+    """How much the face moved before the rise that triggered at centre c: the face motion (mean over
+    all channels of |y(n) - y(n - motion_lag_s)|, channel units, not noise units: a talking face keeps
+    moving however far its noise scale has adapted; the mean, not the few largest channels: speech
+    moves many channels together, noise each a little) averaged over the still_window_s that end
+    motion_lag_s before c.  A frame without a lagged frame counts 0; no frames at all: 0.  Computed
+    once per trigger from the ring, not per frame."""
     t = ring.t
+    y = ring.y
+    C = y.shape[1]
     hi = tc - cfg.motion_lag_s
     lo = hi - cfg.still_window_s
     acc = 0.0
@@ -51,7 +56,12 @@ def _pre_motion(ring, lowest, c, tc, cfg, R):
     m = c - 1
     while m >= lowest and t[m % R] >= lo - EPS:
         if t[m % R] <= hi + EPS:
-            acc += ring.motion[m % R]
+            g = int(ring.lag[m % R])
+            if g >= 0:
+                d = 0.0
+                for k in range(C):
+                    d += abs(y[m % R, k] - y[g % R, k])
+                acc += d / C
             n += 1
         m -= 1
     return acc / n if n > 0 else 0.0
@@ -272,7 +282,6 @@ def process_centre(sc, st, cfg, info, out, nout):
     smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
     head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
     lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
-    face_motion(ring, pc)
     dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
     sc.last_centre = c
     sc.n_centre = c + 1

@@ -69,7 +69,7 @@ SCALARS = np.dtype([
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
     ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
-    ("pre_motion", np.float64),  # mean face motion (ring.motion) before the active state's trigger, channel units
+    ("pre_motion", np.float64),  # mean face motion before the active state's trigger, channel units (kernel)
     ("t_final", np.float64),  # the ended event is finalized at this time (end of post-roll); inf: not ended
     ("mj_extreme", np.float64),  # mouth/jaw tracker's last peak (rising) or trough (falling)
     ("speech_until", np.float64),  # speech mode lasts until this time, s
@@ -120,7 +120,6 @@ class Ring(NamedTuple):
     e2: np.ndarray  # (R,) event signal smoothed again (slow events' backtracking)
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
     lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
-    motion: np.ndarray  # (R,) face motion: top-k mean over channels of |y(n) - y(lag)|, channel units (0: no lag)
 
 
 # columns of the (R, RING_WIDTH) matrix behind Ring's per-frame views
@@ -130,8 +129,7 @@ _POSE, _POSE_SMOOTH = 14, 20
 _E2 = 26
 _CLOSURE = 27
 _LAG = 28
-_MOTION = 29
-RING_WIDTH = 30
+RING_WIDTH = 29
 
 
 class Held(NamedTuple):
@@ -207,7 +205,7 @@ def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
                 fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
-                fr[:, _LAG], fr[:, _MOTION])
+                fr[:, _LAG])
 
 
 @njit(cache=True, inline="always")
