@@ -37,10 +37,10 @@ from pathlib import Path
 
 from detector.parallel import (
     WARMUP_FRAMES,
-    ParallelError,
     _Job,
     _Order,
     _Run,
+    deliver,
     error_message,
     initial_runs,
     scan,
@@ -316,8 +316,6 @@ class Session:
         return run
 
     def _consume(self, k: int, v: _Video, consumer, on_progress, warn) -> None:
-        from detector.source import SourceError
-
         order = _Order(v.n_chunks)
         for start, end in v.runs:
             order.add(_Run(_Job(start, v.path, None, v.borders, start, end, self.warmup, start > 0), start))
@@ -329,14 +327,8 @@ class Session:
                     for m in self._fetch(ref, c):
                         order.put(m)
             for item in order.take():
-                if item[0] == "frames":
-                    consumer.feed(item[1])
-                elif item[0] == "error":
-                    if item[1] == "source":
-                        raise SourceError(item[2])
-                    raise ParallelError(item[2])
-                elif item[0] == "mismatch":
-                    pos = item[1]
+                pos = deliver(item, consumer)
+                if pos is not None:
                     warn(f"{v.path}: seeking in this file is not exact (frames differ at {v.borders[pos - 1]:.2f} s); "
                          "analysing the rest in one task")
                     self._rest_in_one_task(k, v, pos, consumer, on_progress)
@@ -350,8 +342,6 @@ class Session:
 
     def _rest_in_one_task(self, k: int, v: _Video, pos: int, consumer, on_progress) -> None:
         """Chunks pos.. of video ``k`` by one task decoding from the start (no seek)."""
-        from detector.source import SourceError
-
         self.cancel(k)
         v.chunks = {}
         self._submit(k, pos, v.n_chunks, seek=False)
@@ -360,10 +350,7 @@ class Session:
             if on_progress is not None:
                 on_progress(consumer.index)
         for m in self._fetch(v.chunks[pos], pos):
-            if m[1] == "frames":
-                consumer.feed(m[2])
-            elif m[1] == "error":
-                raise SourceError(m[3]) if m[2] == "source" else ParallelError(m[3])
+            deliver(m[1:], consumer)  # (job, message...): no seek, so no mismatch
 
 
 def describe(session: Session) -> str:

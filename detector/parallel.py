@@ -376,6 +376,23 @@ def _worker_main(slot: int, jobs, results, shared, lock, parent_pid: int) -> Non
     results.close()
 
 
+def deliver(item: tuple, consumer, error_prefix: str = "") -> int | None:
+    """Act on one message of an ordered run: frames go to ``consumer``; an error is raised
+    (:class:`~detector.source.SourceError` when it is the input's fault, else :class:`ParallelError`
+    with ``error_prefix``); a seek mismatch returns the chunk position where frames differ."""
+    from detector.source import SourceError
+
+    if item[0] == "frames":
+        consumer.feed(item[1])
+    elif item[0] == "error":
+        if item[1] == "source":
+            raise SourceError(item[2])
+        raise ParallelError(f"{error_prefix}{item[2]}")
+    elif item[0] == "mismatch":
+        return item[1]
+    return None
+
+
 def error_message(e: BaseException) -> tuple[str, str]:
     """``(kind, one-line text)`` of a failure while scanning a run: ``"source"`` (the input's fault,
     its message as is) or ``"other"`` (prefixed with the exception's type)."""
@@ -624,8 +641,6 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
     """
     import multiprocessing as mp
 
-    from detector.source import SourceError
-
     t_start = time.perf_counter()
     ctx = mp.get_context("spawn")
     n = len(runs)
@@ -718,14 +733,8 @@ def _run_pool(path, config, borders, runs, warmup, consumer, on_progress, warn) 
             submit(slot, s, e)
         while not order.finished:
             for item in order.take():
-                if item[0] == "frames":
-                    consumer.feed(item[1])
-                elif item[0] == "error":
-                    if item[1] == "source":
-                        raise SourceError(item[2])
-                    raise ParallelError(f"worker failed: {item[2]}")
-                elif item[0] == "mismatch":
-                    pos = item[1]
+                pos = deliver(item, consumer, "worker failed: ")
+                if pos is not None:
                     warn(f"{path}: seeking in this file is not exact (frames differ at {borders[pos - 1]:.2f} s); "
                          "analysing the rest with one worker")
                     _stop(procs, job_queues[1:])
