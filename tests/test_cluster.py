@@ -32,6 +32,7 @@ import pytest
 from detector.cluster import KILL_ONCE_ENV, parse_address, task_runs
 from detector.events import Event
 from detector.sinks import done_path, is_done, write_done
+import procs
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -154,11 +155,11 @@ def test_ctrl_c_cancels_and_keeps_finished_files(tmp_path):
     children: set[int] = set()
     deadline = time.time() + 180
     while time.time() < deadline and p.poll() is None and not (out / "single_face.done.json").exists():
-        children |= _descendants(p.pid)
+        children |= procs.descendants(p.pid)
         time.sleep(0.2)
     assert (out / "single_face.done.json").exists(), "the first file did not finish"
     time.sleep(1.0)
-    children |= _descendants(p.pid)
+    children |= procs.descendants(p.pid)
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 130, stderr
@@ -171,31 +172,13 @@ def test_ctrl_c_cancels_and_keeps_finished_files(tmp_path):
     assert not list(out.glob(".*part"))
     assert not (out / "WolfgangLanger_Pexels-2.done.json").exists()  # not complete: a --resume redoes it
     deadline = time.time() + 30
-    while time.time() < deadline and [c for c in children if _alive(c)]:
+    while time.time() < deadline and [c for c in children if procs.alive(c)]:
         time.sleep(0.5)
-    assert not [c for c in children if _alive(c)], "Ray processes left running"
+    assert not [c for c in children if procs.alive(c)], "Ray processes left running"
 
 
-def _descendants(pid: int) -> set[int]:
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        q = todo.pop()
-        try:
-            for tid in os.listdir(f"/proc/{q}/task"):
-                kids = {int(x) for x in Path(f"/proc/{q}/task/{tid}/children").read_text().split()}
-                todo += list(kids - out)
-                out |= kids
-        except OSError:
-            pass
-    return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- without Ray, no Ray started

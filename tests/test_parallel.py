@@ -17,7 +17,6 @@ What is asserted (see the module docstring of detector.parallel):
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from detector.events import Event
 from detector.features import N_CHANNELS, FaceFeatures
 from detector.landmarks import FaceObservation
 from detector.pipeline import Analyzer, RunStats
+import procs
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -268,7 +268,7 @@ def test_ctrl_c_stops_workers_and_leaves_valid_jsonl(tmp_path):
     children: set[int] = set()
     deadline = time.time() + 120
     while time.time() < deadline and p.poll() is None and not children:
-        children |= _children(p.pid)
+        children |= procs.children(p.pid)
         time.sleep(0.1)
     assert children, "no worker process was started"
     time.sleep(2.0)
@@ -280,24 +280,11 @@ def test_ctrl_c_stops_workers_and_leaves_valid_jsonl(tmp_path):
     for line in out.read_text().splitlines():
         Event.from_dict(json.loads(line))
     time.sleep(0.5)
-    assert not [c for c in children if Path(f"/proc/{c}").exists() and _alive(c)], "worker processes left running"
+    assert not [c for c in children if Path(f"/proc/{c}").exists() and procs.alive(c)], "worker processes left running"
 
 
-def _children(pid: int) -> set[int]:
-    out: set[int] = set()
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            out |= {int(x) for x in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()}
-    except OSError:
-        pass
-    return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # --------------------------------------------------------------------------- many files
