@@ -60,6 +60,25 @@ def test_rise_to_a_new_level_is_one_event_that_ends_when_the_motion_stops(snr, r
     assert abs(second.apex - 9.1) <= 0.02
 
 
+@pytest.mark.parametrize("snr", [10.0, 25.0])
+def test_a_rise_that_keeps_its_level_and_a_new_rise_from_there_are_two_events(snr):
+    # real micro-expressions may end 0.9 of the way up: 60 ms up, a 150 ms fall by a tenth, kept; 0.8 s
+    # later the cheeks rise (other channels): two micro events, the first ending where its fall ended,
+    # not one state that runs on through both (the rise is held near its peak until it is clear
+    # whether the face returns; the new departure reports it)
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.06, 0.15, 0.9)
+    later = settling_profile(times, 3.0, 0.1, 0.12, 0.3)
+    brows = ((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))
+    cheeks = ((ch(CHEEKS, 0), ch(CHEEKS, 1)), np.stack([snr * later, snr * later], axis=1))
+    clip = make_clip(8.0, FPS, [], seed=int(snr), extra=[brows, cheeks])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+    assert [s.kind for s in found] == ["micro", "micro"], [(s.kind, s.onset, s.offset) for s in found]
+    first, second = found
+    assert abs(first.onset - 2.0) <= 0.04 and 2.06 < first.offset <= 2.25, (first.onset, first.offset)
+    assert abs(second.onset - 3.0) <= 0.05 and second.offset < 3.5, (second.onset, second.offset)
+
+
 def test_without_the_rest_rule_the_same_rise_runs_on():
     # the level detector alone (motion_lag_s = 0: the rest rule off) waits for the old baseline: the event is
     # not a micro expression ending at 2.2 s (what the rest rule fixes)

@@ -59,13 +59,18 @@ Algorithm, per face
    activation and below ``settle_level`` of ``e`` there (or for ``settle_max_s``
    at any level: a held expression), has ended where the motion stopped.  A
    slow macro expression looks still at its apex too; its noise keeps setting
-   new peaks inside the run, and a held macro-long rise waits (below).  Its offset is where ``e`` comes within ``return_z`` of the level it
-   rests at (for a held one, where ``e`` first reached it), and that level (mean
-   over the still frames) becomes the new baseline; after a held one, a return
-   to the neutral from before ends it (no new event).  A held rise that is
-   itself macro-long (``micro_max_s`` or more) is kept aside instead and the
-   state goes on: ending by level within ``max_duration_s`` it was a slow
-   expression at its apex, otherwise the held rise is reported.  While both
+   new peaks inside the run.  Its offset is where ``e`` comes within ``return_z`` of the level it
+   rests at (for a held one, where ``e`` first reached it, or where its small fall
+   ended), and that level (mean over the still frames) becomes the new baseline;
+   after a held one, a return to the neutral from before ends it (no new event).
+   A rise that comes to rest *above* ``settle_level`` is kept aside (held) and the
+   state goes on: ending by level within ``max_duration_s`` it was an expression
+   at its apex (one event); a new departure, at ``resplit_rel`` of the state's peak
+   departure and without the event signal falling back, is a new rise from the
+   level the held rise kept: the held rise is reported, that level becomes the
+   baseline, and the new rise is sought from there; resting on for
+   ``settle_max_s`` reports a micro-short held rise, a macro-long one waits for
+   its return or ``max_duration_s``.  While both
    lids are lowered (closure gauges at ``lids_lowered_min``) the face is not at
    rest: eyes shut or looking down end when they open again.
    The rule applies only to a face that was *still* before the rise: the face

@@ -98,6 +98,9 @@ class SegmenterConfig:
     settle_level: float = 0.8  # fraction of the event's peak activation; a face still above it holds its apex
     settle_max_s: float = 1.5  # s, a face still this long has settled whatever its level (a held apex longer
     #                            than this is reported as an event that ended where the motion stopped)
+    resplit_rel: float = 0.4  # fraction of the state's peak departure: a rise held near its peak (still above
+    #                           settle_level) is reported at once when the face departs again this fast (and at
+    #                           least settle_departure_z) without falling back: a new rise from the level it kept
 
     def __post_init__(self) -> None:
         positive = (
@@ -109,7 +112,7 @@ class SegmenterConfig:
         non_negative = ("noise_adapt_s", "smooth_s", "backtrack_widen", "end_hold_s", "return_z", "tangent_floor_z", "tail_max_s",
                         "region_active_z", "preroll_s", "min_duration_s", "blink_min_closure", "speech_window_s",
                         "speech_lookahead_s", "lids_lowered_min", "motion_lag_s", "settle_z", "settle_s", "settle_rel", "settle_departure_z",
-                        "settle_max_s", "still_motion_max", "still_window_s")
+                        "settle_max_s", "still_motion_max", "still_window_s", "resplit_rel")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
@@ -218,6 +221,7 @@ KERNEL_CONFIG = np.dtype([
     ("settle_max_s", np.float64),
     ("still_motion_max", np.float64),
     ("still_window_s", np.float64),
+    ("resplit_rel", np.float64),
 ])
 
 

@@ -18,8 +18,9 @@ from detector.segmenter.activation import activations, clear_centre, departure, 
 from detector.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
                                          update_idle)
 from detector.segmenter.locate import event_signal, event_weights, rest_level
-from detector.segmenter.speech import (drop_held_rise, finalize_or_hold, hold_rise, mouth_dominated, release,
-                                      release_held_rise, track_syllables)
+from detector.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise, mouth_dominated,
+                                      release, release_held_rise, track_syllables)
+
 from detector.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, held_views, info_views, state_views
 
 # --------------------------------------------------------------------------- per centre frame
@@ -74,6 +75,7 @@ def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
     t = ring.t
     sc.peak_act_at = c
     sc.held_rise = -1
+    sc.held_long = 0
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -124,7 +126,8 @@ def _settled(sc, ch, ring, cfg, c):
     carry it so far): e has changed less than settle_z over motion_lag_s and since the run began.
     True once the run has lasted settle_s and settle_rel of the state's age (slow events move
     slowly), after the state's peak activation and with e (its mean over the run: a held apex is
-    noisy) below settle_level of e at that peak, or settle_max_s at any level.  (A slow expression at
+    noisy) below settle_level of e at that peak (sc.settled = 1), or above it while no rise is held
+    yet (3: hold the rise), or settle_max_s at any level (2).  (A slow expression at
     its apex looks still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
     (closure gauges at lids_lowered_min) are not at rest: their return ends that event.  A run may
     begin at any time in the state (noise breaks long runs; a new one starts)."""
@@ -152,6 +155,9 @@ def _settled(sc, ch, ring, cfg, c):
     if sc.peak_act_at >= sc.still_from:
         return False
     if rest_level(ring, ch, sc.still_from, c, R) > cfg.settle_level * event_signal(sc.peak_act_at, ring, ch, R):
+        if sc.held_rise == -1:
+            sc.settled = 3  # at rest near its peak: hold the rise, go on
+            return True
         return False
     sc.settled = 1
     return True
@@ -180,6 +186,46 @@ def _end_settled(sc, st, cfg, info, c, tc, out, nout):
             acc += yr[n % R, k]
         baseline[k] = acc * inv
     sc.still_from = -1
+    _end_idle(sc)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _returning(sc, ch, ring, cfg, c):
+    """The active state's own event signal has fallen by settle_z or more over motion_lag_s: the
+    face is on its way back, not departing anew."""
+    R = sc.ring_size
+    m = int(ring.lag[c % R])
+    if m < 0:
+        return False
+    event_weights(ch, cfg)
+    return event_signal(c, ring, ch, R) <= event_signal(m, ring, ch, R) - cfg.settle_z
+
+
+@njit(cache=True)
+def _split_held(sc, st, cfg, c, tc, nout):
+    """The face moved again (departure at settle_departure_z) after its rise had come to rest near
+    its peak: report the held rise now, take the level it rested at (mean over the held still run up
+    to motion_lag_s ago) as the new neutral baseline, and look for the new rise from there."""
+    R = sc.ring_size
+    m = int(st.ring.lag[c % R])
+    n0 = sc.held_from
+    if m < n0:
+        m = n0
+    release_held_rise(sc, st.held, tc)
+    baseline = st.ch.baseline
+    if sc.has_old == 0:
+        st.ch.baseline_old[:] = baseline
+        sc.has_old = 1
+    yr = st.ring.y
+    inv = 1.0 / (m - n0 + 1)
+    for k in range(baseline.shape[0]):
+        acc = 0.0
+        for n in range(n0, m + 1):
+            acc += yr[n % R, k]
+        baseline[k] = acc * inv
+    sc.still_from = -1
+    sc.settled = 0
     _end_idle(sc)
     return nout
 
@@ -258,11 +304,22 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
     if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and sc.peak_departure >= cfg.settle_departure_z
-            and sc.pre_motion <= cfg.still_motion_max and sc.held_rise == -1 and _settled(sc, ch, st.ring, cfg, c)):
+            and sc.pre_motion <= cfg.still_motion_max and sc.held_long == 0 and sc.held_rise != -2):
         # a brief rise (fast departure) from a still face that has come to rest; slow states, and
         # states of a face that was moving already (talking), end by level (step 4)
-        if sc.settled != 2 or not hold_rise(sc, st, cfg, c):  # still near its peak: hold a longer rise
-            return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+        if (sc.held_rise >= 0 and dep >= max(cfg.settle_departure_z, cfg.resplit_rel * sc.peak_departure)
+                and not _returning(sc, ch, st.ring, cfg, c)):
+            return _split_held(sc, st, cfg, c, tc, nout)  # a new rise from the level the held rise kept
+        if _settled(sc, ch, st.ring, cfg, c):
+            if sc.settled == 1:
+                return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+            if sc.held_rise == -1:
+                hold_rise(sc, st, cfg, c)
+            if sc.settled == 2:
+                if sc.held_rise >= 0 and not held_is_long(sc, st.held, cfg):
+                    return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+                sc.held_long = 1
+            sc.settled = 0
     if a >= cfg.end_z:
         sc.below = 0  # still (or again) active
         return nout

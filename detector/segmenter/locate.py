@@ -261,15 +261,22 @@ def rest_level(ring, ch, n0, n1, R):
     return rest / (n1 - n0 + 1)
 
 
+
 @njit(cache=True)
 def rest_apex_offset(ring, ch, cfg, on, apex, still_from, nend, R):
     """(apex, offset) of an event whose face came to rest at a new level (mean event signal over the
     still frames still_from..nend): the offset is the first frame after the apex where the signal is
-    within return_z of that level; a face that rests at its apex (a rise to a held level) has its
-    apex and offset where the signal first reached that level."""
+    within return_z of that level (before still_from); a face that rests at its apex (a rise to a
+    held level, the apex inside the still run) has its apex and offset where the signal first
+    reached that level."""
     e = ring.e
     rest = rest_level(ring, ch, still_from, nend, R)
     if rest >= cfg.settle_level * e[apex % R]:
+        if apex < still_from:  # it fell a little before it came to rest: the offset is where the fall ended
+            off = apex
+            while off < still_from and e[off % R] > rest + cfg.return_z:
+                off += 1
+            return apex, off
         off = on
         while off < nend and e[off % R] < rest - cfg.return_z:
             off += 1

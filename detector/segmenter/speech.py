@@ -67,19 +67,17 @@ def drop_held_rise(sc, held):
 
 @njit(cache=True)
 def hold_rise(sc, st, cfg, c):
-    """The face has held still near the state's peak for settle_max_s (sc.settled == 2): a rise to a
-    new level, or a slow expression at its apex.  A rise shorter than micro_max_s ends now (returns
-    False: the caller ends the state at rest).  A longer one is kept, as it would end now, in a held
-    slot without a release time, and the state goes on (returns True): if it ends by level within
-    max_duration_s it was a slow expression (finalize_or_hold drops the held rise), otherwise the
-    held rise is reported (release_held_rise).  No slot free: the rise is not kept."""
+    """The face has come to rest near the state's peak: a rise to a new level, or an expression at its
+    apex.  The rise is kept, as it would end now, in a held slot without a release time, and the
+    state goes on: if it ends by level within max_duration_s it was an expression at its apex
+    (finalize_or_hold drops the held rise); if the face moves on to a new rise, or rests on for
+    settle_max_s (a micro-short rise) or until max_duration_s, the held rise is reported (kernel).
+    No slot free, or the rise would not be kept: held_rise = -2 (no second try in this state).
+    Returns True."""
     held = st.held
     for j in range(held.in_use.shape[0]):
         if held.in_use[j] == 0.0:
-            row = held.rows[j]
             if finalize(sc, st.ch, st.ring, cfg, c, held.rows[j:j + 1], 0) == 1:
-                if row[ROW_OFFSET] - row[ROW_ONSET] < cfg.micro_max_s:
-                    return False
                 held.in_use[j] = 1.0
                 held.release_t[j] = np.inf
                 held.window_t[j] = np.inf
@@ -87,9 +85,18 @@ def hold_rise(sc, st, cfg, c):
             break
     if sc.held_rise < 0:
         sc.held_rise = -2  # tried: no second try in this state
-    sc.still_from = -1
+    sc.held_from = sc.still_from
     sc.settled = 0
     return True
+
+
+@njit(cache=True, inline="always")
+def held_is_long(sc, held, cfg):
+    """The active state's held rise lasts micro_max_s or longer (a slow expression's rise)."""
+    if sc.held_rise < 0:
+        return False
+    row = held.rows[sc.held_rise]
+    return row[ROW_OFFSET] - row[ROW_ONSET] >= cfg.micro_max_s
 
 
 @njit(cache=True, inline="always")

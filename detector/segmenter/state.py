@@ -63,6 +63,8 @@ SCALARS = np.dtype([
     ("settled", np.int64),  # 1 while finalizing an event that ended at rest at a new level (2: held near its peak)
     ("peak_act_at", np.int64),  # centre frame of peak_act
     ("held_rise", np.int64),  # held slot of the active state's rise to a held level (-1: none), see kernel
+    ("held_from", np.int64),  # first centre of the still run the held rise came to rest in
+    ("held_long", np.int64),  # 1: a macro-long held rise has rested settle_max_s (state ends by level only)
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
