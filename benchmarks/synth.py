@@ -10,7 +10,7 @@ measured (``microexpr evaluate --truth clip.truth.jsonl --pred events.jsonl``).
 How a clip is made
 ------------------
 (Steps 1 and 2, framing a face and the AU displacement fields, live in the
-package as :mod:`detector.facewarp`, shared with ``microexpr train``; this
+package as :mod:`detector.lab.facewarp`, shared with ``microexpr train``; this
 module re-exports those names.)
 
 1. :func:`load_face` finds the face with MediaPipe FaceLandmarker (IMAGE mode),
@@ -60,7 +60,7 @@ Truth conventions (frames are 0-based, times are ``frame / fps`` seconds)
   listed in ``NAME.json`` under ``distractors`` (the evaluator accepts only
   micro/macro/blink kinds).
 
-Rows carry every key of ``detector.events.Event.to_dict`` plus ``clip``,
+Rows carry every key of ``detector.core.events.Event.to_dict`` plus ``clip``,
 ``fps``, ``clip_duration`` (read by ``microexpr evaluate``), ``variant``,
 ``peak_disp_iod`` and ``band``; read them with :func:`read_truth`.
 
@@ -103,8 +103,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``detector`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector import facs  # noqa: E402
-from detector.facewarp import (  # noqa: E402,F401  (the warp generator, re-exported for benchmarks and tests)
+from detector.core import facs  # noqa: E402
+from detector.lab.facewarp import (  # noqa: E402,F401  (the warp generator, re-exported for benchmarks and tests)
     _ALA,
     _BROW_INNER,
     _BROW_LOWER,
@@ -145,7 +145,7 @@ from detector.facewarp import (  # noqa: E402,F401  (the warp generator, re-expo
     min_jacobian,
     peak_displacement,
 )
-from detector.facs import PARTIALS  # noqa: E402,F401
+from detector.core.facs import PARTIALS  # noqa: E402,F401
 
 FACES_DIR = Path(__file__).resolve().parent / "faces"
 
@@ -194,7 +194,7 @@ def region_of(aus: Sequence[str]) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Faces (the warp generator itself is detector.facewarp)
+# Faces (the warp generator itself is detector.lab.facewarp)
 # ---------------------------------------------------------------------------
 
 
@@ -214,7 +214,7 @@ def load_face(name_or_path: str | Path, iod_px: float = DEFAULT_IOD_PX, size: in
     """Load a face photo, frame it (``size`` x ``size`` px, IOD = ``iod_px``) and find its landmarks.
 
     Runs MediaPipe FaceLandmarker in IMAGE mode twice (on the photo, then on
-    the framed result), see :func:`detector.facewarp.frame_face`.  Raises
+    the framed result), see :func:`detector.lab.facewarp.frame_face`.  Raises
     ``ValueError`` with a one-line message when the file is unreadable or holds
     no face.
     """
@@ -1058,7 +1058,7 @@ def probe_mediapipe(
     """
     import tempfile
 
-    from detector.landmarks import BLENDSHAPE_NAMES, Landmarker, LandmarkerOptions
+    from detector.stages.landmarks import BLENDSHAPE_NAMES, Landmarker, LandmarkerOptions
 
     g = _Geom(face)
     specs = []

@@ -26,11 +26,11 @@ __all__ = ["__version__", "analyze", "Event"]
 
 def __getattr__(name: str):  # lazy: importing detector must not load mediapipe
     if name == "analyze":
-        from detector.pipeline import analyze
+        from detector.run.analyze import analyze
 
         return analyze
     if name == "Event":
-        from detector.events import Event
+        from detector.core.events import Event
 
         return Event
     raise AttributeError(name)

@@ -2,7 +2,7 @@
 
 Rendered frames -> MediaPipe FaceLandmarker -> features -> segmenter ->
 classifier (``benchmarks/run_suite.py``), scored MEGC-style with
-``detector.evaluate.score``.  Floors sit a little below the measured figures
+``detector.lab.evaluate.score``.  Floors sit a little below the measured figures
 (benchmarks/RESULTS.md) so that a regression fails while run-to-run jitter
 does not; the seeds are fixed.  Also a ceiling on events per minute on the
 real talking-face clip (speech, blinks), where any event is a false alarm.
@@ -22,8 +22,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import run_suite as RS  # noqa: E402
 from benchmarks import synth as S  # noqa: E402
-from detector.config import load_config  # noqa: E402
-from detector.evaluate import score  # noqa: E402
+from detector.run.config import load_config  # noqa: E402
+from detector.lab.evaluate import score  # noqa: E402
 
 
 @pytest.fixture(scope="module")

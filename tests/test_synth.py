@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import synth as S  # noqa: E402
-from detector import facs  # noqa: E402
+from detector.core import facs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -290,7 +290,7 @@ def test_write_is_lossless_and_truth_loads_in_the_evaluator(face, tmp_path):
     assert meta["n_frames"] == clip.n_frames and meta["fps"] == 50.0 and meta["seed"] == 1
     rows = S.read_truth(tmp_path / "c.truth.jsonl")
     assert [r["kind"] for r in rows] == ["micro", "blink"]
-    evaluate = pytest.importorskip("detector.evaluate")
+    evaluate = pytest.importorskip("detector.lab.evaluate")
     ann = evaluate.load_events(tmp_path / "c.truth.jsonl")
     assert [a.kind for a in ann] == ["micro", "blink"] and ann[0].emotion == "happiness"
     result = evaluate.score(ann, ann)
@@ -312,7 +312,7 @@ def test_cli_writes_a_clip_and_rejects_bad_input(tmp_path, capsys):
 
 
 def test_mediapipe_sees_a_strong_au12_in_the_right_direction(face):
-    from detector.landmarks import Landmarker, LandmarkerOptions
+    from detector.stages.landmarks import Landmarker, LandmarkerOptions
 
     f = S.au_field(face, {"AU12_L": 0.5})  # about 7 % IOD at the corner
     warped = S.Clip.remap_image(face.image, f)
@@ -340,7 +340,7 @@ def test_smoke_clip_is_the_documented_fixed_set(face):
 
 
 def test_make_suite_writes_a_dataset_the_csv_loader_reads(tmp_path):
-    datasets = pytest.importorskip("detector.datasets")
+    datasets = pytest.importorskip("detector.lab.datasets")
     paths = S.make_suite(tmp_path, fps=10.0, seed=0, split="test", n_clips=1)
     assert len(paths) == 1 and paths[0].suffix == ".mkv"
     suite = json.loads((tmp_path / "suite.json").read_text())
