@@ -50,7 +50,7 @@ from detector.stages.source import open_source  # noqa: E402
 
 CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
 MODES = {
-    "video": LandmarkerOptions(mode="video"),
+    "video": LandmarkerOptions(mode="video", timestamp_scale=1.0),
     "video_ts1000": LandmarkerOptions(mode="video", timestamp_scale=1000.0),
     "image": LandmarkerOptions(mode="image"),
 }

@@ -1073,7 +1073,7 @@ def probe_mediapipe(
     with tempfile.TemporaryDirectory() as tmp:
         frames = _encode_roundtrip(frames, fps, codec, Path(tmp))
     opts = {
-        "video": LandmarkerOptions(mode="video"),
+        "video": LandmarkerOptions(mode="video", timestamp_scale=1.0),
         "video_x1000": LandmarkerOptions(mode="video", timestamp_scale=1000.0),
         "image": LandmarkerOptions(mode="image"),
     }

@@ -35,17 +35,17 @@ import numpy as np
 
 from detector.core.events import Event
 from detector.core.facs import REGIONS
+from detector.core.options import LIVE
 from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
 
 #: Below this camera rate a warning says that the briefest expressions cannot be resolved.
-MIN_GOOD_FPS = 100.0
 WINDOW_NAME = "microexpr live"
 
 
 def rate_warning(fps: float, measured: bool = False) -> str:
-    """The plain-words warning for a source slower than ``MIN_GOOD_FPS``."""
+    """The plain-words warning for a source slower than ``LIVE.min_good_fps``."""
     how = "delivers" if measured else "runs at"
-    return (f"warning: the source {how} {fps:.3g} fps (below {MIN_GOOD_FPS:.0f}): expressions shorter than "
+    return (f"warning: the source {how} {fps:.3g} fps (below {LIVE.min_good_fps:.0f}): expressions shorter than "
             f"about 2 frames ({2000.0 / fps:.0f} ms) cannot be resolved at that rate")
 
 
@@ -309,14 +309,6 @@ class LiveStats:
         return float(np.percentile(np.frombuffer(a, dtype=np.float64), q)) if len(a) else math.nan
 
 
-def _calibrating(analyzer, tid: int | None) -> bool | None:
-    """Whether a track's segmenter is (re)calibrating its neutral baseline; None if the pipeline can't say."""
-    if tid is None:
-        return None
-    fn = getattr(analyzer, "calibrating", None)
-    return None if fn is None else bool(fn(tid))
-
-
 class LiveSession:
     """One run of the live loop over a :class:`~detector.stages.source.ThreadedCapture`.
 
@@ -337,7 +329,7 @@ class LiveSession:
         Where ``s`` writes PNG snapshots.
     check_rate : bool
         Warn (once, after 3 s) if the measured capture rate is below
-        ``MIN_GOOD_FPS`` (cameras that report a rate they don't deliver).
+        ``LIVE.min_good_fps`` (cameras that report a rate they don't deliver).
     """
 
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
@@ -408,7 +400,7 @@ class LiveSession:
                 st.calib_start = t
             st.primary = ids[0]
         self._seen.update(ids)
-        cal = _calibrating(self.analyzer, st.primary)
+        cal = None if st.primary is None else self.analyzer.calibrating(st.primary)
         if cal is None:  # the pipeline can't tell: time it from the track's start or the last 'c'
             cal = st.calib_start is not None and t - st.calib_start < st.calibration_s
         elif cal and not st.calibrating:
@@ -509,7 +501,7 @@ class LiveSession:
             # cameras often deliver less than they report: judge by what actually arrives
             self.rate_warned = True
             fps = self.capture.capture_fps
-            if 0 < fps < MIN_GOOD_FPS:
+            if 0 < fps < LIVE.min_good_fps:
                 self.log(rate_warning(fps, measured=True))
         if now - self._last_report >= 5.0:
             self._last_report = now
@@ -679,7 +671,7 @@ def run(args) -> int:
             info(f"{source.name}: {w}x{h} at {source.nominal_fps:.3g} fps, {mode}")
         else:
             info(f"{source.describe()} (asked {args.width or '-'}x{args.height or '-'} at {args.fps:g} fps)")
-        rate_warned = bool(source.nominal_fps and source.nominal_fps < MIN_GOOD_FPS)
+        rate_warned = bool(source.nominal_fps and source.nominal_fps < LIVE.min_good_fps)
         if rate_warned:
             info(rate_warning(source.nominal_fps))
         if args.events:

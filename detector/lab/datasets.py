@@ -74,6 +74,8 @@ from xml.etree import ElementTree
 
 from detector.core.events import KINDS
 from detector.core.facs import EMOTIONS
+from detector.core.options import MEDIA, MICRO_MAX_S
+from detector.stages.source import frame_number, numbered_images
 
 log = logging.getLogger("microexpr.datasets")
 
@@ -83,11 +85,6 @@ DATASETS: tuple[str, ...] = ("casme2", "samm", "samm_long", "casme_sq", "csv")
 #: Frame rate each dataset was recorded at (frames per second).
 DATASET_FPS: dict[str, float] = {"casme2": 200.0, "samm": 200.0, "samm_long": 200.0, "casme_sq": 30.0}
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
-
-#: Expressions shorter than this are micro (seconds, onset to offset); same rule as the segmenter.
-MICRO_MAX_S = 0.5
 
 
 class DatasetError(ValueError):
@@ -156,13 +153,6 @@ class Clip:
 # --------------------------------------------------------------------------- frames
 
 
-_DIGITS = re.compile(r"\d+")
-
-
-def frame_number(path: str | Path) -> int | None:
-    """The frame number in an image file name: the last run of digits in its stem."""
-    runs = _DIGITS.findall(Path(path).stem)
-    return int(runs[-1]) if runs else None
 
 
 def numbered_frames(folder: str | Path) -> list[tuple[int, Path]]:
@@ -175,15 +165,11 @@ def numbered_frames(folder: str | Path) -> list[tuple[int, Path]]:
     """
     folder = Path(folder)
     out: list[tuple[int, Path]] = []
-    for p in folder.iterdir():
-        if p.suffix.lower() not in IMAGE_EXTENSIONS or not p.is_file():
-            continue
+    for p in numbered_images(folder):
         n = frame_number(p)
         if n is None:
             log.warning("%s: image name has no frame number; it sorts first, as the analysis reads it", p)
-            n = -1
-        out.append((n, p))
-    out.sort(key=lambda t: (t[0], t[1].name))
+        out.append((-1 if n is None else n, p))
     for (a, pa), (b, pb) in zip(out, out[1:], strict=False):
         if a == b:
             raise DatasetError(f"{folder}: two images with frame number {a} ({pa.name}, {pb.name})")
@@ -844,9 +830,9 @@ def _video_info(path: Path) -> tuple[int, float]:
 
 def _clip_source(root: Path, name: str) -> Path | None:
     p = root / name
-    if p.is_dir() or (p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS):
+    if p.is_dir() or (p.is_file() and p.suffix.lower() in MEDIA.video_suffixes):
         return p
-    for ext in sorted(VIDEO_EXTENSIONS):
+    for ext in sorted(MEDIA.video_suffixes):
         q = root / f"{name}{ext}"
         if q.is_file():
             return q

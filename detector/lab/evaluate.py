@@ -70,6 +70,7 @@ from detector.lab.datasets import (
 )
 from detector.core.events import EYE_KINDS, KINDS
 from detector.core.facs import EMOTIONS
+from detector.core.options import MICRO_MAX_S
 
 __all__ = [
     "Annotation",
@@ -87,8 +88,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("microexpr.evaluate")
-
-MICRO_MAX_S = 0.5
 
 
 class EvaluationError(ValueError):

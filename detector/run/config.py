@@ -1,83 +1,27 @@
 """Configuration: ``configs/default.toml`` overlaid by a user ``--config`` file.
 
-Every threshold lives in the TOML file with a comment and its unit; this module
-parses, validates and turns the sections into the option dataclasses of each
-stage.  One validator serves every section: unknown keys and wrong types are
-errors, and :data:`RULES` holds each key's range or allowed values with its
-unit (the segmenter's own ranges are checked by ``SegmenterConfig``).
+Every setting lives in the TOML file with a comment and its unit; the defaults, units and ranges are
+the option dataclasses of :mod:`detector.core.options` (and the segmenter's ``SegmenterConfig``).
+This module parses the file and turns each section into its dataclass with one validator: unknown
+keys and wrong types are errors, and each field's metadata gives its range or allowed values (the
+segmenter's own ranges are checked by ``SegmenterConfig``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.stages.landmarks import LandmarkerOptions
+from detector.core.options import ClassifierOptions, EventOptions, LandmarkerOptions, problem
 from detector.core.resources import resource_path
 from detector.stages.segmenter import SegmenterConfig
 
 
 class ConfigError(ValueError):
     """The configuration file is unreadable or names an unknown/invalid setting."""
-
-
-@dataclass(frozen=True)
-class EventOptions:
-    include_blinks: bool = False  # write blink events (kind "blink") too
-
-
-@dataclass(frozen=True)
-class ClassifierOptions:
-    model: str = ""  # path of an ONNX emotion model; "" = bundled models/emotion.onnx
-    device: str = "cpu"  # "cpu" or "gpu" (onnxruntime CUDA provider, falls back to CPU with a message)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What a setting may be: ``lo``..``hi`` (inclusive unless ``open_lo``), or one of ``choices``; ``unit`` for messages."""
-
-    unit: str = ""
-    lo: float | None = None
-    hi: float | None = None
-    open_lo: bool = False
-    choices: tuple[str, ...] = ()
-
-    def problem(self, v: Any) -> str | None:
-        """Why ``v`` breaks the rule (None if it does not)."""
-        if self.choices:
-            return None if v in self.choices else f"must be one of {', '.join(map(repr, self.choices))}"
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        unit = f" ({self.unit})" if self.unit else ""
-        if not math.isfinite(v):
-            return f"must be a finite number{unit}"
-        if self.lo is not None and (v <= self.lo if self.open_lo else v < self.lo):
-            return f"must be {'>' if self.open_lo else '>='} {self.lo:g}{unit}"
-        if self.hi is not None and v > self.hi:
-            return f"must be <= {self.hi:g}{unit}"
-        return None
-
-
-#: The rules of every setting that has one, section by section (written down once; the units
-#: match the comments of configs/default.toml).
-RULES: dict[str, dict[str, Rule]] = {
-    "landmarks": {
-        "max_faces": Rule("count", lo=1),
-        "mode": Rule(choices=("video", "image")),
-        "min_detection_confidence": Rule("0..1", lo=0, hi=1),
-        "min_presence_confidence": Rule("0..1", lo=0, hi=1),
-        "min_tracking_confidence": Rule("0..1", lo=0, hi=1),
-        "timestamp_scale": Rule("dimensionless factor", lo=0, hi=1e6, open_lo=True),
-        "delegate": Rule(choices=("cpu", "gpu")),
-    },
-    "classifier": {
-        "device": Rule(choices=("cpu", "gpu")),
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -131,8 +75,7 @@ def _section(cls, values: dict[str, Any], name: str, origin: str):
             v = float(v)
         if getattr(default, k) is not None and not isinstance(v, want):
             raise ConfigError(f"{origin}: [{name}] {k} must be {want.__name__}, got {v!r}")
-        rule = RULES.get(name, {}).get(k)
-        why = rule.problem(v) if rule is not None else None
+        why = problem(fields[k], v)
         if why:
             raise ConfigError(f"{origin}: [{name}] {k} {why}, got {v!r}")
         clean[k] = v

@@ -86,14 +86,14 @@ from typing import Any
 
 import numpy as np
 
+from detector.core.options import MEDIA
+
 #: Default chunk length, seconds of media time.
 DEFAULT_CHUNK_S = 10.0
 #: Frames before a border shown to the fresh landmarker before the border's frame.
 WARMUP_FRAMES = 8
 #: Frames per message from a worker.
 BATCH_FRAMES = 16
-#: Video file suffixes a folder of videos is made of.
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
 
 
 _log = logging.getLogger(__name__)
@@ -507,7 +507,7 @@ def run_chunked(
         It is used even when the video is not cut (one chunk).
     """
     from detector.run.pipeline import RunStats
-    from detector.stages.source import SourceError, VideoFileSource
+    from detector.stages.source import SourceError, VideoFileSource, truncated
 
     stats = stats if stats is not None else RunStats()
     workers = default_workers() if workers is None else int(workers)
@@ -532,7 +532,7 @@ def run_chunked(
             _run_local(path, config, borders_t, 0, n_chunks, warmup_frames, consumer, on_progress, seek=False)
         else:
             _run_pool(path, config, borders_t, runs, warmup_frames, consumer, on_progress, warn)
-        if total is not None and consumer.index < 0.9 * total and total - consumer.index > 2:
+        if truncated(consumer.index, total):
             raise SourceError(f"{path}: video is truncated or corrupt: decoded {consumer.index} of {total} frames")
         consumer.emit(analyzer.finish())
     finally:
@@ -791,7 +791,7 @@ def _stop(procs, job_queues, timeout: float = 2.0) -> None:
 
 def video_files(folder: str | Path) -> list[Path]:
     """Video files directly inside ``folder`` (by suffix), sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in MEDIA.video_suffixes)
 
 
 class Stopped(KeyboardInterrupt):

@@ -21,6 +21,7 @@ from detector.stages.classifier import EmotionClassifier
 from detector.run.config import Config, load_config
 from detector.core.events import EYE_KINDS, Event
 from detector.core.facs import AU_NAMES, EMOTIONS
+from detector.core.options import OUTPUT
 from detector.stages.features import (
     BLINK_CHANNELS,
     CHANNEL_REGIONS,
@@ -135,6 +136,11 @@ class Analyzer:
         last = None if tr is None else tr.segmenter.last_activation()
         return None if last is None else last[2]
 
+    def calibrating(self, tid: int) -> bool | None:
+        """Whether a face's segmenter is (re)calibrating its neutral baseline; None for a face not seen yet."""
+        tr = self._tracks.get(tid)
+        return None if tr is None else tr.segmenter.calibrating
+
     def baseline(self, tid: int) -> np.ndarray | None:
         tr = self._tracks.get(tid)
         return None if tr is None else tr.segmenter.baseline
@@ -161,7 +167,7 @@ class Analyzer:
                     emotion=EMOTIONS[k],
                     confidence=float(probs[k]),
                     scores={e: float(p) for e, p in zip(EMOTIONS, probs)},
-                    action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= 0.01},
+                    action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= OUTPUT.au_min},
                     intensity=float(s.intensity),
                     head_motion=bool(s.head_motion),
                 )

@@ -15,10 +15,10 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from detector.core.options import TRACKER, LandmarkerOptions
 from detector.core.resources import verified_model
 
 _log = logging.getLogger(__name__)
@@ -63,26 +63,6 @@ class FaceObservation:
         x0, y0 = xy.min(axis=0)
         x1, y1 = xy.max(axis=0)
         return float(x0), float(y0), float(x1), float(y1)
-
-
-@dataclass(frozen=True)
-class LandmarkerOptions:
-    """Options of :class:`Landmarker`; defaults are the ones ``analyze`` uses."""
-
-    model_path: str | Path | None = None  # None = bundled models/face_landmarker.task (hash-checked)
-    max_faces: int = 1
-    mode: str = "video"  # "video": temporal tracking filter over timestamps; "image": every frame independent
-    min_detection_confidence: float = 0.5
-    min_presence_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    #: VIDEO mode: multiply real timestamps by this before passing them to
-    #: MediaPipe.  MediaPipe's landmark smoothing filter works over the
-    #: timestamps it is given; a large factor spaces frames far apart, which
-    #: turns the smoothing (that flattens small brief motion) nearly off while
-    #: keeping ROI tracking between frames.  1 = MediaPipe's own behaviour.
-    timestamp_scale: float = 1.0
-    delegate: str = "cpu"  # "cpu" or "gpu" (MediaPipe GPU delegate where the platform has one)
-    quiet: bool = True  # hide MediaPipe's native start-up log lines
 
 
 @contextlib.contextmanager
@@ -137,7 +117,8 @@ class _Tracker:
     leaves and comes back keeps its id.
     """
 
-    def __init__(self, max_jump: float = 0.5, max_jump_lost: float = 2.0, memory: float = 10.0) -> None:
+    def __init__(self, max_jump: float = TRACKER.max_jump, max_jump_lost: float = TRACKER.max_jump_lost,
+                 memory: float = TRACKER.memory_s) -> None:
         self._tracks: dict[int, tuple[np.ndarray, float, float]] = {}  # id -> (centre px, width px, last seen s)
         self._next = 0
         self._max_jump = max_jump

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+from detector.core.options import MEDIA
+
+IMAGE_SUFFIXES = MEDIA.image_suffixes
+VIDEO_SUFFIXES = MEDIA.video_suffixes
 #: Frame rates an image folder (or a camera request) may have, frames per second.  Below 1 fps no
 #: expression (at most 4 s long) spans two frames; far outside the range timestamps overflow
 #: MediaPipe's microsecond clock.
@@ -175,7 +178,7 @@ class VideoFileSource(FrameSource):
             ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         self.decoded_frames = index
         n = self.total_frames
-        if n is not None and not self._seeked and index < 0.9 * n and n - index > 2:
+        if not self._seeked and truncated(index, n):
             raise SourceError(f"{self.name}: video is truncated or corrupt: decoded {index} of {n} frames")
 
     def close(self) -> None:
@@ -184,16 +187,28 @@ class VideoFileSource(FrameSource):
             self._cap = None
 
 
-def _frame_number(path: Path) -> tuple[int, str]:
-    nums = re.findall(r"\d+", path.stem)
-    return (int(nums[-1]) if nums else -1, path.name)
+def frame_number(path: str | Path) -> int | None:
+    """The frame number in an image file name: the last run of digits in its stem (None: no digits)."""
+    runs = re.findall(r"\d+", Path(path).stem)
+    return int(runs[-1]) if runs else None
+
+
+def _frame_order(path: Path) -> tuple[int, str]:
+    n = frame_number(path)
+    return (-1 if n is None else n, path.name)
 
 
 def numbered_images(folder: str | Path) -> list[Path]:
-    """Image files of ``folder`` sorted by the last number in their names (img9 before img10)."""
+    """Image files of ``folder`` sorted by the last number in their names (img9 before img10); a name
+    without a number sorts first (as number -1), equal numbers by name."""
     folder = Path(folder)
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    return sorted(files, key=_frame_number)
+    return sorted(files, key=_frame_order)
+
+
+def truncated(decoded: int, total: int | None) -> bool:
+    """Whether ``decoded`` frames of a video said to have ``total`` is a truncated or corrupt file."""
+    return total is not None and decoded < MEDIA.truncated_below * total and total - decoded > 2
 
 
 class ImageFolderSource(FrameSource):

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from detector.core.facs import REGIONS, UPPER_REGIONS
+from detector.core.options import MICRO_MAX_S
 
 HEAD_MOTION_MODES: tuple[str, ...] = ("reject", "flag")
 
@@ -50,7 +51,7 @@ class SegmenterConfig:
     #                           (it must also reach start_z; the strongest channel always joins)
     region_active_z: float = 4.5  # noise units, a region's peak |z| that makes it active (upper/lower/full)
     preroll_s: float = 1.0  # s, how far before the trigger the onset may be backtracked
-    micro_max_s: float = 0.5  # s, onset->offset below this is "micro", otherwise "macro"
+    micro_max_s: float = MICRO_MAX_S  # s, onset->offset below this is "micro", otherwise "macro"
     max_duration_s: float = 4.0  # s, longer states are not expression events (dropped, baseline re-seeded)
     min_duration_s: float = 0.0  # s, shorter events are dropped (0 = keep all)
     blink_max_s: float = 0.8  # s, eye-dominated events up to this long are tagged "blink" (a 0.1-0.4 s blink
