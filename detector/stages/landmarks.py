@@ -20,6 +20,7 @@ import numpy as np
 
 from detector.core.options import TRACKER, LandmarkerOptions
 from detector.core.resources import verified_model
+from detector.stages.mp_results import fast_result_reader
 
 _log = logging.getLogger(__name__)
 
@@ -167,68 +168,6 @@ def face_centre_size(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     return landmarks[:, :2].mean(axis=0), float(np.ptp(landmarks[:, 0]))
 
 
-def _fast_result_reader():
-    """A function (landmarker, image, timestamp_ms or None) -> list[RawFace-like normalised arrays], or None.
-
-    MediaPipe's Python API turns every landmark into a Python object
-    (``FaceLandmarkerResult.from_ctypes``, ~0.6 ms per face at 478 landmarks)
-    and we then turned those back into an array (~0.25 ms).  This reads the
-    same C result struct straight into NumPy (~20 us) through the ctypes
-    declarations MediaPipe itself uses, so field offsets come from MediaPipe's
-    own ``_fields_``.  Values are bit-identical (float32 in, float32 out).
-    Returns None (and the public API is used) if this MediaPipe build does not
-    have the expected C API.
-    """
-    try:
-        import ctypes
-
-        from mediapipe.tasks.python.components.containers import category_c, landmark_c
-        from mediapipe.tasks.python.vision import face_landmarker as fl
-
-        lmk_t, cat_t = landmark_c.MpNormalizedLandmarkC, category_c.MpCategoryC
-        res_t = fl.MpFaceLandmarkerResultC
-        f32 = ctypes.sizeof(ctypes.c_float)
-        if not (lmk_t.y.offset == lmk_t.x.offset + f32 and lmk_t.z.offset == lmk_t.y.offset + f32
-                and all(getattr(lmk_t, n).size == f32 for n in "xyz") and cat_t.score.size == f32
-                and lmk_t.x.offset % f32 == 0 and cat_t.score.offset % f32 == 0):
-            return None
-        lmk_size, cat_size = ctypes.sizeof(lmk_t), ctypes.sizeof(cat_t)
-        x_off, score_off = lmk_t.x.offset, cat_t.score.offset
-        if lmk_size % f32 or cat_size % f32:
-            return None
-    except (ImportError, AttributeError):
-        return None
-
-    def strided(ptr, count: int, item_size: int, offset: int, cols: int) -> np.ndarray:
-        if count == 0 or not ptr:
-            return np.zeros((0, cols), dtype=np.float32)
-        addr = ctypes.cast(ptr, ctypes.c_void_p).value
-        buf = (ctypes.c_char * (count * item_size)).from_address(addr)
-        return np.ndarray((count, cols), np.float32, buf, offset, (item_size, f32)).copy()
-
-    def read(lm, image, timestamp_ms: int | None):
-        res = res_t()
-        if timestamp_ms is None:
-            lm._lib.MpFaceLandmarkerDetectImage(lm._handle, image._image_ptr, None, ctypes.byref(res))
-        else:
-            lm._lib.MpFaceLandmarkerDetectForVideo(lm._handle, image._image_ptr, None, timestamp_ms,
-                                                   ctypes.byref(res))
-        try:
-            faces = []
-            for i in range(res.face_landmarks_count):
-                lms = res.face_landmarks[i]
-                pts = strided(lms.landmarks, lms.landmarks_count, lmk_size, x_off, 3)
-                cats = res.face_blendshapes[i]
-                bs = strided(cats.categories, cats.categories_count, cat_size, score_off, 1)[:, 0]
-                tf = res.facial_transformation_matrixes[i].to_numpy()
-                faces.append((pts, bs, tf))
-            return faces
-        finally:
-            lm._lib.MpFaceLandmarkerCloseResult(ctypes.byref(res))
-
-    return read
-
-
 def mediapipe_options(options: LandmarkerOptions):
     """MediaPipe's ``FaceLandmarkerOptions`` for ours (model hash-checked; blendshapes and pose on)."""
     from mediapipe.tasks.python import BaseOptions, vision
@@ -256,7 +195,7 @@ class Landmarker:
 
     ``fast_results=False`` converts results through MediaPipe's public Python
     API instead of reading its C result struct directly (same values, slower;
-    for comparisons, see ``_fast_result_reader``).
+    for comparisons, see :mod:`detector.stages.mp_results`).
     """
 
     def __init__(self, options: LandmarkerOptions = LandmarkerOptions(), fast_results: bool = True) -> None:
@@ -282,7 +221,7 @@ class Landmarker:
         self._last_ts_ms = -1
         self._warm = False
         # the landmarker's own C handle must be there for the fast result reader
-        self._read = (_fast_result_reader() if fast_results and hasattr(self._lm, "_lib") and hasattr(self._lm, "_handle")
+        self._read = (fast_result_reader() if fast_results and hasattr(self._lm, "_lib") and hasattr(self._lm, "_handle")
                       else None)
 
     def __enter__(self) -> "Landmarker":
