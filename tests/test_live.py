@@ -137,7 +137,7 @@ def test_dropped_frames_do_not_bend_the_timestamps_given_to_the_segmenter():
     # each processed frame keeps its own grab time (seconds since the first processed frame):
     # frames 4, 9, 14, ... at 100 fps -> 0, 0.05, 0.10, ... although only 1 in 5 was processed
     np.testing.assert_allclose(ts, 0.05 * np.arange(len(ts)), atol=1e-9)
-    assert session.stats.processed == len(idx)
+    assert session.stats.run.frames == len(idx)
 
 
 class SteadySource:

@@ -31,7 +31,8 @@ from detector.run.config import load_config
 from detector.core.events import Event
 from detector.stages.features import N_CHANNELS, FaceFeatures
 from detector.stages.landmarks import FaceObservation
-from detector.run.pipeline import Analyzer, RunStats
+from detector.run.pipeline import Analyzer
+from detector.run.stats import RunStats
 import procs
 
 DATA = Path(__file__).parent / "data"

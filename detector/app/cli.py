@@ -273,7 +273,8 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     from detector.stages.features import estimate_aus
     from detector.stages.landmarks import Landmarker
     from detector.run.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
-    from detector.run.pipeline import Analyzer, RunStats, run
+    from detector.run.pipeline import Analyzer, run
+    from detector.run.stats import RunStats
     from detector.app.sinks import OutputError, Summary
     from detector.stages.source import VideoFileSource, open_source
 

@@ -37,6 +37,7 @@ from detector.core.events import Event
 from detector.core.facs import REGIONS
 from detector.core.options import LIVE
 from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
+from detector.run.stats import RunStats
 
 #: Below this camera rate a warning says that the briefest expressions cannot be resolved.
 WINDOW_NAME = "microexpr live"
@@ -288,15 +289,12 @@ class Window:
 class LiveStats:
     """Counts and timings of one live run (latencies in seconds)."""
 
-    processed: int = 0
-    frames_with_face: int = 0
+    run: RunStats = field(default_factory=RunStats)  # processed frames, frames with a face, tracks, media time
     dropped: int = 0
     grabbed: int = 0
     skipped_paused: int = 0
-    tracks: set = field(default_factory=set)
     wall_s: float = 0.0
     busy_s: float = 0.0  # landmarks + pipeline + overlay + output, summed over frames
-    media_s: float = 0.0
     capture_fps: float = 0.0
     latency: array = field(default_factory=lambda: array("d"))  # grab -> pipeline result, per frame
     overlay: array = field(default_factory=lambda: array("d"))  # overlay drawing, per frame
@@ -467,15 +465,11 @@ class LiveSession:
             self._t_origin = item.grab_time
         t = item.timestamp if self.use_source_time else item.grab_time - self._t_origin
         faces = self.landmarker.detect(item.image, t)
-        result = self.analyzer.step(self.stats.processed, t, faces)
+        result = self.analyzer.step(self.stats.run.frames, t, faces)
         t_result = self.clock()
         st = self.stats
         st.latency.append(t_result - item.grab_time)
-        st.processed += 1
-        st.media_s = t
-        if faces:
-            st.frames_with_face += 1
-            st.tracks.update(f.track_id for f in faces)
+        st.run.count(t, faces)
         self._emit(result.events, t)
         self._update_state(result, t)
         self._proc.tick(t_result)
@@ -508,10 +502,10 @@ class LiveSession:
             s = self._status()
             if self.window is None:
                 lat = "-" if not math.isfinite(s.latency_ms) else f"{s.latency_ms:.1f} ms"
-                self.log(f"{self.stats.processed} frames processed, capture {s.capture_fps:.1f} fps, "
+                self.log(f"{self.stats.run.frames} frames processed, capture {s.capture_fps:.1f} fps, "
                          f"processing {s.processing_fps:.1f} fps, latency {lat}, dropped {d}")
             elif d != self._last_dropped:
-                self.log(f"{d} frames dropped so far ({self.stats.processed} processed)")
+                self.log(f"{d} frames dropped so far ({self.stats.run.frames} processed)")
             self._last_dropped = d
 
     def run(self) -> LiveStats:
@@ -595,7 +589,7 @@ def _fmt_ms(s: float) -> str:
 
 def summary_table(stats: LiveStats, summary) -> str:
     """The end-of-run table: the analyze summary plus the live numbers."""
-    busy = stats.busy_s / stats.processed if stats.processed else math.nan
+    busy = stats.busy_s / stats.run.frames if stats.run.frames else math.nan
     lines = [
         summary.table().rstrip("\n"),
         f"frames grabbed    {stats.grabbed} (capture {stats.capture_fps:.1f} fps at the end)",
@@ -719,7 +713,7 @@ def run(args) -> int:
 
     if session is not None:
         st = session.stats
-        no_face = summary.record_run(st.processed, st.frames_with_face, st.tracks, st.wall_s, st.media_s,
+        no_face = summary.record_run(st.run.frames, st.run.frames_with_face, st.run.tracks, st.wall_s, st.run.media_seconds,
                                      interrupted)
         if not args.quiet:
             print(summary_table(st, summary), end="", flush=True)

@@ -454,12 +454,7 @@ class _Consumer:
             obs = [self._Obs(ids[i], self._no_landmarks, faces[i][2], faces[i][3]) for i in order]
             feats = [faces[i][4] for i in order]
             result = self.analyzer.step(self.index, ts, obs, feats)
-            st = self.stats
-            st.frames += 1
-            st.media_seconds = ts
-            if obs:
-                st.frames_with_face += 1
-                st.tracks.update(o.track_id for o in obs)
+            self.stats.count(ts, obs)
             self.emit(result.events)
             if self.on_result is not None:
                 self.on_result(Frame(self.index, ts, None), result)  # type: ignore[arg-type]
@@ -506,7 +501,7 @@ def run_chunked(
         ``consumer`` the packed frames of chunks 0.. in order, as :func:`_run_pool` does.
         It is used even when the video is not cut (one chunk).
     """
-    from detector.run.pipeline import RunStats
+    from detector.run.stats import RunStats
     from detector.stages.source import SourceError, VideoFileSource, truncated
 
     stats = stats if stats is not None else RunStats()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from detector.run.config import Config, load_config
 from detector.core.events import EYE_KINDS, Event
 from detector.core.facs import AU_NAMES, EMOTIONS
 from detector.core.options import OUTPUT
+from detector.run.stats import RunStats
 from detector.stages.features import (
     BLINK_CHANNELS,
     CHANNEL_REGIONS,
@@ -175,15 +176,6 @@ class Analyzer:
         return out
 
 
-@dataclass
-class RunStats:
-    frames: int = 0
-    frames_with_face: int = 0
-    tracks: set[int] = field(default_factory=set)
-    media_seconds: float = 0.0
-    wall_seconds: float = 0.0
-
-
 def run(
     frames: Iterable[Frame],
     landmarker: Landmarker,
@@ -213,11 +205,7 @@ def run(
         for frame in frames:
             faces = landmarker.detect(frame.image, frame.timestamp)
             result = analyzer.step(frame.index, frame.timestamp, faces)
-            stats.frames += 1
-            stats.media_seconds = frame.timestamp
-            if faces:
-                stats.frames_with_face += 1
-                stats.tracks.update(f.track_id for f in faces)
+            stats.count(frame.timestamp, faces)
             emit(result.events)
             if on_result is not None:
                 on_result(frame, result)
