@@ -457,8 +457,10 @@ def synthetic_dataset(seed: int, recipe: Recipe) -> tuple[np.ndarray, np.ndarray
     return np.asarray(xs), np.asarray(ts)
 
 
-#: Estimator-output data committed with the repository (benchmarks/build_au_dataset.py, TUNE faces only).
-DEFAULT_AU_DATASET = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "au_tune.csv"
+#: Estimator-output data committed with the repository (benchmarks/build_au_dataset.py, TUNE faces only):
+#: the default of ``--au-dataset``, relative to the working directory (training runs in a source checkout;
+#: the package itself reads nothing under benchmarks/).
+DEFAULT_AU_DATASET = Path("benchmarks") / "data" / "au_tune.csv"
 
 
 def augment_estimator_rows(
@@ -865,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replace", action="store_true", help="train on --dataset only (no synthetic data)")
     ap.add_argument("--au-dataset", type=Path, default=None,
                     help="estimator-output CSV from benchmarks/build_au_dataset.py (default: "
-                         "benchmarks/data/au_tune.csv when present)")
+                         "benchmarks/data/au_tune.csv under the working directory, when present)")
     ap.add_argument("--no-au-dataset", action="store_true", help="train without the estimator-output CSV")
     ap.add_argument("--au-copies", type=int, default=24, help="jittered copies of each estimator-output row")
     ap.add_argument("--noise", type=float, default=NOISE_FLOOR,
