@@ -55,7 +55,7 @@ Supported layouts (``ROOT`` is the folder given to ``microexpr evaluate --datase
     ``ROOT/<clip>.<ext>``.  Here frame numbers are already 0-based frame indices
     (microexpr's own convention), not file-name numbers.
 
-Sheets are read from CSV or XLSX (a small built-in reader: no openpyxl/pandas).
+Sheets are read from CSV or XLSX (XLSX with openpyxl: ``pip install "microexpr[eval]"``).
 Legacy binary ``.xls`` files are not read: save them as ``.xlsx`` or ``.csv``.
 """
 
@@ -65,12 +65,10 @@ import csv
 import logging
 import math
 import re
-import zipfile
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
 from detector.core.events import KINDS
 from detector.core.facs import EMOTIONS
@@ -194,98 +192,43 @@ def _frame_index(numbers: Sequence[int], number: int, where: str) -> int:
 # --------------------------------------------------------------------------- sheets
 
 
-_NS_REL_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _col_index(ref: str) -> int:
-    """0-based column of a cell reference such as ``AB12``."""
-    n = 0
-    for ch in ref:
-        if not ch.isalpha():
-            break
-        n = n * 26 + (ord(ch.upper()) - 64)
-    return n - 1
-
-
-def _xlsx_text(el) -> str:
-    """Concatenated ``<t>`` text of a shared/inline string, skipping phonetic runs."""
-    parts: list[str] = []
-
-    def walk(e) -> None:
-        for child in e:
-            name = _local(child.tag)
-            if name == "t":
-                parts.append(child.text or "")
-            elif name in ("r", "is", "si"):
-                walk(child)
-
-    walk(el)
-    return "".join(parts)
-
-
-def _xlsx_sheet_targets(z: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet name, zip member) for each worksheet, in workbook order."""
-    wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
-    rels: dict[str, str] = {}
-    if "xl/_rels/workbook.xml.rels" in z.namelist():
-        for r in ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels")):
-            target = r.get("Target", "")
-            target = target.lstrip("/") if target.startswith("/") else "xl/" + target
-            rels[r.get("Id", "")] = target
-    out: list[tuple[str, str]] = []
-    for i, s in enumerate(e for e in wb.iter() if _local(e.tag) == "sheet"):
-        rid = s.get(f"{{{_NS_REL_DOC}}}id") or next((v for k, v in s.attrib.items() if _local(k) == "id"), None)
-        target = rels.get(rid or "", f"xl/worksheets/sheet{i + 1}.xml")
-        out.append((s.get("name", f"Sheet{i + 1}"), target))
-    return out
+def _xlsx_cell(v: object) -> object:
+    """A cell as the readers give it: str, float (numbers and booleans) or None."""
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (bool, int, float)):
+        return float(v)
+    return str(v)  # a date or time: its text
 
 
 def _read_xlsx(path: Path) -> dict[str, list[list[object]]]:
-    """All worksheets of an .xlsx file: name -> rows of cells (str, float or None)."""
+    """All worksheets of an .xlsx file (openpyxl, the [eval] extra): name -> rows of cells (str, float or None)."""
     try:
-        with zipfile.ZipFile(path) as z:
-            shared: list[str] = []
-            if "xl/sharedStrings.xml" in z.namelist():
-                root = ElementTree.fromstring(z.read("xl/sharedStrings.xml"))
-                shared = [_xlsx_text(si) for si in root if _local(si.tag) == "si"]
-            sheets: dict[str, list[list[object]]] = {}
-            for name, member in _xlsx_sheet_targets(z):
-                root = ElementTree.fromstring(z.read(member))
-                rows: list[list[object]] = []
-                for row in (e for e in root.iter() if _local(e.tag) == "row"):
-                    cells: dict[int, object] = {}
-                    for j, c in enumerate(e for e in row if _local(e.tag) == "c"):
-                        col = _col_index(c.get("r", "")) if c.get("r") else j
-                        t = c.get("t", "n")
-                        v = next((e.text for e in c if _local(e.tag) == "v"), None)
-                        if t == "s":
-                            value: object = shared[int(v)] if v is not None else None
-                        elif t == "inlineStr":
-                            is_ = next((e for e in c if _local(e.tag) == "is"), None)
-                            value = _xlsx_text(is_) if is_ is not None else None
-                        elif t in ("str", "e"):
-                            value = v
-                        elif t == "b":
-                            value = None if v is None else float(v)
-                        else:
-                            value = None if v in (None, "") else float(v)
-                        cells[col] = value
-                    r = row.get("r")
-                    ri = int(r) - 1 if r and r.isdigit() else len(rows)
-                    while len(rows) < ri:
-                        rows.append([])
-                    width = max(cells) + 1 if cells else 0
-                    rows.append([cells.get(k) for k in range(width)])
-                sheets[name] = rows
-            return sheets
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError, IndexError) as e:
-        raise DatasetError(f"{path}: not a readable .xlsx workbook ({e.__class__.__name__}: {e})") from None
+        import openpyxl
+    except ImportError:
+        raise DatasetError(f'{path}: reading .xlsx sheets needs openpyxl: pip install "microexpr[eval]" '
+                           "(or save the sheet as .csv)") from None
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except OSError as e:
         raise DatasetError(f"{path}: cannot read ({e.strerror or e})") from None
+    except Exception as e:  # openpyxl raises zipfile, KeyError, XML and its own errors for a bad file
+        raise DatasetError(f"{path}: not a readable .xlsx workbook ({e.__class__.__name__}: {e})") from None
+    try:
+        sheets: dict[str, list[list[object]]] = {}
+        for ws in wb.worksheets:
+            rows = []
+            for row in ws.iter_rows(min_row=1, min_col=1, values_only=True):
+                cells = [_xlsx_cell(v) for v in row]
+                while cells and cells[-1] is None:
+                    cells.pop()
+                rows.append(cells)
+            while rows and not rows[-1]:
+                rows.pop()
+            sheets[ws.title] = rows
+        return sheets
+    finally:
+        wb.close()
 
 
 def read_sheets(path: str | Path) -> dict[str, list[list[object]]]:
