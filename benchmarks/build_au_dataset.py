@@ -43,6 +43,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import synth as S  # noqa: E402
+from detector.lab.facewarp import _Geom  # noqa: E402
 from detector.core import facs  # noqa: E402
 
 #: Requested peak landmark displacements, percent of IOD (micro 0.5-2, macro 3-6).
@@ -107,7 +108,7 @@ def measure_face(face_name: str, seed: int, cache: Path | None) -> dict[str, np.
     from detector.stages.landmarks import Landmarker, LandmarkerOptions
 
     face = S.load_face(face_name)
-    g = S._Geom(face)
+    g = _Geom(face)
     fx = FeatureExtractor()
     fid = zlib.crc32(face_name.encode())
     emo, var, aus_s, peak, got, delta = [], [], [], [], [], []

@@ -22,6 +22,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import run_suite as RS  # noqa: E402
 from benchmarks import synth as S  # noqa: E402
+from detector.lab.facewarp import _Geom  # noqa: E402
 from detector.run.config import load_config  # noqa: E402
 from detector.lab.evaluate import score  # noqa: E402
 
@@ -89,7 +90,7 @@ def test_30fps_still_finds_most_events(smoke_30):
 
 def test_short_40ms_event_at_200fps(face, config):
     """A 40 ms micro-expression (raise 20 ms, fall 20 ms) at 1.8 % IOD is found at 200 fps."""
-    g = S._Geom(face)
+    g = _Geom(face)
     aus = S.expand_aus(("AU01", "AU02"))
     inten = S.calibrate(g, {a: 1.0 for a in aus}, 1.8)
     events = [S.EventSpec(1.6, 0.02, 0.02, 0.0, inten, "micro", "surprise", "partial_upper"),

@@ -16,6 +16,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import synth as S  # noqa: E402
+from benchmarks.synthkit.events import _frames_of  # noqa: E402
+from detector.lab.facewarp import _BROW_UPPER, _Geom  # noqa: E402
 from detector.core import facs  # noqa: E402
 
 
@@ -25,8 +27,8 @@ def face() -> S.Face:
 
 
 @pytest.fixture(scope="module")
-def geom(face) -> S._Geom:
-    return S._Geom(face)
+def geom(face) -> _Geom:
+    return _Geom(face)
 
 
 def _lm_disp(face: S.Face, aus: dict[str, float]) -> np.ndarray:
@@ -72,7 +74,7 @@ def test_au12_left_moves_left_lip_corner_up_and_out_and_not_the_brows(face):
     assert corner_l[1] < -2.0  # up (image y down), percent IOD
     assert corner_l[0] > 2.0  # out = towards the subject's left = image right
     assert np.hypot(*corner_r) < 0.1 * np.hypot(*corner_l)
-    for brow in (*S._BROW_UPPER["L"], *S._BROW_UPPER["R"], 468, 473):
+    for brow in (*_BROW_UPPER["L"], *_BROW_UPPER["R"], 468, 473):
         assert np.hypot(*d[brow]) < 0.02 * np.hypot(*corner_l)
 
 
@@ -143,7 +145,7 @@ def test_truth_frames_match_the_profile(fps):
         S.EventSpec(5.0, 0.4, 0.8, 0.6, {"AU01": 0.3}),
     ]
     for spec in specs:
-        t = S._frames_of(spec, fps)
+        t = _frames_of(spec, fps)
         k = np.arange(t.onset_frame - 3, t.offset_frame + 4)
         p = S.profile_values(t, k)
         prof = dict(zip(k.tolist(), p.tolist()))
