@@ -499,7 +499,7 @@ def _batch_inputs(inputs: list[str]) -> list[tuple[str, str | None]] | None:
     Folders of videos are expanded (sorted, not recursive); a folder with
     images stays one image sequence.
     """
-    from detector.run.parallel import video_files
+    from detector.run.files import video_files
     from detector.stages.source import numbered_images
 
     def expand(s: str) -> list[tuple[str, str | None]]:
@@ -687,7 +687,7 @@ def _run_in_turn(specs, finished, on_progress) -> None:
 
 def _run_pool(specs, workers, finished, on_progress) -> None:
     """The inputs in a pool of processes on this machine, one file each."""
-    from detector.run.parallel import FilePool
+    from detector.run.files import FilePool
 
     pool = FilePool(_batch_task, min(workers, len(specs)))
     try:

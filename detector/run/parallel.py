@@ -54,11 +54,7 @@ sensitive configuration (``benchmarks/cut_vs_uncut.py``).  The test bounds
 this on the bundled clip: per-frame deviation below the frame-to-frame
 jitter, at most one event more or less.
 
-Many files (``microexpr analyze A.mp4 B.mp4 ...``)
---------------------------------------------------
-:class:`FilePool` runs a function over files in ``workers`` processes, one
-file per process at a time, with progress messages, one result per file, and
-a failing file reported and skipped.
+Many files (``microexpr analyze A.mp4 B.mp4 ...``): :mod:`detector.run.files`.
 
 Many machines (``microexpr analyze ... --cluster ray``): :mod:`detector.run.cluster` runs the same chunk
 grid as Ray tasks, one per chunk, and feeds :func:`run_chunked` through its ``runner``.
@@ -86,7 +82,6 @@ from typing import Any
 
 import numpy as np
 
-from detector.core.options import MEDIA
 
 #: Default chunk length, seconds of media time.
 DEFAULT_CHUNK_S = 10.0
@@ -779,114 +774,3 @@ def _stop(procs, job_queues, timeout: float = 2.0) -> None:
     for q in job_queues:
         q.cancel_join_thread()
         q.close()
-
-
-# --------------------------------------------------------------------------- many files
-
-
-def video_files(folder: str | Path) -> list[Path]:
-    """Video files directly inside ``folder`` (by suffix), sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in MEDIA.video_suffixes)
-
-
-class Stopped(KeyboardInterrupt):
-    """Raised inside a pool task when the main process asks the workers to stop (Ctrl-C)."""
-
-
-def _pool_worker(tasks, results, stop, parent_pid: int) -> None:
-    _ignore_stop_signals()
-    while True:
-        item = tasks.get()
-        if item is None:
-            break
-        idx, fn, arg = item
-        last = [0.0]
-
-        def progress(done: int, idx=idx) -> None:
-            if stop.is_set() or os.getppid() != parent_pid:
-                raise Stopped
-            now = time.monotonic()
-            if now - last[0] >= 0.2:
-                last[0] = now
-                results.put(("progress", idx, done))
-
-        try:
-            out = fn(arg, progress)
-            results.put(("done", idx, out))
-        except BaseException as e:  # noqa: BLE001 - one line per failed file
-            if isinstance(e, KeyboardInterrupt):
-                results.put(("stopped", idx, None))
-                break
-            text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            results.put(("failed", idx, text))
-    results.close()
-
-
-class FilePool:
-    """Run ``fn(arg, progress) -> result`` for each arg in ``workers`` processes (``spawn``).
-
-    ``fn`` must be importable (a module-level function) and call
-    ``progress(frames_done)`` now and then: that is how progress is reported
-    and how a stop request (Ctrl-C in the main process) reaches it, as
-    :class:`Stopped` raised from ``progress``.  An exception in ``fn`` fails
-    that item only: :meth:`run` yields ``(index, "failed", one-line message)``
-    and goes on.
-    """
-
-    def __init__(self, fn: Callable, workers: int) -> None:
-        self.fn = fn
-        self.workers = max(1, int(workers))
-        #: ``(index, kind, payload)`` of items that finished after the caller stopped iterating (Ctrl-C)
-        self.late: list[tuple[int, str, Any]] = []
-
-    def run(self, args: list, on_progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, str, Any]]:
-        """Yield ``(index, "done", result)`` or ``(index, "failed", message)`` as items finish."""
-        import multiprocessing as mp
-
-        ctx = mp.get_context("spawn")
-        tasks, results, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
-        n = min(self.workers, len(args))
-        procs = [ctx.Process(target=_pool_worker, args=(tasks, results, stop, os.getpid()),
-                             name=f"microexpr-file-worker-{i}", daemon=True) for i in range(n)]
-        for i, a in enumerate(args):
-            tasks.put((i, self.fn, a))
-        for _ in procs:
-            tasks.put(None)
-        for p in procs:
-            p.start()
-        left = len(args)
-        try:
-            while left:
-                try:
-                    kind, idx, payload = results.get(timeout=0.5)
-                except queue_mod.Empty:
-                    if not any(p.is_alive() for p in procs):
-                        raise ParallelError("worker processes ended before finishing every file") from None
-                    continue
-                if kind == "progress":
-                    if on_progress is not None:
-                        on_progress(idx, payload)
-                    continue
-                if kind == "stopped":
-                    continue
-                left -= 1
-                yield idx, kind, payload
-        finally:
-            stop.set()
-            # items that end after a stop request (Ctrl-C: their sinks are closed, partial results kept)
-            deadline = time.monotonic() + 10.0
-            while any(p.is_alive() for p in procs) and time.monotonic() < deadline:
-                try:
-                    kind, idx, payload = results.get(timeout=0.1)
-                except queue_mod.Empty:
-                    continue
-                if kind in ("done", "failed"):
-                    self.late.append((idx, kind, payload))
-            for p in procs:
-                p.join(max(0.0, deadline - time.monotonic()))
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-                    p.join(1.0)
-            tasks.cancel_join_thread()
-            results.cancel_join_thread()
