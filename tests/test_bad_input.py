@@ -113,8 +113,8 @@ def _interrupt_at(frame: int):
 def test_interrupt_flushes_the_event_in_progress_like_end_of_file(tmp_path):
     from detector.app.cli import _analyze_one
     from detector.run.config import load_config
-    from detector.stages.landmarks import Landmarker
     from detector.run.pipeline import Analyzer, run
+    from detector.stages.landmarks import Landmarker
     from detector.stages.source import open_source
 
     cfg = load_config()
@@ -262,8 +262,8 @@ def test_api_prints_no_ffmpeg_or_opencv_lines(tmp_path):
 def test_head_motion_flag_marks_the_event_in_jsonl():
     import numpy as np
 
-    from detector.run.config import load_config
     from detector.core.events import Event
+    from detector.run.config import load_config
     from detector.run.pipeline import Analyzer
     from detector.stages.segmenter import Segment
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from detector.core import facs
-from detector.stages.classifier import EmotionClassifier
 from detector.core.resources import ResourceError, resource_path
+from detector.stages.classifier import EmotionClassifier
 
 EMO = {e: i for i, e in enumerate(facs.EMOTIONS)}
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.run.cluster import KILL_ONCE_ENV, parse_address, task_runs
-from detector.core.events import Event
 from detector.app.sinks import done_path, is_done, write_done
+from detector.core.events import Event
+from detector.run.cluster import KILL_ONCE_ENV, parse_address, task_runs
 import procs
 
 DATA = Path(__file__).parent / "data"

@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from detector.stages import features as F
 from detector.core.facs import AU_NAMES, REGIONS
+from detector.stages import features as F
 from detector.stages.landmarks import BLENDSHAPE_NAMES, FaceObservation, Landmarker, LandmarkerOptions
 
 DATA = Path(__file__).parent / "data"

@@ -23,9 +23,9 @@ import pytest
 
 from detector.app import live
 from detector.app.cli import main
+from detector.app.live import Action, ActivationHistory, LiveSession, LiveState, key_action
 from detector.core.events import Event
 from detector.core.facs import REGIONS
-from detector.app.live import Action, ActivationHistory, LiveSession, LiveState, key_action
 from detector.stages.source import Frame, FrameSource, SourceError, ThreadedCapture, VideoFileSource
 from fake_sources import BurstCamera
 from xwindow import Reader, find_window, need_xdotool, send_key

@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detector.core.events import Event
 from detector.run import parallel
 from detector.run.config import load_config
-from detector.core.events import Event
-from detector.stages.features import N_CHANNELS, FaceFeatures
-from detector.stages.landmarks import FaceObservation
 from detector.run.pipeline import Analyzer
 from detector.run.stats import RunStats
+from detector.stages.features import N_CHANNELS, FaceFeatures
+from detector.stages.landmarks import FaceObservation
 import procs
 
 DATA = Path(__file__).parent / "data"
@@ -205,8 +205,8 @@ def _collect(cfg, **kw):
                        [res.features[f.track_id].pose for f in res.faces]))
 
     if kw.pop("uncut", False):
-        from detector.stages.landmarks import Landmarker
         from detector.run.pipeline import run
+        from detector.stages.landmarks import Landmarker
         from detector.stages.source import open_source
 
         with open_source(CLIP) as src, Landmarker(cfg.landmarks) as lm:

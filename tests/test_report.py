@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from detector.app import cli
-from detector.core.events import Event
 from detector.app.sinks import InputFileError, read_events, read_frames_csv, write_file_atomic
+from detector.core.events import Event
 
 pytest.importorskip("matplotlib", reason='needs the [report] extra: pip install "microexpr[report]"')
 pytest.importorskip("jinja2", reason='needs the [report] extra: pip install "microexpr[report]"')

@@ -22,9 +22,9 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import run_suite as RS  # noqa: E402
 from benchmarks import synth as S  # noqa: E402
+from detector.lab.evaluate import score  # noqa: E402
 from detector.lab.facewarp import _Geom  # noqa: E402
 from detector.run.config import load_config  # noqa: E402
-from detector.lab.evaluate import score  # noqa: E402
 
 
 @pytest.fixture(scope="module")

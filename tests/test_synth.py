@@ -17,8 +17,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import synth as S  # noqa: E402
 from benchmarks.synthkit.events import _frames_of  # noqa: E402
-from detector.lab.facewarp import _BROW_UPPER, _Geom  # noqa: E402
 from detector.core import facs  # noqa: E402
+from detector.lab.facewarp import _BROW_UPPER, _Geom  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import cv2
 import numpy as np
 import pytest
 
-from detector.core import facs
 from detector.app.cli import main
 from detector.app.eyetrain import ladder, score
 from detector.app.eyetrain.faces import BUNDLED_DIR
@@ -27,6 +26,7 @@ from detector.app.eyetrain.render import PreparedFace
 from detector.app.eyetrain.score import Answer, ScoreBook
 from detector.app.eyetrain.session import WINDOW_NAME
 from detector.app.eyetrain.timing import FrameTiming, Pacer, frames_for, shown_ms
+from detector.core import facs
 from detector.lab.facewarp import _grid, au_field, load_face_image
 from detector.stages.landmarks import Landmarker, LandmarkerOptions
 from detector.stages.source import VideoFileSource

@@ -23,14 +23,14 @@ from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAG
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose message is meant for the user (imported lazily)."""
-    from detector.run.config import ConfigError
     from detector.app.report.data import ReportError
-    from detector.core.resources import ResourceError
     from detector.app.sinks import OutputError
+    from detector.core.resources import ResourceError
+    from detector.run.config import ConfigError
     from detector.stages.source import SourceError
 
-    from detector.run.cluster import ClusterError
     from detector.app.eyetrain.errors import TrainError
+    from detector.run.cluster import ClusterError
 
     errs: list[type[BaseException]] = [ConfigError, ResourceError, OutputError, SourceError, CliError, ReportError,
                                        TrainError, ClusterError]
@@ -270,12 +270,12 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     Nothing is opened for writing before the input, the outputs and the
     models have been checked.
     """
-    from detector.stages.features import estimate_aus
-    from detector.stages.landmarks import Landmarker
+    from detector.app.sinks import OutputError, Summary
     from detector.run.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
     from detector.run.pipeline import Analyzer, run
     from detector.run.stats import RunStats
-    from detector.app.sinks import OutputError, Summary
+    from detector.stages.features import estimate_aus
+    from detector.stages.landmarks import Landmarker
     from detector.stages.source import VideoFileSource, open_source
 
     _check_outputs(path, output, frames_csv)
@@ -357,9 +357,9 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
 def _open_sinks(output, frames_csv):
     """``(events sink, frames CSV sink)``, None where not asked for; if the second cannot be opened the
     first is discarded (its target left as it was)."""
+    from detector.app.sinks import FramesCsvSink, JsonlEventSink, OutputError
     from detector.stages.features import POSE_NAMES
     from detector.stages.landmarks import BLENDSHAPE_NAMES
-    from detector.app.sinks import FramesCsvSink, JsonlEventSink, OutputError
 
     events_sink = JsonlEventSink(output) if output else None
     try:

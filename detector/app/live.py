@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
 from detector.core.events import Event
 from detector.core.facs import REGIONS
 from detector.core.options import LIVE
-from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
 from detector.run.stats import RunStats
 
 #: Below this camera rate a warning says that the briefest expressions cannot be resolved.
@@ -620,9 +620,9 @@ def _open_source(args):
 def run(args) -> int:
     """Run ``microexpr live``; returns the exit code.  User errors raise the CLI's one-line error types."""
     from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError, config_from_args, warn
-    from detector.stages.landmarks import Landmarker
-    from detector.run.pipeline import Analyzer
     from detector.app.sinks import JsonlEventSink, Summary
+    from detector.run.pipeline import Analyzer
+    from detector.stages.landmarks import Landmarker
     from detector.stages.source import SourceError, ThreadedCapture
 
     def info(msg: str) -> None:

@@ -664,8 +664,8 @@ def _pipeline_config(path: str | Path | None) -> object:
         return None
     if not Path(path).is_file():
         raise EvaluationError(f"{path}: config file not found")
-    from detector.run.config import ConfigError, load_config
     from detector.core.resources import ResourceError
+    from detector.run.config import ConfigError, load_config
 
     try:
         return load_config(path)

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.stages.classifier import EmotionClassifier
-from detector.run.config import Config, load_config
 from detector.core.events import EYE_KINDS, Event
 from detector.core.facs import AU_NAMES, EMOTIONS
 from detector.core.options import OUTPUT
+from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
+from detector.stages.classifier import EmotionClassifier
 from detector.stages.features import (
     BLINK_CHANNELS,
     CHANNEL_REGIONS,

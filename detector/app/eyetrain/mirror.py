@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from detector.core import facs
 from detector.app.eyetrain.errors import TrainError
 from detector.app.eyetrain.faces import open_camera
 from detector.app.eyetrain.options import CANVAS_H, CANVAS_W, EMOTIONS, TrainOptions
 from detector.app.eyetrain.render import GREEN, GREY, RED, shade, text
+from detector.app.live import Window
+from detector.core import facs
 from detector.stages.features import FeatureExtractor
 from detector.stages.landmarks import Landmarker, LandmarkerOptions
-from detector.app.live import Window
 from detector.stages.source import Frame, FrameSource, SourceError
 
 #: What to do for each AU, as the mirror round says it.

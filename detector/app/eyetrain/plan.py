@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.core import facs
 from detector.app.eyetrain.options import EMOTIONS
+from detector.core import facs
 
 #: What a masked round shows after the micro-expression: a social smile.
 MASK_AUS: tuple[str, ...] = ("AU06", "AU12")

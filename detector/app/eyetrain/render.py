@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from detector.core import facs
 from detector.app.eyetrain.options import CANVAS_H, CANVAS_W, EMOTIONS
+from detector.core import facs
 from detector.lab.facewarp import Face, _Geom, _grid, au_field, min_jacobian
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import jinja2
 
 from detector import __version__
-from detector.stages.landmarks import LandmarkerOptions
 from detector.app.report.cards import build_cards, summary_table
 from detector.app.report.data import ReportData
 from detector.app.report.frames import all_thumbnails
 from detector.app.report.settings import EMOTION_COLORS, GREY, ReportSettings
 from detector.app.report.timeline import render_timeline
+from detector.stages.landmarks import LandmarkerOptions
 
 TEMPLATE = "report.html.j2"
 

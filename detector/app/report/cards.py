@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from detector.core.events import KINDS, Event
-from detector.core.facs import AU_DESCRIPTIONS, EMOTIONS
 from detector.app.report.data import ReportData
 from detector.app.report.frames import Thumbnails
 from detector.app.report.settings import EMOTION_COLORS, ReportSettings
 from detector.app.report.timeline import span_color
+from detector.core.events import KINDS, Event
+from detector.core.facs import AU_DESCRIPTIONS, EMOTIONS
 
 
 @dataclass(frozen=True)

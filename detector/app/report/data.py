@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.app.sinks import ACTIVATION_COLUMNS, InputFileError, read_events, read_frames_csv
 from detector.core.events import Event
 from detector.core.facs import REGIONS
-from detector.app.sinks import ACTIVATION_COLUMNS, InputFileError, read_events, read_frames_csv
 from detector.stages.source import SourceError, VideoFileSource
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from detector.app.report.settings import ReportSettings
 from detector.core.events import Event
 from detector.stages.landmarks import Landmarker, LandmarkerOptions
-from detector.app.report.settings import ReportSettings
 
 #: A gap (frames) up to which the reader decodes forward instead of seeking.
 _SEEK_GAP = 48

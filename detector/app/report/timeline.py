@@ -14,10 +14,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from detector.core.events import Event
-from detector.core.facs import REGIONS
 from detector.app.report.data import Curves, ReportData
 from detector.app.report.settings import EMOTION_COLORS, GREY, LANES, ReportSettings
+from detector.core.events import Event
+from detector.core.facs import REGIONS
 
 
 def span_color(e: Event) -> str:
