@@ -290,7 +290,7 @@ def test_an_empty_folder_and_no_display_are_one_line_errors(tmp_path, capsys, mo
     monkeypatch.setenv("DISPLAY", ":0")
     assert main(["train", "--faces", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"microexpr: error: --faces {tmp_path}: no photos in it " \
-                                              "(.png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff)"
+                                              "(.bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp)"
     monkeypatch.delenv("DISPLAY")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["train", "--faces", str(tmp_path)]) == 2

@@ -16,13 +16,12 @@ import numpy as np
 from detector.app.eyetrain.errors import TrainError
 from detector.app.eyetrain.options import FACE_IOD_PX, FACE_SIZE
 from detector.lab.facewarp import Face, frame_face, load_face_image
-from detector.stages.source import CameraSource, FrameSource, SourceError, VideoFileSource
+from detector.stages.source import IMAGE_SUFFIXES, CameraSource, FrameSource, SourceError, VideoFileSource
 
 #: Bundled faces (files of ``benchmarks/faces``): the neutral man first, then two near-neutral faces.
 #: The posed photos there (an anger-like and a surprise face) are left out: their base is an emotion.
 BUNDLED: tuple[str, ...] = ("man_video.png", "woman_pexels.png", "boy_group.png")
 BUNDLED_DIR = Path(__file__).resolve().parents[3] / "benchmarks" / "faces"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 #: Camera frames skipped before the snapshot (auto exposure settles).
 CAMERA_WARMUP_FRAMES = 15
 
@@ -53,7 +52,7 @@ def folder_faces(folder: str | Path) -> list[Face]:
         raise FaceError(f"--faces {folder}: no such folder (or give 'camera')")
     paths = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
-        raise FaceError(f"--faces {folder}: no photos in it ({', '.join(IMAGE_SUFFIXES)})")
+        raise FaceError(f"--faces {folder}: no photos in it ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return [_load(p) for p in paths]
 
 
