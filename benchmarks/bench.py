@@ -176,7 +176,7 @@ def machine_info() -> dict:
 
 
 def decode(path: Path, max_frames: int | None):
-    from detector.source import open_source
+    from detector.stages.source import open_source
 
     frames, times = [], []
     with open_source(path) as src:
@@ -197,8 +197,8 @@ def decode(path: Path, max_frames: int | None):
 
 def place(device: str, cfg, log) -> tuple:
     """(landmarker options, classifier, placement dict): GPU where asked and possible, CPU otherwise, said plainly."""
-    from detector.classifier import EmotionClassifier
-    from detector.landmarks import Landmarker
+    from detector.stages.classifier import EmotionClassifier
+    from detector.stages.landmarks import Landmarker
 
     placement = {"decode": "cpu (OpenCV/FFmpeg)", "features": "cpu (NumPy)", "segmenter": "cpu (numba)",
                  "output": "cpu", "overlay": "cpu (OpenCV)"}
@@ -220,7 +220,7 @@ def place(device: str, cfg, log) -> tuple:
         placement["landmarks"] = "cpu (MediaPipe XNNPACK)"
     buf = io.StringIO()
     handler = logging.StreamHandler(buf)
-    clf_log = logging.getLogger("detector.classifier")
+    clf_log = logging.getLogger("detector.stages.classifier")
     clf_log.addHandler(handler)
     try:
         clf = EmotionClassifier(cfg.classifier.model or None, device=device)
@@ -240,11 +240,11 @@ def place(device: str, cfg, log) -> tuple:
 
 def instrumented_pass(frames, cfg, lm_opts, clf, out_path: Path) -> dict:
     """Per-frame time of every stage, ns."""
-    from detector.features import FeatureExtractor
-    from detector.landmarks import Landmarker
-    from detector.overlay import Overlay, OverlayState, Status
-    from detector.pipeline import Analyzer
-    from detector.sinks import JsonlEventSink
+    from detector.stages.features import FeatureExtractor
+    from detector.stages.landmarks import Landmarker
+    from detector.app.overlay import Overlay, OverlayState, Status
+    from detector.run.pipeline import Analyzer
+    from detector.app.sinks import JsonlEventSink
 
     class TimedAnalyzer(Analyzer):
         def __init__(self, *a, **k):
@@ -321,7 +321,7 @@ def mediapipe_alone_pass(frames, lm_opts, native_only: bool = False) -> float:
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.vision import face_landmarker as fl
 
-    from detector.landmarks import _native_stderr_silenced, mediapipe_options
+    from detector.stages.landmarks import _native_stderr_silenced, mediapipe_options
 
     opts = mediapipe_options(dataclasses.replace(lm_opts, mode="video"))
     scale = lm_opts.timestamp_scale
@@ -351,9 +351,9 @@ def mediapipe_alone_pass(frames, lm_opts, native_only: bool = False) -> float:
 
 def pipeline_pass(frames, cfg, lm_opts, clf, out_path: Path) -> tuple[float, int]:
     """Seconds for the analyze pipeline (pipeline.run + JSONL sink) over the in-memory frames."""
-    from detector.landmarks import Landmarker
-    from detector.pipeline import Analyzer, run
-    from detector.sinks import JsonlEventSink
+    from detector.stages.landmarks import Landmarker
+    from detector.run.pipeline import Analyzer, run
+    from detector.app.sinks import JsonlEventSink
 
     an = Analyzer(cfg, classifier=clf)
     with Landmarker(lm_opts) as lm, JsonlEventSink(out_path) as sink:
@@ -369,8 +369,8 @@ _STARTUP_CODE = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
-from detector.segmenter import Segmenter
-from detector.features import CHANNEL_REGIONS, BLINK_CHANNELS, N_CHANNELS
+from detector.stages.segmenter import Segmenter
+from detector.stages.features import CHANNEL_REGIONS, BLINK_CHANNELS, N_CHANNELS
 t1 = time.perf_counter()
 seg = Segmenter(CHANNEL_REGIONS, BLINK_CHANNELS)
 rng = np.random.default_rng(0)
@@ -381,9 +381,9 @@ for i in range(400):
     seg.update(i / 100.0, x, np.zeros(6, np.float32))
 seg.gap(); seg.reset_baseline()
 t2 = time.perf_counter()
-from detector.config import load_config
-from detector.pipeline import Analyzer
-from detector.landmarks import Landmarker
+from detector.run.config import load_config
+from detector.run.pipeline import Analyzer
+from detector.stages.landmarks import Landmarker
 cfg = load_config()
 an = Analyzer(cfg)
 t3 = time.perf_counter()
@@ -495,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="before each throughput pair, wait up to S s until other processes use < 0.15 cores")
     a = ap.parse_args(argv)
 
-    from detector.config import load_config
+    from detector.run.config import load_config
 
     def log(msg: str) -> None:
         print(f"bench: {msg}", file=sys.stderr, flush=True)
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         res["events"], res["classified"] = ins["events"], ins["classified"]
         res["loadavg"]["after_stages"] = loadavg()
 
-        from detector.landmarks import Landmarker
+        from detector.stages.landmarks import Landmarker
 
         with Landmarker(lm_opts) as lm:
             res["clip"]["faces_found"] = sum(1 for f in frames if lm.detect(f.image, f.timestamp))

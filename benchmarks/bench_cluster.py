@@ -44,8 +44,8 @@ sys.path.insert(0, str(HERE))
 from bench_workers import _cpu_busy_s, wait_quiet  # noqa: E402
 from make_long_clip import DEFAULT_CLIP, make  # noqa: E402
 
-from detector.cluster import task_runs  # noqa: E402
-from detector.parallel import DEFAULT_CHUNK_S, chunk_borders  # noqa: E402
+from detector.run.cluster import task_runs  # noqa: E402
+from detector.run.parallel import DEFAULT_CHUNK_S, chunk_borders  # noqa: E402
 
 RAY_PORT = 6390
 

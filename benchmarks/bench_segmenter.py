@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 
 def synthetic_signal(seconds: float, fps: float, seed: int = 0):
     """(times (N,), X (N, C) float64, pose (N, 6) float64, number of planted events)."""
-    from detector.features import BLINK_CHANNELS, N_CHANNELS
+    from detector.stages.features import BLINK_CHANNELS, N_CHANNELS
 
     rng = np.random.default_rng(seed)
     n = int(seconds * fps)
@@ -58,8 +58,8 @@ def synthetic_signal(seconds: float, fps: float, seed: int = 0):
 
 
 def bench_segmenter(seconds: float = 600.0, fps: float = 200.0, repeat: int = 3, motion_lag_s: float | None = None) -> dict:
-    from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS
-    from detector.segmenter import Segmenter, SegmenterConfig, segment
+    from detector.stages.features import BLINK_CHANNELS, CHANNEL_REGIONS
+    from detector.stages.segmenter import Segmenter, SegmenterConfig, segment
 
     t, X, pose, planted = synthetic_signal(seconds, fps)
     n = len(t)
@@ -102,12 +102,12 @@ def bench_segmenter(seconds: float = 600.0, fps: float = 200.0, repeat: int = 3,
 
 
 def bench_classifier(n: int = 3000, device: str = "cpu") -> dict:
-    from detector.classifier import EmotionClassifier
-    from detector.config import load_config
-    from detector.facs import AU_NAMES
-    from detector.features import N_CHANNELS
-    from detector.pipeline import Analyzer
-    from detector.segmenter import Segment
+    from detector.stages.classifier import EmotionClassifier
+    from detector.run.config import load_config
+    from detector.core.facs import AU_NAMES
+    from detector.stages.features import N_CHANNELS
+    from detector.run.pipeline import Analyzer
+    from detector.stages.segmenter import Segment
 
     clf = EmotionClassifier(device=device)
     rng = np.random.default_rng(1)

@@ -4,7 +4,7 @@
 
 For every emotion's prototype on the bundled faces (framed 480x480 in the
 640x480 canvas, as the training window shows them), the warp field is
-computed once per round (:meth:`detector.eyetrain.render.PreparedFace.warp`:
+computed once per round (:meth:`detector.app.eyetrain.render.PreparedFace.warp`:
 AU field, fold check, fixed-point maps) and then ``--frames`` flash frames are
 rendered into one reused canvas (:meth:`PreparedFace.frame`: one ``cv2.remap``
 of the face and the copy into the canvas), exactly what the session does per
@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from detector import facs  # noqa: E402
-from detector.eyetrain.faces import bundled_faces  # noqa: E402
-from detector.eyetrain.render import PreparedFace  # noqa: E402
+from detector.core import facs  # noqa: E402
+from detector.app.eyetrain.faces import bundled_faces  # noqa: E402
+from detector.app.eyetrain.render import PreparedFace  # noqa: E402
 
 
 def measure(faces: list[PreparedFace], frames: int, intensity: float) -> dict:

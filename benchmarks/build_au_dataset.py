@@ -1,7 +1,7 @@
 """Emotion-classifier data from real faces: what the AU estimator reads on warped prototypes.
 
 The classifier is fed ``estimate_au_deltas(apex_channels - baseline_channels)``
-(``detector.pipeline``).  On real faces that vector is not the clean EMFACS
+(``detector.run.pipeline``).  On real faces that vector is not the clean EMFACS
 prototype: the landmarker and the linear AU map leak one action into others.
 This script measures that leak: for each built-in face of a split
 (``benchmarks.synth.SPLITS``; tune faces train, test faces only evaluate), it
@@ -11,13 +11,13 @@ variants at several peak landmark displacements (0.5-6 % IOD) with
 plus neutral events (noise only, blinks, lips part, chin raiser, lip
 pressor), runs MediaPipe FaceLandmarker (IMAGE mode) on the apex frame and on
 4 noisy neutral frames (their mean is the baseline), and writes one CSV row
-per event in the ``python -m detector.training --dataset`` format: the 32
+per event in the ``python -m detector.lab.training --dataset`` format: the 32
 ``facs.AU_NAMES`` columns and ``emotion``, plus ``face``, ``split``,
 ``variant``, ``aus``, ``peak_pct`` (requested peak displacement, % IOD),
 ``band`` (``synth.band_of``) that training ignores.
 
 Channel deltas are cached (``--cache``, .npz per face and seed) so that a
-change to ``detector.features.AU_TABLE`` only re-runs the cheap linear map.
+change to ``detector.stages.features.AU_TABLE`` only re-runs the cheap linear map.
 Deterministic for a given seed (each event's relative AU weights, sides and
 noise come from ``numpy.random.default_rng([seed, face, case])``).
 
@@ -43,7 +43,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import synth as S  # noqa: E402
-from detector import facs  # noqa: E402
+from detector.lab.facewarp import _Geom  # noqa: E402
+from detector.core import facs  # noqa: E402
 
 #: Requested peak landmark displacements, percent of IOD (micro 0.5-2, macro 3-6).
 PEAKS: tuple[float, ...] = (0.5, 0.8, 1.2, 1.6, 2.0, 3.0, 4.5, 6.0)
@@ -103,11 +104,11 @@ def measure_face(face_name: str, seed: int, cache: Path | None) -> dict[str, np.
         if f.is_file():
             d = np.load(f, allow_pickle=False)
             return {k: d[k] for k in d.files}
-    from detector.features import FeatureExtractor
-    from detector.landmarks import Landmarker, LandmarkerOptions
+    from detector.stages.features import FeatureExtractor
+    from detector.stages.landmarks import Landmarker, LandmarkerOptions
 
     face = S.load_face(face_name)
-    g = S._Geom(face)
+    g = _Geom(face)
     fx = FeatureExtractor()
     fid = zlib.crc32(face_name.encode())
     emo, var, aus_s, peak, got, delta = [], [], [], [], [], []
@@ -168,7 +169,7 @@ def band(peak_pct: float) -> str:
 
 
 def build(split: str, out: Path, seed: int, cache: Path | None, faces: Sequence[str] | None = None) -> int:
-    from detector.features import estimate_au_deltas
+    from detector.stages.features import estimate_au_deltas
 
     names = list(faces) if faces else list(S.SPLITS[split])
     rows = 0
@@ -199,7 +200,7 @@ def read_rows(path: Path) -> tuple[np.ndarray, list[dict]]:
 
 def evaluate(model: Path | None, path: Path) -> str:
     """Accuracy per emotion and band, and the confusion matrix, as a text table."""
-    from detector.classifier import EmotionClassifier
+    from detector.stages.classifier import EmotionClassifier
 
     X, rows = read_rows(path)
     p = EmotionClassifier(model).predict(X).argmax(1)

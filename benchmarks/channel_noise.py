@@ -44,13 +44,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.features import CHANNELS, FeatureExtractor  # noqa: E402
-from detector.landmarks import Landmarker, LandmarkerOptions  # noqa: E402
-from detector.source import open_source  # noqa: E402
+from detector.stages.features import CHANNELS, FeatureExtractor  # noqa: E402
+from detector.stages.landmarks import Landmarker, LandmarkerOptions  # noqa: E402
+from detector.stages.source import open_source  # noqa: E402
 
 CLIPS = ("single_face.mp4", "WolfgangLanger_Pexels.mp4")
 MODES = {
-    "video": LandmarkerOptions(mode="video"),
+    "video": LandmarkerOptions(mode="video", timestamp_scale=1.0),
     "video_ts1000": LandmarkerOptions(mode="video", timestamp_scale=1000.0),
     "image": LandmarkerOptions(mode="image"),
 }
@@ -160,7 +160,7 @@ def attenuation(path: Path) -> dict:
     """Peak response to a brief synthetic brow raise, each mode relative to IMAGE mode."""
     import cv2
 
-    from detector.source import open_source as _open
+    from detector.stages.source import open_source as _open
 
     with _open(path) as src:
         f0 = next(iter(src)).image

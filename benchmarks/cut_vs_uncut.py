@@ -5,7 +5,7 @@
 ``analyze --workers N`` gives the same result for every N (the landmarker
 restarts at a fixed grid of chunk borders in every run).  What differs from an
 *uncut* run (one landmarker from the first frame to the last, as
-``detector.pipeline.analyze_single_stream`` does) is MediaPipe's tracking trajectory after
+``detector.run.pipeline.analyze_single_stream`` does) is MediaPipe's tracking trajectory after
 each border.  This counts, for the default configuration and a permissive one
 (more events), the events of both runs, those matched (IoU >= 0.5, the MEGC
 criterion), those with identical onset/apex/offset frames, and the largest
@@ -44,16 +44,16 @@ def match(ref, cut) -> list[tuple[int, int, int]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("video")
-    ap.add_argument("--chunk-s", type=float, default=None, help="default: detector.parallel.DEFAULT_CHUNK_S")
+    ap.add_argument("--chunk-s", type=float, default=None, help="default: detector.run.parallel.DEFAULT_CHUNK_S")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--json", metavar="OUT")
     a = ap.parse_args(argv)
 
-    from detector import parallel
-    from detector.config import load_config
-    from detector.landmarks import Landmarker
-    from detector.pipeline import Analyzer, run
-    from detector.source import open_source
+    from detector.run import parallel
+    from detector.run.config import load_config
+    from detector.stages.landmarks import Landmarker
+    from detector.run.pipeline import Analyzer, run
+    from detector.stages.source import open_source
 
     chunk_s = a.chunk_s or parallel.DEFAULT_CHUNK_S
     with open_source(a.video) as src:

@@ -64,7 +64,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``detector`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector.resources import sha256_of  # noqa: E402
+from detector.core.resources import sha256_of  # noqa: E402
 
 DEFAULT_OUT = Path("/tmp/microexpr_talking")
 

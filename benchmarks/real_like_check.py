@@ -32,7 +32,7 @@ if __package__ in (None, ""):
 
 from benchmarks import synth  # noqa: E402
 from benchmarks.run_suite import DEFAULT_WORK, suite_features  # noqa: E402
-from detector.features import CHANNELS  # noqa: E402
+from detector.stages.features import CHANNELS  # noqa: E402
 
 _BLENDSHAPES = np.array([not c.startswith("geo_") for c in CHANNELS])
 _Q = (10, 25, 50, 75, 90)

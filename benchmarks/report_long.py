@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.make_long_clip import DEFAULT_CLIP, make
-from detector.events import Event
-from detector.facs import AU_NAMES, EMOTIONS, REGIONS
-from detector.features import POSE_NAMES
-from detector.landmarks import BLENDSHAPE_NAMES
-from detector.report.data import probe_video
-from detector.sinks import FramesCsvSink, JsonlEventSink
+from detector.core.events import Event
+from detector.core.facs import AU_NAMES, EMOTIONS, REGIONS
+from detector.stages.features import POSE_NAMES
+from detector.stages.landmarks import BLENDSHAPE_NAMES
+from detector.app.report.data import probe_video
+from detector.app.sinks import FramesCsvSink, JsonlEventSink
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -37,7 +37,7 @@ from benchmarks.run_suite import (  # noqa: E402
     reviewed_action,
     spot,
 )
-from detector.config import load_config  # noqa: E402
+from detector.run.config import load_config  # noqa: E402
 
 THUMB_H = 200  # px, height of one frame on the sheet
 

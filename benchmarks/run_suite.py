@@ -4,9 +4,9 @@ What it measures
 ----------------
 * **Synthetic suite** (``benchmarks/synth.py``, faces of one split, default
   ``test``): every clip is rendered in memory, run through MediaPipe
-  FaceLandmarker and :class:`detector.features.FeatureExtractor` exactly as
-  ``microexpr analyze`` does, then through :class:`detector.pipeline.Analyzer`
-  (segmenter + classifier) and scored with :func:`detector.evaluate.score`:
+  FaceLandmarker and :class:`detector.stages.features.FeatureExtractor` exactly as
+  ``microexpr analyze`` does, then through :class:`detector.run.pipeline.Analyzer`
+  (segmenter + classifier) and scored with :func:`detector.lab.evaluate.score`:
   P/R/F1 for micro, macro and overall, recall and F1 per intensity band
   (``weak`` < 0.7 % IOD, ``medium`` 0.7-1.5 %, ``strong`` > 1.5 %), emotion
   accuracy and confusion over matched events, onset/apex/offset errors (ms)
@@ -56,11 +56,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``detector`` and ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector.config import Config, load_config  # noqa: E402
-from detector.evaluate import score  # noqa: E402
-from detector.events import EYE_KINDS  # noqa: E402
-from detector.facs import EMOTIONS  # noqa: E402
-from detector.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+from detector.run.config import Config, load_config  # noqa: E402
+from detector.lab.evaluate import score  # noqa: E402
+from detector.core.events import EYE_KINDS  # noqa: E402
+from detector.core.facs import EMOTIONS  # noqa: E402
+from detector.stages.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path("/tmp/microexpr_suite")
@@ -110,7 +110,7 @@ def _landmark_key(config: Config) -> str:
 
 def extract(frames: Iterable[tuple[int, float, np.ndarray]], config: Config) -> Track:
     """Landmarks + features of every frame (index, seconds, BGR image), first face track only."""
-    from detector.landmarks import Landmarker
+    from detector.stages.landmarks import Landmarker
 
     times, rows, poses, present = [], [], [], []
     ext = FeatureExtractor()
@@ -141,7 +141,7 @@ def _clip_frames(clip) -> Iterable[tuple[int, float, np.ndarray]]:
 
 
 def _video_frames(path: Path) -> Iterable[tuple[int, float, np.ndarray]]:
-    from detector.source import open_source
+    from detector.stages.source import open_source
 
     with open_source(path) as src:
         for fr in src:
@@ -227,8 +227,8 @@ class _Face:
 
 
 def spot(track: Track, config: Config, analyzer=None, include_blinks: bool = False) -> list:
-    """Events of a cached track through the real :class:`detector.pipeline.Analyzer` (segmenter + classifier)."""
-    from detector.pipeline import Analyzer
+    """Events of a cached track through the real :class:`detector.run.pipeline.Analyzer` (segmenter + classifier)."""
+    from detector.run.pipeline import Analyzer
 
     if include_blinks:
         config = replace(config, events=replace(config.events, include_blinks=True))
@@ -266,7 +266,7 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     res = score(truth_all, pred_all, fps=fps, duration_s=duration)
     res["fired_on"] = dict(fired_on)
     # per band: recall over the band's truth; F1 with the false alarms shared in proportion
-    from detector.evaluate import as_annotation, match_events
+    from detector.lab.evaluate import as_annotation, match_events
 
     T = [as_annotation(t) for t in truth_all if t["kind"] != "blink"]
     P = [as_annotation(p) for p in pred_all if p["kind"] != "blink"]
@@ -344,7 +344,7 @@ def segmenter_states(track: Track, config: Config) -> tuple[np.ndarray, np.ndarr
     """The segmenter's state at each frame of ``track``: int8 CALIBRATING, IDLE or ACTIVE (in an
     event, or a state too long to be one), -1 where there is no face; and whether speech mode was
     on (mouth and jaw left out of the activation), bool."""
-    from detector.pipeline import new_segmenter
+    from detector.run.pipeline import new_segmenter
 
     sg = new_segmenter(config)
     state = np.full(track.times.shape[0], -1, np.int8)
@@ -507,9 +507,9 @@ def posed_images(directory: Path = POSED_DIR) -> dict:
     """
     import cv2
 
-    from detector.classifier import EmotionClassifier
-    from detector.features import estimate_au_deltas
-    from detector.landmarks import Landmarker, LandmarkerOptions
+    from detector.stages.classifier import EmotionClassifier
+    from detector.stages.features import estimate_au_deltas
+    from detector.stages.landmarks import Landmarker, LandmarkerOptions
 
     files = sorted(directory.glob("*-ph.jpg"))
     labelled = []

@@ -1,6 +1,6 @@
 """One SHA-256 over every event the segmenter reports, to prove a refactor changes nothing.
 
-Runs :func:`detector.segmenter.segment` and the streaming :class:`detector.segmenter.Segmenter`
+Runs :func:`detector.stages.segmenter.segment` and the streaming :class:`detector.stages.segmenter.Segmenter`
 (``update`` / ``gap`` / ``reset_baseline`` / ``flush``) over
 
 a) synthetic signals from ``tests/synthetic_signals.py`` (many seeds; several configs: defaults,
@@ -9,7 +9,7 @@ a) synthetic signals from ``tests/synthetic_signals.py`` (many seeds; several co
    like speech, head turns, long states, NaN rows and time jumps longer than ``gap_s`` and
    ``recalibrate_gap_s``;
 b) cached feature tracks of ``benchmarks/run_suite.py`` (``--work``, default
-   ``/tmp/microexpr_suite``), through the pipeline's channel masks (:func:`detector.pipeline.new_segmenter`).
+   ``/tmp/microexpr_suite``), through the pipeline's channel masks (:func:`detector.run.pipeline.new_segmenter`).
 
 Every field of every Segment goes into the hash (frames, times as ``float.hex``, kind, region,
 the bytes of region_activation / baseline / apex_values, intensity, head_motion); a second hash
@@ -40,10 +40,10 @@ if __package__ in (None, ""):  # run as a script: make ``detector``, ``benchmark
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.run_suite import DEFAULT_WORK, Track  # noqa: E402
-from detector.config import load_config  # noqa: E402
-from detector.features import BLINK_CHANNELS, CHANNEL_REGIONS, EYE_CLOSURE_CHANNELS, SPEECH_CHANNELS  # noqa: E402
-from detector.pipeline import new_segmenter  # noqa: E402
-from detector.segmenter import Segmenter, SegmenterConfig, segment  # noqa: E402
+from detector.run.config import load_config  # noqa: E402
+from detector.stages.features import BLINK_CHANNELS, CHANNEL_REGIONS, EYE_CLOSURE_CHANNELS, SPEECH_CHANNELS  # noqa: E402
+from detector.run.pipeline import new_segmenter  # noqa: E402
+from detector.stages.segmenter import Segmenter, SegmenterConfig, segment  # noqa: E402
 from tests.synthetic_signals import SynthEvent, event_bank, make_clip, make_times, plateau_profile  # noqa: E402
 
 PER_REGION = 10

@@ -1,9 +1,11 @@
 """microexpr: real-time detection of facial micro-expressions.
 
-Pipeline (one module per stage, data flows one way)::
+Pipeline (one module per stage in ``detector/stages``, data flows one way)::
 
     source -> landmarks -> features -> segmenter -> classifier -> sinks
                                                                  -> overlay
+
+The folders are layers (core, stages, run, lab, app; see ARCHITECTURE.md).
 
 The public API is as small as the CLI: :func:`analyze` runs the whole
 pipeline over a recorded video or a folder of frames and returns the events.
@@ -21,16 +23,20 @@ _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "analyze", "Event"]
+__all__ = ["__version__", "analyze", "Event", "SourceError"]
 
 
 def __getattr__(name: str):  # lazy: importing detector must not load mediapipe
     if name == "analyze":
-        from detector.pipeline import analyze
+        from detector.run.analyze import analyze
 
         return analyze
     if name == "Event":
-        from detector.events import Event
+        from detector.core.events import Event
 
         return Event
+    if name == "SourceError":
+        from detector.stages.source import SourceError
+
+        return SourceError
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """``python -m detector`` is the ``microexpr`` command."""
 
-from detector.cli import entry
+from detector.app.cli import entry
 
 entry()

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from detector.source import Frame
+from detector.stages.source import Frame
 
 
 class BurstCamera:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 N_REGIONS = 6
-EYES = 1  # index of "eyes" in detector.facs.REGIONS
+EYES = 1  # index of "eyes" in detector.core.facs.REGIONS
 
 
 def channel_layout(per_region: int = 10, n_blink: int = 4) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.sinks import JsonlEventSink, OutputError, part_path
+from detector.app.sinks import JsonlEventSink, OutputError, part_path
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -111,11 +111,11 @@ def _interrupt_at(frame: int):
 
 
 def test_interrupt_flushes_the_event_in_progress_like_end_of_file(tmp_path):
-    from detector.cli import _analyze_one
-    from detector.config import load_config
-    from detector.landmarks import Landmarker
-    from detector.pipeline import Analyzer, run
-    from detector.source import open_source
+    from detector.app.cli import _analyze_one
+    from detector.run.config import load_config
+    from detector.run.pipeline import Analyzer, run
+    from detector.stages.landmarks import Landmarker
+    from detector.stages.source import open_source
 
     cfg = load_config()
     out = tmp_path / "e.jsonl"
@@ -220,7 +220,7 @@ def _truncated_sample(tmp_path: Path, fraction: float) -> Path:
 
 def test_api_truncated_file_raises_with_the_events_found(tmp_path):
     import detector
-    from detector.source import SourceError
+    from detector.stages.source import SourceError
 
     with pytest.raises(SourceError, match="truncated") as info:
         detector.analyze(_truncated_sample(tmp_path, 0.6))
@@ -230,7 +230,7 @@ def test_api_truncated_file_raises_with_the_events_found(tmp_path):
 
 def test_api_missing_file_is_file_not_found(tmp_path):
     import detector
-    from detector.source import SourceError
+    from detector.stages.source import SourceError
 
     with pytest.raises(FileNotFoundError) as info:
         detector.analyze(tmp_path / "missing.mp4")
@@ -248,7 +248,7 @@ def test_api_folder_without_fps_names_the_parameter(tmp_path):
 def test_api_prints_no_ffmpeg_or_opencv_lines(tmp_path):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(SHORT.read_bytes()[:60_000])  # index at the end: "moov atom not found"
-    code = ("import detector, sys\nfrom detector.source import SourceError\n"
+    code = ("import detector, sys\nfrom detector.stages.source import SourceError\n"
             f"try:\n    detector.analyze({str(cut)!r})\nexcept SourceError as e:\n    print('raised', e)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}  # as a user's shell has it
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
@@ -262,12 +262,12 @@ def test_api_prints_no_ffmpeg_or_opencv_lines(tmp_path):
 def test_head_motion_flag_marks_the_event_in_jsonl():
     import numpy as np
 
-    from detector.config import load_config
-    from detector.events import Event
-    from detector.pipeline import Analyzer
-    from detector.segmenter import Segment
+    from detector.core.events import Event
+    from detector.run.config import load_config
+    from detector.run.pipeline import Analyzer
+    from detector.stages.segmenter import Segment
 
-    from detector.features import CHANNEL_REGIONS
+    from detector.stages.features import CHANNEL_REGIONS
 
     c = len(CHANNEL_REGIONS)
     seg = Segment(10, 12, 14, 0.4, 0.48, 0.56, "micro", "upper", np.zeros(6), 6.0, np.zeros(c, np.float32),
@@ -328,7 +328,7 @@ def test_unusable_fps_is_one_line(tmp_path, fps):
 
 def test_api_unusable_fps_is_source_error(tmp_path):
     import detector
-    from detector.source import SourceError
+    from detector.stages.source import SourceError
 
     (tmp_path / "f001.png").write_bytes(b"")
     with pytest.raises(SourceError, match="frames per second"):
@@ -364,7 +364,7 @@ def test_output_dash_is_standard_output(tmp_path):
 
 
 def test_compile_notice_only_when_the_kernel_cache_is_cold(tmp_path):
-    from detector.cli import _kernel_cache_warm
+    from detector.app.cli import _kernel_cache_warm
 
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
     src = tmp_path / "kernels.py"
@@ -381,7 +381,7 @@ def test_compile_notice_only_when_the_kernel_cache_is_cold(tmp_path):
 
 
 def test_ctrl_c_waits_for_the_landmarker_to_close():
-    from detector.landmarks import _signals_blocked
+    from detector.stages.landmarks import _signals_blocked
 
     inside_done = False
     with pytest.raises(KeyboardInterrupt):

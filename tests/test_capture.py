@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from detector.source import Frame, SourceError, ThreadedCapture, _fourcc_text
+from detector.stages.source import Frame, SourceError, ThreadedCapture, _fourcc_text
 from fake_sources import BurstCamera
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector import facs
-from detector.classifier import EmotionClassifier
-from detector.resources import ResourceError, resource_path
+from detector.core import facs
+from detector.core.resources import ResourceError, resource_path
+from detector.stages.classifier import EmotionClassifier
 
 EMO = {e: i for i, e in enumerate(facs.EMOTIONS)}
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +154,7 @@ def test_gpu_falls_back_to_cpu_with_a_message(caplog):
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("CUDA provider present: no fallback to observe")
-    with caplog.at_level(logging.WARNING, logger="detector.classifier"):
+    with caplog.at_level(logging.WARNING, logger="detector.stages.classifier"):
         c = EmotionClassifier(device="gpu")
     assert c.provider == "CPUExecutionProvider"
     assert any("CPU" in r.getMessage() for r in caplog.records)
@@ -162,7 +162,7 @@ def test_gpu_falls_back_to_cpu_with_a_message(caplog):
 
 # --------------------------------------------------------------------------- training script
 
-training = pytest.importorskip("detector.training")
+training = pytest.importorskip("detector.lab.training")
 pytest.importorskip("onnx")
 
 
@@ -184,7 +184,7 @@ def test_script_rebuilds_the_committed_model(clf, tmp_path):
     out = tmp_path / "emotion.onnx"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "detector.training", "--out", str(out), "--seed", clf.metadata["seed"]],
+        [sys.executable, "-m", "detector.lab.training", "--out", str(out), "--seed", clf.metadata["seed"]],
         capture_output=True, text=True, cwd=ROOT, env=env,
     )
     assert proc.returncode == 0, proc.stderr
@@ -243,7 +243,7 @@ def test_bad_csv_dataset_is_a_one_line_error(tmp_path, capsys):
     assert "unknown emotion 'joy'" in err and "\n" not in err
     _write_csv(ds, [("neutral", np.zeros(32))], columns=[*facs.AU_NAMES[:-1], "emotion"])
     proc = subprocess.run(
-        [sys.executable, "-m", "detector.training", "--dataset", str(ds), "--out", str(tmp_path / "x.onnx")],
+        [sys.executable, "-m", "detector.lab.training", "--dataset", str(ds), "--out", str(tmp_path / "x.onnx")],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert proc.returncode == 2
@@ -267,7 +267,7 @@ def _estimator_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, lis
 
 @pytest.mark.skipif(not AU_TEST_CSV.is_file(), reason="benchmarks/data/au_test.csv not in this checkout")
 def test_real_face_warps_rank_their_emotion_first(clf):
-    # AU deltas that detector.features measured (MediaPipe, IMAGE mode) on the TEST faces of
+    # AU deltas that detector.stages.features measured (MediaPipe, IMAGE mode) on the TEST faces of
     # benchmarks/synth.py warped into each prototype / partial variant at 0.5-6 % IOD
     # (benchmarks/build_au_dataset.py --split test); the model never saw these faces.
     X, y, peak, variant = _estimator_rows(AU_TEST_CSV)

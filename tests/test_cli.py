@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.events import Event, KINDS, EVENT_REGIONS
-from detector.facs import EMOTIONS
-from detector.sinks import part_path
+from detector.app.sinks import part_path
+from detector.core.events import Event, KINDS, EVENT_REGIONS
+from detector.core.facs import EMOTIONS
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

@@ -1,4 +1,4 @@
-"""``microexpr analyze --cluster ray``: chunk tasks on a local Ray with 2 CPUs (detector.cluster).
+"""``microexpr analyze --cluster ray``: chunk tasks on a local Ray with 2 CPUs (detector.run.cluster).
 
 What is asserted:
 
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from detector.cluster import KILL_ONCE_ENV, parse_address, task_runs
-from detector.events import Event
-from detector.sinks import done_path, is_done, write_done
+from detector.app.sinks import done_path, is_done, write_done
+from detector.core.events import Event
+from detector.run.cluster import KILL_ONCE_ENV, parse_address, task_runs
 import procs
 
 DATA = Path(__file__).parent / "data"
@@ -185,7 +185,7 @@ def test_ctrl_c_cancels_and_keeps_finished_files(tmp_path):
 
 
 def test_missing_extra_is_one_line_exit_2(tmp_path):
-    code = ("import sys; sys.modules['ray'] = None; from detector.cli import main; "
+    code = ("import sys; sys.modules['ray'] = None; from detector.app.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
     r = subprocess.run([sys.executable, "-c", code, "analyze", str(GOOD[1]), str(DATA / "no_face.mp4"), "-o",
                         str(tmp_path / "o"), "--cluster", "ray"], capture_output=True, text=True, cwd=ROOT,

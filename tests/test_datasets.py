@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.datasets import (
+from detector.lab.datasets import (
     Annotation,
     DatasetError,
     find_header,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from detector import evaluate as ev
-from detector.datasets import Annotation, load_dataset
-from detector.evaluate import EvaluationError, interval_iou, load_events, match_events, run_dataset, score
-from detector.events import Event
-from detector.facs import EMOTIONS
+from detector.core.events import Event
+from detector.core.facs import EMOTIONS
+from detector.lab import evaluate as ev
+from detector.lab.datasets import Annotation, load_dataset
+from detector.lab.evaluate import EvaluationError, interval_iou, load_events, match_events, run_dataset, score
 
 FIX = Path(__file__).parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("me_datasets", FIX / "me_datasets.py")

@@ -1,4 +1,4 @@
-"""Feature extraction: channels, pose removal, AU estimates (detector.features)."""
+"""Feature extraction: channels, pose removal, AU estimates (detector.stages.features)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from detector import features as F
-from detector.facs import AU_NAMES, REGIONS
-from detector.landmarks import BLENDSHAPE_NAMES, FaceObservation, Landmarker, LandmarkerOptions
+from detector.core.facs import AU_NAMES, REGIONS
+from detector.stages import features as F
+from detector.stages.landmarks import BLENDSHAPE_NAMES, FaceObservation, Landmarker, LandmarkerOptions
 
 DATA = Path(__file__).parent / "data"
 
@@ -113,11 +113,11 @@ def test_au_table_covers_every_au_with_existing_channels():
 
 
 def test_blendshape_names_match_mediapipe_categories(frames):
-    """detector.landmarks.BLENDSHAPE_NAMES is the order MediaPipe reports (features index by it)."""
+    """detector.stages.landmarks.BLENDSHAPE_NAMES is the order MediaPipe reports (features index by it)."""
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    from detector.resources import verified_model
+    from detector.core.resources import verified_model
 
     opts = vision.FaceLandmarkerOptions(
         base_options=BaseOptions(model_asset_path=str(verified_model(None, "face_landmarker.task"))),

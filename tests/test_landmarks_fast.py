@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.config import load_config
-from detector.landmarks import Landmarker
-from detector.source import open_source
+from detector.run.config import load_config
+from detector.stages.landmarks import Landmarker
+from detector.stages.source import open_source
 
 CLIP = Path(__file__).parent / "data" / "WolfgangLanger_Pexels.mp4"
 

@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 import pytest
 
-from detector import live
-from detector.cli import main
-from detector.events import Event
-from detector.facs import REGIONS
-from detector.live import Action, ActivationHistory, LiveSession, LiveState, key_action
-from detector.source import Frame, FrameSource, SourceError, ThreadedCapture, VideoFileSource
+from detector.app import live
+from detector.app.cli import main
+from detector.app.live import Action, ActivationHistory, LiveSession, LiveState, key_action
+from detector.core.events import Event
+from detector.core.facs import REGIONS
+from detector.stages.source import Frame, FrameSource, SourceError, ThreadedCapture, VideoFileSource
 from fake_sources import BurstCamera
 from xwindow import Reader, find_window, need_xdotool, send_key
 
@@ -137,7 +137,7 @@ def test_dropped_frames_do_not_bend_the_timestamps_given_to_the_segmenter():
     # each processed frame keeps its own grab time (seconds since the first processed frame):
     # frames 4, 9, 14, ... at 100 fps -> 0, 0.05, 0.10, ... although only 1 in 5 was processed
     np.testing.assert_allclose(ts, 0.05 * np.arange(len(ts)), atol=1e-9)
-    assert session.stats.processed == len(idx)
+    assert session.stats.run.frames == len(idx)
 
 
 class SteadySource:
@@ -249,7 +249,7 @@ def test_headless_run_records_every_processed_frame(live_fast):
 
 
 def test_recording_carries_the_overlay(live_fast):
-    from detector.overlay import Overlay
+    from detector.app.overlay import Overlay
 
     raw_cap, rec_cap = cv2.VideoCapture(str(CLIP)), cv2.VideoCapture(str(live_fast.rec))
     for _ in range(100):  # well after calibration

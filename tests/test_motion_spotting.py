@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.facs import REGIONS
-from detector.segmenter import SegmenterConfig, segment
+from detector.core.facs import REGIONS
+from detector.stages.segmenter import SegmenterConfig, segment
 from synthetic_signals import make_clip, make_times
 
 FPS = 200.0

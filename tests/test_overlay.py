@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.events import Event
-from detector.facs import EMOTIONS, REGIONS
-from detector.landmarks import FaceObservation
-from detector.overlay import (
+from detector.core.events import Event
+from detector.core.facs import EMOTIONS, REGIONS
+from detector.stages.landmarks import FaceObservation
+from detector.app.overlay import (
     ActivationTimelineAnnotator,
     BannerAnnotator,
     BoxAnnotator,

@@ -1,6 +1,6 @@
-"""Chunked multi-process analysis and the multi-file pool (detector.parallel, ``analyze --workers``).
+"""Chunked multi-process analysis and the multi-file pool (detector.run.parallel, ``analyze --workers``).
 
-What is asserted (see the module docstring of detector.parallel):
+What is asserted (see the module docstring of detector.run.parallel):
 
 * the result of a cut video is identical, frame for frame and event for
   event, whatever the number of workers (real clip, 4 chunks);
@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector import parallel
-from detector.config import load_config
-from detector.events import Event
-from detector.features import N_CHANNELS, FaceFeatures
-from detector.landmarks import FaceObservation
-from detector.pipeline import Analyzer, RunStats
+from detector.core.events import Event
+from detector.run import parallel
+from detector.run.config import load_config
+from detector.run.pipeline import Analyzer
+from detector.run.stats import RunStats
+from detector.stages.features import N_CHANNELS, FaceFeatures
+from detector.stages.landmarks import FaceObservation
 import procs
 
 DATA = Path(__file__).parent / "data"
@@ -204,9 +205,9 @@ def _collect(cfg, **kw):
                        [res.features[f.track_id].pose for f in res.faces]))
 
     if kw.pop("uncut", False):
-        from detector.landmarks import Landmarker
-        from detector.pipeline import run
-        from detector.source import open_source
+        from detector.run.pipeline import run
+        from detector.stages.landmarks import Landmarker
+        from detector.stages.source import open_source
 
         with open_source(CLIP) as src, Landmarker(cfg.landmarks) as lm:
             events = run(src, lm, Analyzer(cfg), on_result=on_result)

@@ -100,8 +100,8 @@ def test_segmenter_states_of_a_track_mark_calibration_event_and_missing_face():
     import numpy as np
 
     from benchmarks.run_suite import ACTIVE, CALIBRATING, IDLE, Track, busy_fraction, segmenter_states
-    from detector.config import load_config
-    from detector.features import CHANNELS
+    from detector.run.config import load_config
+    from detector.stages.features import CHANNELS
 
     rng = np.random.default_rng(0)
     t = np.arange(600) / 100.0  # 6 s at 100 fps

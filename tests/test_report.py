@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from detector import cli
-from detector.events import Event
-from detector.sinks import InputFileError, read_events, read_frames_csv, write_file_atomic
+from detector.app import cli
+from detector.app.sinks import InputFileError, read_events, read_frames_csv, write_file_atomic
+from detector.core.events import Event
 
 pytest.importorskip("matplotlib", reason='needs the [report] extra: pip install "microexpr[report]"')
 pytest.importorskip("jinja2", reason='needs the [report] extra: pip install "microexpr[report]"')
 
-from detector.landmarks import LandmarkerOptions  # noqa: E402
-from detector.report.build import make_report  # noqa: E402  (after the extra's skip)
-from detector.report.data import load_report_data  # noqa: E402
-from detector.report.settings import ReportSettings  # noqa: E402
-from detector.report.timeline import downsample_max  # noqa: E402
+from detector.stages.landmarks import LandmarkerOptions  # noqa: E402
+from detector.app.report.build import make_report  # noqa: E402  (after the extra's skip)
+from detector.app.report.data import load_report_data  # noqa: E402
+from detector.app.report.settings import ReportSettings  # noqa: E402
+from detector.app.report.timeline import downsample_max  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent

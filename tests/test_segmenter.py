@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from detector.facs import REGIONS
-from detector.segmenter import Segment, Segmenter, SegmenterConfig, segment
+from detector.core.facs import REGIONS
+from detector.stages.segmenter import Segment, Segmenter, SegmenterConfig, segment
 from synthetic_signals import (
     SynthEvent,
     channel_layout,
@@ -275,7 +275,7 @@ def test_smile_while_talking_is_kept_when_speech_channels_leave_out_the_lip_corn
 def _talking_face(event_channels: tuple[str, ...], seed: int = 3):
     """10 s at 100 fps of the pipeline's 66 channels: noise, a 200 ms bilateral event on
     ``event_channels`` at 5 s, then syllables (jaw and lips opening at 4 Hz) from 5.5 s to 8 s."""
-    from detector.features import CHANNELS
+    from detector.stages.features import CHANNELS
 
     fps = 100.0
     rng = np.random.default_rng(seed)
@@ -298,7 +298,7 @@ def _talking_face(event_channels: tuple[str, ...], seed: int = 3):
     (("mouthDimpleLeft", "mouthDimpleRight"), True),  # AU14
 ])
 def test_pipeline_speech_channels_drop_lip_press_before_talking_but_keep_lip_corners(channels, kept):
-    from detector.features import CHANNEL_REGIONS, SPEECH_CHANNELS
+    from detector.stages.features import CHANNEL_REGIONS, SPEECH_CHANNELS
 
     t, X = _talking_face(channels)
     alone = segment(t[t < 5.45], X[t < 5.45], None, CHANNEL_REGIONS, speech_channels=SPEECH_CHANNELS)
@@ -607,9 +607,9 @@ def test_speech_mouth_oscillation_is_not_an_event_and_brow_event_still_found():
 
 
 def test_state_views_cover_the_packed_arrays_once():
-    # The kernels see the state through named views of a few packed arrays (detector/segmenter/state.py);
+    # The kernels see the state through named views of a few packed arrays (detector/stages/segmenter/state.py);
     # every element of those arrays belongs to exactly one view.
-    from detector.segmenter.state import SegmenterState
+    from detector.stages.segmenter.state import SegmenterState
 
     st = SegmenterState(5, 32)
     for views, arrays in ((st.ring(), (st.xr, st.yr, st.fr)), (st.channels(), (st.chan,))):

@@ -2,7 +2,7 @@
 
 Rendered frames -> MediaPipe FaceLandmarker -> features -> segmenter ->
 classifier (``benchmarks/run_suite.py``), scored MEGC-style with
-``detector.evaluate.score``.  Floors sit a little below the measured figures
+``detector.lab.evaluate.score``.  Floors sit a little below the measured figures
 (benchmarks/RESULTS.md) so that a regression fails while run-to-run jitter
 does not; the seeds are fixed.  Also a ceiling on events per minute on the
 real talking-face clip (speech, blinks), where any event is a false alarm.
@@ -22,8 +22,9 @@ if str(ROOT) not in sys.path:
 
 from benchmarks import run_suite as RS  # noqa: E402
 from benchmarks import synth as S  # noqa: E402
-from detector.config import load_config  # noqa: E402
-from detector.evaluate import score  # noqa: E402
+from detector.lab.evaluate import score  # noqa: E402
+from detector.lab.facewarp import _Geom  # noqa: E402
+from detector.run.config import load_config  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_30fps_still_finds_most_events(smoke_30):
 
 def test_short_40ms_event_at_200fps(face, config):
     """A 40 ms micro-expression (raise 20 ms, fall 20 ms) at 1.8 % IOD is found at 200 fps."""
-    g = S._Geom(face)
+    g = _Geom(face)
     aus = S.expand_aus(("AU01", "AU02"))
     inten = S.calibrate(g, {a: 1.0 for a in aus}, 1.8)
     events = [S.EventSpec(1.6, 0.02, 0.02, 0.0, inten, "micro", "surprise", "partial_upper"),

@@ -16,7 +16,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import synth as S  # noqa: E402
-from detector import facs  # noqa: E402
+from benchmarks.synthkit.events import _frames_of  # noqa: E402
+from detector.core import facs  # noqa: E402
+from detector.lab.facewarp import _BROW_UPPER, _Geom  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +27,8 @@ def face() -> S.Face:
 
 
 @pytest.fixture(scope="module")
-def geom(face) -> S._Geom:
-    return S._Geom(face)
+def geom(face) -> _Geom:
+    return _Geom(face)
 
 
 def _lm_disp(face: S.Face, aus: dict[str, float]) -> np.ndarray:
@@ -72,7 +74,7 @@ def test_au12_left_moves_left_lip_corner_up_and_out_and_not_the_brows(face):
     assert corner_l[1] < -2.0  # up (image y down), percent IOD
     assert corner_l[0] > 2.0  # out = towards the subject's left = image right
     assert np.hypot(*corner_r) < 0.1 * np.hypot(*corner_l)
-    for brow in (*S._BROW_UPPER["L"], *S._BROW_UPPER["R"], 468, 473):
+    for brow in (*_BROW_UPPER["L"], *_BROW_UPPER["R"], 468, 473):
         assert np.hypot(*d[brow]) < 0.02 * np.hypot(*corner_l)
 
 
@@ -143,7 +145,7 @@ def test_truth_frames_match_the_profile(fps):
         S.EventSpec(5.0, 0.4, 0.8, 0.6, {"AU01": 0.3}),
     ]
     for spec in specs:
-        t = S._frames_of(spec, fps)
+        t = _frames_of(spec, fps)
         k = np.arange(t.onset_frame - 3, t.offset_frame + 4)
         p = S.profile_values(t, k)
         prof = dict(zip(k.tolist(), p.tolist()))
@@ -290,7 +292,7 @@ def test_write_is_lossless_and_truth_loads_in_the_evaluator(face, tmp_path):
     assert meta["n_frames"] == clip.n_frames and meta["fps"] == 50.0 and meta["seed"] == 1
     rows = S.read_truth(tmp_path / "c.truth.jsonl")
     assert [r["kind"] for r in rows] == ["micro", "blink"]
-    evaluate = pytest.importorskip("detector.evaluate")
+    evaluate = pytest.importorskip("detector.lab.evaluate")
     ann = evaluate.load_events(tmp_path / "c.truth.jsonl")
     assert [a.kind for a in ann] == ["micro", "blink"] and ann[0].emotion == "happiness"
     result = evaluate.score(ann, ann)
@@ -312,7 +314,7 @@ def test_cli_writes_a_clip_and_rejects_bad_input(tmp_path, capsys):
 
 
 def test_mediapipe_sees_a_strong_au12_in_the_right_direction(face):
-    from detector.landmarks import Landmarker, LandmarkerOptions
+    from detector.stages.landmarks import Landmarker, LandmarkerOptions
 
     f = S.au_field(face, {"AU12_L": 0.5})  # about 7 % IOD at the corner
     warped = S.Clip.remap_image(face.image, f)
@@ -340,7 +342,7 @@ def test_smoke_clip_is_the_documented_fixed_set(face):
 
 
 def test_make_suite_writes_a_dataset_the_csv_loader_reads(tmp_path):
-    datasets = pytest.importorskip("detector.datasets")
+    datasets = pytest.importorskip("detector.lab.datasets")
     paths = S.make_suite(tmp_path, fps=10.0, seed=0, split="test", n_clips=1)
     assert len(paths) == 1 and paths[0].suffix == ".mkv"
     suite = json.loads((tmp_path / "suite.json").read_text())

@@ -15,21 +15,21 @@ import cv2
 import numpy as np
 import pytest
 
-from detector import facs
-from detector.cli import main
-from detector.eyetrain import ladder, score
-from detector.eyetrain.faces import BUNDLED_DIR
-from detector.eyetrain.ladder import Level
-from detector.eyetrain.mirror import MirrorAttempt, MirrorJudge, advice, missing_aus, mirror_session
-from detector.eyetrain.options import EMOTIONS, FACE_IOD_PX, FACE_SIZE, TrainOptions
-from detector.eyetrain.plan import emotion_of_key, key_of, round_aus, session_plan
-from detector.eyetrain.render import PreparedFace
-from detector.eyetrain.score import Answer, ScoreBook
-from detector.eyetrain.session import WINDOW_NAME
-from detector.eyetrain.timing import FrameTiming, Pacer, frames_for, shown_ms
-from detector.facewarp import _grid, au_field, load_face_image
-from detector.landmarks import Landmarker, LandmarkerOptions
-from detector.source import VideoFileSource
+from detector.app.cli import main
+from detector.app.eyetrain import ladder, score
+from detector.app.eyetrain.faces import BUNDLED_DIR
+from detector.app.eyetrain.ladder import Level
+from detector.app.eyetrain.mirror import MirrorAttempt, MirrorJudge, advice, missing_aus, mirror_session
+from detector.app.eyetrain.options import EMOTIONS, FACE_IOD_PX, FACE_SIZE, TrainOptions
+from detector.app.eyetrain.plan import emotion_of_key, key_of, round_aus, session_plan
+from detector.app.eyetrain.render import PreparedFace
+from detector.app.eyetrain.score import Answer, ScoreBook
+from detector.app.eyetrain.session import WINDOW_NAME
+from detector.app.eyetrain.timing import FrameTiming, Pacer, frames_for, shown_ms
+from detector.core import facs
+from detector.lab.facewarp import _grid, au_field, load_face_image
+from detector.stages.landmarks import Landmarker, LandmarkerOptions
+from detector.stages.source import VideoFileSource
 from xwindow import Reader, find_window, need_xdotool, send_key, window_ids
 
 OPTS = TrainOptions()
@@ -290,7 +290,7 @@ def test_an_empty_folder_and_no_display_are_one_line_errors(tmp_path, capsys, mo
     monkeypatch.setenv("DISPLAY", ":0")
     assert main(["train", "--faces", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"microexpr: error: --faces {tmp_path}: no photos in it " \
-                                              "(.png, .jpg, .jpeg, .bmp, .webp, .tif, .tiff)"
+                                              "(.bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp)"
     monkeypatch.delenv("DISPLAY")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert main(["train", "--faces", str(tmp_path)]) == 2

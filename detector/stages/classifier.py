@@ -1,0 +1,140 @@
+"""Stage 5: emotion of an event from its action-unit deltas (ONNX, onnxruntime).
+
+The model (``models/emotion.onnx``, rebuilt by ``python -m detector.lab.training``)
+takes the event's apex-minus-baseline AU vector, shape (32,) in
+``facs.AU_NAMES`` order (0..1 AU scale), and returns probabilities over
+``facs.EMOTIONS`` (neutral + 7).  Intensity normalisation is inside the graph,
+so callers feed the raw delta.  See ``detector.lab.training`` for the graph and
+the training data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from detector.core import facs
+from detector.core.resources import MODEL_SHA256, ResourceError, resource_path, verified_model
+
+MODEL_NAME = "emotion.onnx"
+_N_AU = len(facs.AU_NAMES)
+_N_EMO = len(facs.EMOTIONS)
+_log = logging.getLogger(__name__)
+
+
+def _bundled_sha256() -> str | None:
+    """Known hash of the bundled model: resources.MODEL_SHA256, else models/emotion.json."""
+    if MODEL_NAME in MODEL_SHA256:
+        return MODEL_SHA256[MODEL_NAME]
+    try:
+        meta = json.loads(resource_path("models", "emotion.json").read_text(encoding="utf-8"))
+        return str(meta["sha256"])
+    except (ResourceError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class EmotionClassifier:
+    """Emotion probabilities for events, from their AU deltas.
+
+    Parameters
+    ----------
+    model_path
+        ONNX file; default the bundled ``models/emotion.onnx`` (hash-checked).
+    device
+        ``"cpu"`` or ``"gpu"`` (onnxruntime's CUDA provider).  If CUDA is not
+        available the classifier runs on the CPU and logs a warning; the
+        provider in use is ``self.provider``.
+
+    Raises
+    ------
+    ResourceError
+        The model file is missing, corrupt or not an emotion model.
+    ValueError
+        Unknown ``device``.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
+        import onnxruntime as ort
+
+        dev = str(device).lower()
+        if dev not in ("cpu", "gpu", "cuda"):
+            raise ValueError(f"unknown device {device!r} (expected 'cpu' or 'gpu')")
+        if model_path is None:
+            sha = _bundled_sha256()
+            if sha is None:
+                raise ResourceError(f"no known sha256 for bundled models/{MODEL_NAME} (models/emotion.json missing?)")
+            path = verified_model(None, MODEL_NAME, sha)
+        else:
+            path = verified_model(model_path, MODEL_NAME)
+        providers = ["CPUExecutionProvider"]
+        if dev in ("gpu", "cuda"):
+            if "CUDAExecutionProvider" in ort.get_available_providers():
+                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            else:
+                _log.warning(
+                    "emotion classifier: CUDAExecutionProvider not available in onnxruntime "
+                    "(install microexpr[gpu]); running on CPU"
+                )
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        except Exception as e:  # onnxruntime raises its own exception types for bad files
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ResourceError(f"cannot load emotion model {path}: {msg[:200]}") from None
+        self.path = Path(path)
+        self.provider: str = self._session.get_providers()[0]
+        if dev in ("gpu", "cuda") and self.provider != "CUDAExecutionProvider" and providers[0] == "CUDAExecutionProvider":
+            _log.warning("emotion classifier: CUDA provider failed to initialise; running on CPU")
+        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+        if len(inputs) != 1 or len(outputs) < 1 or inputs[0].shape[-1] != _N_AU or outputs[0].shape[-1] != _N_EMO:
+            raise ResourceError(f"{path} is not an emotion model: expected input (N, {_N_AU}) and output (N, {_N_EMO})")
+        meta = self._session.get_modelmeta().custom_metadata_map
+        if "emotions" in meta and tuple(json.loads(meta["emotions"])) != facs.EMOTIONS:
+            raise ResourceError(f"{path}: emotion order {meta['emotions']} differs from detector.core.facs.EMOTIONS")
+        self.metadata: dict[str, str] = dict(meta)
+        self._input = inputs[0].name
+        self._output = outputs[0].name
+
+    def predict(self, au_delta: np.ndarray) -> np.ndarray:
+        """Probabilities over ``facs.EMOTIONS``.
+
+        Parameters
+        ----------
+        au_delta
+            Apex-minus-baseline AU intensities, shape (32,) or (N, 32), AU_NAMES order.
+
+        Returns
+        -------
+        np.ndarray
+            float32, shape (8,) or (N, 8); each row sums to 1.
+        """
+        try:
+            x = np.asarray(au_delta, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError("au_delta must be a numeric array") from None
+        single = x.ndim == 1
+        if x.shape[-1:] != (_N_AU,) or x.ndim > 2:
+            raise ValueError(f"au_delta must have shape ({_N_AU},) or (N, {_N_AU}), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError("au_delta contains NaN or infinite values")
+        if single:
+            x = x[None, :]
+        if x.shape[0] == 0:
+            return np.zeros((0, _N_EMO), dtype=np.float32)
+        p = self._session.run([self._output], {self._input: np.ascontiguousarray(x)})[0]
+        return p[0] if single else p
+
+    def classify(self, au_delta: np.ndarray) -> tuple[str, float, dict[str, float]]:
+        """(emotion, confidence, scores) for one event's AU delta (32,)."""
+        p = self.predict(au_delta)
+        if p.ndim != 1:
+            raise ValueError("classify takes one event (32,); use predict for batches")
+        k = int(np.argmax(p))
+        return facs.EMOTIONS[k], float(p[k]), {e: float(v) for e, v in zip(facs.EMOTIONS, p)}

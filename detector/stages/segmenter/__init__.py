@@ -1,0 +1,168 @@
+"""Streaming onset / apex / offset segmenter (numba kernels behind a small API).
+
+One frame at a time, O(channels) work per frame, and the same kernel serves
+whole files (:func:`segment` loops it).  The design follows onset detectors
+such as ``librosa.onset``: an *envelope* (the activation), *peak picking*
+(hysteresis) and *backtracking* to where the motion started.
+
+Algorithm, per face
+-------------------
+1. **Smoothing.**  Each channel is averaged over a centred window of
+   ``smooth_s`` seconds (at least the frame itself), matched to the shortest
+   event (40 ms).  Frame ``n`` is processed once a frame later than
+   ``t_n + smooth_s / 2`` has arrived (latency ``smooth_s / 2``, or one frame
+   when frames are further apart).  A centred window does not shift the apex.
+2. **Neutral baseline and noise scale per channel.**  The first
+   ``calibration_s`` seconds calibrate (median and 1.4826 x MAD, robust to an
+   expression made meanwhile; nothing is reported), and the noise scales are
+   multiplied by ``calibration_margin``: from one second of frames some of ~60
+   channels' noise comes out 20 % low, and a still face then fires right
+   after calibration; the running estimate relaxes the margin.  Afterwards the baseline is an exponential moving average (time
+   constant ``baseline_tau_s``) whose step is clipped to ``baseline_clip_z``
+   noise units (robust, Huber-like), and the noise scale is ``sqrt(pi/2)`` times
+   an EMA of ``|smoothed - baseline|`` (``noise_tau_s``, clipped at
+   ``noise_clip_z``), never below ``noise_floor`` so that a flat channel gives
+   no infinite z.  The baseline is *frozen* during an event and while the
+   activation is above ``end_z`` (a candidate), so an expression is never
+   absorbed; so is the noise scale (when ``noise_adapt_s`` > 0), except that
+   a state older than ``noise_adapt_s`` updates it again: real faces drift,
+   talk and move their heads, with slow "hold" noise 3-6 x the white noise
+   the calibration second sees, and without this a restless face stays
+   "active" (and blind) most of the time.  After a too-long state is
+   dropped, re-calibration keeps the noise scale at least at its previous
+   level (``recalibrate_keeps_noise``).  Because the noise is
+   measured on the *smoothed* signal, z is in units of the smoothed noise
+   whatever its temporal correlation (MediaPipe filters its output).
+3. **Activation.**  ``z_c = (smoothed_c - baseline_c) / noise_c``.  The
+   detection envelope is the mean of the ``top_k`` largest ``|z_c|``: a
+   micro-expression moves a few channels (often a bilateral pair), so a sparse
+   statistic keeps 60 noisy channels from raising false alarms while a pair
+   moving together needs only ``start_z`` each.  Region activation is the
+   largest ``|z_c|`` among the region's channels.
+4. **Hysteresis.**  An event starts when the activation reaches ``start_z``.
+   It ends once the activation has stayed below ``end_z`` for ``end_hold_s``
+   and the event's own signal ``e`` (below) is back at ``return_z`` (or
+   ``tail_max_s`` later); a post-roll of ``backtrack_widen`` times its length
+   follows, so the offset can be sought past that point.
+4b. **Motion: events that end at rest at a new level.**  Real faces often do
+   not return to where they started: after a micro-expression they settle at a
+   slightly different neutral (0.44 of the way up in the median), and a level
+   detector against the frozen baseline runs on for seconds.  As the MEGC
+   long-video spotters do (MDMD, the optical-flow ROI spotters), frames are also
+   compared with the frame ``motion_lag_s`` earlier (about half a
+   micro-expression).  The *departure* of each channel is how much further from
+   the baseline ``y_c(n)`` is than ``y_c(n - lag)``, in its own motion noise
+   (calibrated and followed like the level noise).  An active event whose top-k
+   departure reached ``settle_departure_z`` (a brief rise), and whose own signal
+   ``e`` then changed less than ``settle_z`` over ``motion_lag_s`` and since the
+   run began, for ``settle_s`` and ``settle_rel`` of its age, after its peak
+   activation and below ``settle_level`` of ``e`` there (or for ``settle_max_s``
+   at any level: a held expression), has ended where the motion stopped.  A
+   slow macro expression looks still at its apex too; its noise keeps setting
+   new peaks inside the run.  Its offset is where ``e`` comes within ``return_z`` of the level it
+   rests at (for a held one, where ``e`` first reached it, or where its small fall
+   ended), and that level (mean over the still frames) becomes the new baseline;
+   after a held one, a return to the neutral from before ends it (no new event).
+   A rise that comes to rest *above* ``settle_level`` is kept aside (held) and the
+   state goes on: ending by level within ``max_duration_s`` it was an expression
+   at its apex (one event); a new departure, at ``resplit_rel`` of the state's peak
+   departure and without the event signal falling back, is a new rise from the
+   level the held rise kept: the held rise is reported, that level becomes the
+   baseline, and the new rise is sought from there; resting on for
+   ``settle_max_s`` reports a micro-short held rise, a macro-long one waits for
+   its return or ``max_duration_s``.  While both
+   lids are lowered (closure gauges at ``lids_lowered_min``) the face is not at
+   rest: eyes shut or looking down end when they open again.
+   The rule applies only to a face that was *still* before the rise: the face
+   motion (top-k mean over channels of ``|y_c(n) - y_c(n - lag)|``, in channel
+   units, not noise units, so that a talking face that has adapted its noise
+   scale still reads as moving) averaged over ``still_window_s`` ending
+   ``motion_lag_s`` before the trigger is at most ``still_motion_max``.  A
+   talking face comes to rest for a moment all the time; ending its states
+   there turned speech into events.  O(channels) per frame.
+5. **Apex, onset, offset.**  The channels that carried the event (peak |z| at
+   least ``start_z`` and ``channel_rel`` times the strongest) are combined,
+   sign-aligned and weighted by their peak, into one signal ``e(n)`` (~0 at
+   rest).  Apex = argmax ``e``.  The onset is where ``e`` last fell to
+   ``return_z`` before the apex, the offset where it first does after.  A
+   strong event (unsmoothed ``e`` at the apex >= ``refine_z``) is then located
+   on the unsmoothed signal within half a smoothing window, undoing the
+   smoothing's spread.  A weaker one continues to the preceding (following)
+   local minimum, as in librosa's ``onset_backtrack``, on ``e`` smoothed again
+   over ``backtrack_widen`` times its half-peak width when that is longer than
+   ``smooth_s`` (slow events).  Durations come from timestamps.
+6. **Labels.**  ``micro`` when onset->offset < ``micro_max_s``, ``macro`` up
+   to ``max_duration_s``; longer states are not expression events: an active
+   state older than ``max_duration_s`` is dropped and baseline and noise are
+   re-calibrated (the earlier neutral baseline is kept aside and restored as
+   soon as the face returns to it, so the end of a long expression does not
+   blind the detector).  Events no longer than ``blink_max_s`` whose eye-region
+   activation is at least ``blink_dominance`` times the other channels' are tagged
+   ``blink`` when, given closure gauges (eyeBlink scores), both eyes closed by at
+   least ``blink_min_closure`` over baseline: a blink closes the eyes, a lid
+   tightener or cheek raise does not.  (MediaPipe moves brows and lips a little
+   with every real blink, hence a dominance below 1.)  Longer, the same is an
+   eye ``closure`` (AU43); an eye-led event that lowers both lids by at least
+   ``lids_lowered_min`` without closing them is ``gaze`` (the lids follow the
+   eyes when looking down).  Neither is an expression.  Events during which the head
+   turns faster than ``head_rot_speed_dps`` or moves faster than
+   ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with
+   ``head_motion=True`` (``"flag"``).
+
+7. **Speech.**  Talking moves mouth and jaw up and down several times a
+   second, far above the neutral noise.  The mouth/jaw activation (largest
+   |z| of the mouth and jaw channels) is followed by a peak/trough tracker:
+   one *re-rise* is a fall below ``speech_dip`` of the last peak and a rise
+   back by its inverse to at least ``start_z``.  An active state dominated
+   by mouth/jaw with ``speech_cycles`` re-rises is speech, not an
+   expression; so is one carried by other channels (a brow raise while
+   talking) when the face was moving before it (step 4b's gauge): it is
+   abandoned, and mouth and jaw are left out of the
+   activation (their baseline keeps following) until ``speech_hold_s``
+   after the last re-rise, so a brow raise while talking is still found.
+   A smile or a jaw drop rises and falls once and is unaffected.
+   The first syllables of an utterance come before speech mode: an event the
+   articulation channels (``speech_channels``) carried is therefore held for
+   ``speech_lookahead_s`` after it ends, and dropped when ``speech_cycles``
+   re-rises fall between ``speech_window_s`` before its trigger and the end of
+   that look-ahead.  Such events are reported up to ``speech_lookahead_s`` later
+   (so possibly after an event that started after them).
+
+Frame indices are the 0-based indices of the frames given to
+:meth:`Segmenter.update` (or its explicit ``frame`` argument); times are the
+caller's seconds, never ``frame / fps``.  A frame whose channels are not all
+finite is skipped; a time step longer than ``gap_s`` or :meth:`Segmenter.gap`
+is a gap: an event that had already ended is reported, one still active is
+abandoned, and smoothing never spans the gap.  After a gap longer than
+``recalibrate_gap_s`` the baseline is calibrated again.
+
+Memory is bounded: frames live in ring buffers sized for ``max_fps`` (grown
+automatically if frames come faster) that hold ``preroll_s`` of history plus
+the longest event.
+
+Modules
+-------
+Imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation``, ``baseline``,
+``locate`` <- ``speech`` <- ``kernel`` <- ``api``.
+
+``config``      :class:`SegmenterConfig` and its conversion to the kernels' config record.
+``state``       one face's state with names: scalar record, per-channel vectors, per-frame
+                ring columns, held events, output-row columns; ring growth.
+``stats``       top-k mean, noise scale, ring maximum.
+``activation``  centred smoothing, head speed, z and activations, motion (steps 1, 3, 4b).
+``baseline``    calibration, baseline and noise EMAs, restore of the old baseline (step 2).
+``locate``      event weights and signal, apex / onset / offset, labels, output row (5, 6).
+``speech``      syllable tracker, look-ahead hold and release (step 7).
+``kernel``      per-frame ``step``, per-centre state machine (steps 4, 4b), end of segment, the
+                whole-file driver.
+``api``         :class:`Segment`, :class:`Segmenter`, :func:`segment`, input validation.
+
+Numba keys each function's on-disk cache on its own file only, and the kernels inline
+functions of the other modules: after editing a module here, delete the package's numba
+cache (``rm detector/stages/segmenter/__pycache__/*.nb[ic]``), or a stale kernel may run.
+"""
+
+from detector.stages.segmenter.api import SEGMENT_KINDS, SEGMENT_REGIONS, Segment, Segmenter, segment
+from detector.stages.segmenter.config import SegmenterConfig
+
+__all__ = ["SegmenterConfig", "Segment", "Segmenter", "segment", "SEGMENT_KINDS", "SEGMENT_REGIONS"]

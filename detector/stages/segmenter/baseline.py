@@ -1,0 +1,181 @@
+"""Neutral baseline and noise scale per channel: calibration, the robust EMAs, and the
+restore of the earlier baseline after a dropped long state (module docstring of
+:mod:`detector.stages.segmenter`, step 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from detector.stages.segmenter.state import CALIB, IDLE, JAW, MIN_CAL_FRAMES, MOUTH, SQRT_PI_2
+from detector.stages.segmenter.stats import noise_scale, top_k_mean
+
+
+@njit(cache=True)
+def calibrate(ch, ring, first, last, R):
+    """Baseline = median, noise = 1.4826 * MAD of the calibration frames first..last (robust to
+    an expression made while calibrating)."""
+    xr = ring.x
+    yr = ring.y
+    baseline = ch.baseline
+    abs_dev = ch.abs_dev
+    abs_dev_raw = ch.abs_dev_raw
+    C = xr.shape[1]
+    n = last - first + 1
+    buf = np.empty(n)
+    for c in range(C):
+        for i in range(n):
+            buf[i] = yr[(first + i) % R, c]
+        med = np.median(buf)
+        for i in range(n):
+            buf[i] = abs(buf[i] - med)
+        baseline[c] = med
+        abs_dev[c] = 1.4826 * np.median(buf) / SQRT_PI_2
+        for i in range(n):
+            buf[i] = abs(xr[(first + i) % R, c] - med)
+        abs_dev_raw[c] = 1.4826 * np.median(buf) / SQRT_PI_2
+
+
+@njit(cache=True)
+def calibrate_motion(ch, ring, first, last, R):
+    """Motion noise = 1.4826 * median |y(n) - y(n - lag)| over the calibration frames whose lagged frame
+    is in the calibration too (0, i.e. the noise floor, when there is none)."""
+    yr = ring.y
+    lag = ring.lag
+    motion_dev = ch.motion_dev
+    buf = np.empty(last - first + 1)
+    for c in range(yr.shape[1]):
+        k = 0
+        for n in range(first, last + 1):
+            m = int(lag[n % R])
+            if m >= first:
+                buf[k] = abs(yr[n % R, c] - yr[m % R, c])
+                k += 1
+        motion_dev[c] = 1.4826 * np.median(buf[:k]) / SQRT_PI_2 if k > 0 else 0.0
+
+
+@njit(cache=True)
+def begin_calibration(sc):
+    sc.cal_first = -1
+    sc.state = CALIB
+    sc.cal_start = np.nan
+    sc.below = 0
+
+
+@njit(cache=True, inline="always")
+def calibration_step(sc, ch, ring, cfg, c, tc):
+    """One centre frame of calibration: calibrate once calibration_s (and MIN_CAL_FRAMES) are there."""
+    R = sc.ring_size
+    C = ring.x.shape[1]
+    if np.isnan(sc.cal_start):
+        sc.cal_start = tc
+        sc.cal_first = c
+    first = max(sc.cal_first, sc.n_in - R + 1)
+    if tc - sc.cal_start >= cfg.calibration_s and c - first + 1 >= MIN_CAL_FRAMES:
+        keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
+        if keep:
+            ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
+            ch.az_other[:] = ch.abs_dev_raw
+        calibrate(ch, ring, first, c, R)
+        if cfg.motion_lag_s > 0.0:
+            calibrate_motion(ch, ring, first, c, R)
+        for dev in (ch.abs_dev, ch.abs_dev_raw, ch.motion_dev):
+            for k in range(C):
+                dev[k] *= cfg.calibration_margin
+        if keep:
+            abs_dev = ch.abs_dev
+            abs_dev_raw = ch.abs_dev_raw
+            old = ch.az_blink
+            old_raw = ch.az_other
+            for k in range(C):
+                abs_dev[k] = max(abs_dev[k], old[k])
+                abs_dev_raw[k] = max(abs_dev_raw[k], old_raw[k])
+        sc.state = IDLE
+        sc.calibrated = 1
+
+
+@njit(cache=True, inline="always")
+def restore_old_baseline(sc, ch, cfg, y):
+    """After a dropped long state: once the face is back at the earlier neutral baseline the
+    long state is over; restore that baseline at once instead of waiting for a re-seed.
+    ``y`` is the centre's smoothed channels.  Returns True when restored."""
+    C = y.shape[0]
+    floor = cfg.noise_floor
+    abs_dev = ch.abs_dev
+    old = ch.baseline_old
+    dev = ch.az  # scratch
+    for k in range(C):
+        s = noise_scale(abs_dev[k], floor)
+        dev[k] = abs(y[k] - old[k]) / s
+    if top_k_mean(dev, C, int(cfg.top_k), ch.topk_buf) < cfg.end_z:
+        baseline = ch.baseline
+        for k in range(C):
+            baseline[k] = old[k]
+        sc.has_old = 0
+        sc.state = IDLE
+        sc.below = 0
+        return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def update_idle(ch, info, cfg, x, y, y_lag, has_lag, dtc, a, speech):
+    """No event active: the noise scales follow (so they can grow if the noise grows); the baseline
+    is frozen while the activation ``a`` is above end_z (a candidate).  ``x``, ``y``: the centre's
+    raw and smoothed channels; ``y_lag``: the smoothed channels motion_lag_s earlier (the motion
+    noise follows only when ``has_lag``); ``dtc``: time since the previous centre, s."""
+    floor = cfg.noise_floor
+    upd_b = a < cfg.end_z
+    ab_ = 1.0 - math.exp(-dtc / cfg.baseline_tau_s)
+    an_ = 1.0 - math.exp(-dtc / cfg.noise_tau_s)
+    bclip = cfg.baseline_clip_z
+    nclip = cfg.noise_clip_z
+    if not upd_b and cfg.noise_adapt_s > 0.0:
+        an_ = 0.0  # a candidate's rise does not inflate the noise (a long state adapts it instead)
+    baseline = ch.baseline
+    abs_dev = ch.abs_dev
+    abs_dev_raw = ch.abs_dev_raw
+    motion_dev = ch.motion_dev
+    region = info.region
+    for k in range(y.shape[0]):
+        if has_lag:
+            sm = noise_scale(motion_dev[k], floor)
+            motion_dev[k] += an_ * (min(abs(y[k] - y_lag[k]), nclip * sm) - motion_dev[k])
+        s = noise_scale(abs_dev[k], floor)
+        d = y[k] - baseline[k]
+        ad = abs(d)
+        if ad > nclip * s:
+            ad = nclip * s
+        abs_dev[k] += an_ * (ad - abs_dev[k])
+        sr = noise_scale(abs_dev_raw[k], floor)
+        adr = abs(x[k] - baseline[k])
+        if adr > nclip * sr:
+            adr = nclip * sr
+        abs_dev_raw[k] += an_ * (adr - abs_dev_raw[k])
+        if upd_b or (speech and (region[k] == MOUTH or region[k] == JAW)):
+            if d > bclip * s:
+                d = bclip * s
+            elif d < -bclip * s:
+                d = -bclip * s
+            baseline[k] += ab_ * d
+
+
+@njit(cache=True, inline="always")
+def adapt_noise(ch, cfg, x, y, dtc):
+    """A state older than noise_adapt_s: the noise scales follow it (clipped, as when idle), so a
+    face that keeps moving (speech, drift) raises its own noise scale instead of staying active."""
+    floor = cfg.noise_floor
+    an_ = 1.0 - math.exp(-dtc / cfg.noise_tau_s)
+    nclip = cfg.noise_clip_z
+    baseline = ch.baseline
+    abs_dev = ch.abs_dev
+    abs_dev_raw = ch.abs_dev_raw
+    for k in range(y.shape[0]):
+        s = noise_scale(abs_dev[k], floor)
+        ad = min(abs(y[k] - baseline[k]), nclip * s)
+        abs_dev[k] += an_ * (ad - abs_dev[k])
+        sr = noise_scale(abs_dev_raw[k], floor)
+        adr = min(abs(x[k] - baseline[k]), nclip * sr)
+        abs_dev_raw[k] += an_ * (adr - abs_dev_raw[k])

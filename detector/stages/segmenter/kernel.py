@@ -1,0 +1,516 @@
+"""The per-frame kernel (:func:`step`), the per-centre state machine (:func:`process_centre`),
+the end of a segment (:func:`end_segment`) and the whole-file driver (:func:`run`).
+
+The entry points called from Python (``step_arrays``, ``end_segment_arrays``, ``reset_arrays``,
+``run``) take the packed arrays of :class:`detector.stages.segmenter.state.SegmenterState` and the
+config record of :func:`detector.stages.segmenter.config.kernel_config` (few arguments keep numba's
+dispatch cheap) and build the named views once; everything below them works on names.
+The small per-frame steps are ``inline="always"`` (here and in the modules they come from), so
+that the per-frame path compiles to one function as the single-file kernel did.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
+from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
+                                         update_idle)
+from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
+from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
+                                              mouth_dominated, release, release_held_rise, track_syllables)
+from detector.stages.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, held_views, info_views, state_views
+
+# --------------------------------------------------------------------------- per centre frame
+
+
+@njit(cache=True, inline="always")
+def _centre_dt(sc, t, c, lowest, tc, cfg):
+    """Time since the previous centre of this segment (for the EMAs), at most gap_s."""
+    lastc = sc.last_centre
+    if lastc >= lowest and lastc < c:
+        dtc = tc - t[lastc % sc.ring_size]
+    else:
+        dtc = 0.0
+    if dtc > cfg.gap_s:
+        dtc = cfg.gap_s
+    return dtc
+
+
+@njit(cache=True, inline="always")
+def _pre_motion(ring, lowest, c, tc, cfg, R):
+    """How much the face moved before the rise that triggered at centre c: the face motion (mean over
+    all channels of |y(n) - y(n - motion_lag_s)|, channel units, not noise units: a talking face keeps
+    moving however far its noise scale has adapted; the mean, not the few largest channels: speech
+    moves many channels together, noise each a little) averaged over the still_window_s that end
+    motion_lag_s before c.  A frame without a lagged frame counts 0; no frames at all: 0.  Computed
+    once per trigger from the ring, not per frame."""
+    t = ring.t
+    y = ring.y
+    C = y.shape[1]
+    hi = tc - cfg.motion_lag_s
+    lo = hi - cfg.still_window_s
+    acc = 0.0
+    n = 0
+    m = c - 1
+    while m >= lowest and t[m % R] >= lo - EPS:
+        if t[m % R] <= hi + EPS:
+            g = int(ring.lag[m % R])
+            if g >= 0:
+                d = 0.0
+                for k in range(C):
+                    d += abs(y[m % R, k] - y[g % R, k])
+                acc += d / C
+            n += 1
+        m -= 1
+    return acc / n if n > 0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
+    """The activation reached start_z: an active state starts at centre c."""
+    R = sc.ring_size
+    t = ring.t
+    sc.peak_act_at = c
+    sc.held_rise = -1
+    sc.held_long = 0
+    sc.peak_departure = dep
+    sc.still_from = -1
+    sc.mj_rises = 0
+    sc.state = ACTIVE
+    sc.ev_trigger = c
+    sc.t_trigger = tc
+    sc.t_final = np.inf
+    sc.peak_act = a
+    sc.below = 0
+    lim = c
+    lowest_hist = max(sc.seg_start, sc.n_in - R + MARGIN)
+    sc.pre_motion = _pre_motion(ring, lowest_hist, c, tc, cfg, R)
+    while lim - 1 >= lowest_hist and t[(lim - 1) % R] >= tc - cfg.preroll_s - EPS:
+        lim -= 1
+    sc.ev_limit = lim
+    ch.peak[:] = -1.0  # below any |z|: the centre's values become the peaks
+    _channel_peaks(ch)
+
+
+@njit(cache=True, inline="always")
+def _channel_peaks(ch):
+    """Peak |z| (and its sign) per channel of the active state."""
+    zs = ch.z
+    az = ch.az
+    peak = ch.peak
+    sign = ch.sign
+    for k in range(zs.shape[0]):
+        z = zs[k]
+        if az[k] > peak[k]:
+            peak[k] = az[k]
+            sign[k] = 1.0 if z >= 0.0 else -1.0
+
+
+@njit(cache=True, inline="always")
+def _follow_peaks(sc, ch, c, a, dep):
+    """Peak |z| per channel, the peak activation and departure, of the active state."""
+    _channel_peaks(ch)
+    if a > sc.peak_act:
+        sc.peak_act = a
+        sc.peak_act_at = c
+    if dep > sc.peak_departure:
+        sc.peak_departure = dep
+
+
+@njit(cache=True, inline="always")
+def _settled(sc, ch, ring, cfg, c):
+    """Follow the active state's run of still frames, on its own event signal e (the channels that
+    carry it so far): e has changed less than settle_z over motion_lag_s and since the run began.
+    True once the run has lasted settle_s and settle_rel of the state's age (slow events move
+    slowly), after the state's peak activation and with e (its mean over the run: a held apex is
+    noisy) below settle_level of e at that peak (sc.settled = 1), or above it while no rise is held
+    yet (3: hold the rise), or settle_max_s at any level (2).  (A slow expression at
+    its apex looks still too, but its noise keeps setting new peaks inside the run.)  Both lids lowered
+    (closure gauges at lids_lowered_min) are not at rest: their return ends that event.  A run may
+    begin at any time in the state (noise breaks long runs; a new one starts)."""
+    R = sc.ring_size
+    pc = c % R
+    m = int(ring.lag[pc])
+    shut = ring.closure[pc]
+    if m < 0 or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
+        sc.still_from = -1
+        return False
+    event_weights(ch, cfg)
+    e = event_signal(c, ring, ch, R)
+    if abs(e - event_signal(m, ring, ch, R)) >= cfg.settle_z:
+        sc.still_from = -1
+        return False
+    tc = ring.t[pc]
+    if sc.still_from < 0 or abs(e - event_signal(sc.still_from, ring, ch, R)) >= cfg.settle_z:
+        sc.still_from = c
+    still = tc - ring.t[sc.still_from % R]
+    if still < cfg.settle_s or still < cfg.settle_rel * (tc - sc.t_trigger):
+        return False
+    if still >= cfg.settle_max_s:
+        sc.settled = 2  # held: at rest near its peak
+        return True
+    if sc.peak_act_at >= sc.still_from:
+        return False
+    if rest_level(ring, ch, sc.still_from, c, R) > cfg.settle_level * event_signal(sc.peak_act_at, ring, ch, R):
+        if sc.held_rise == -1:
+            sc.settled = 3  # at rest near its peak: hold the rise, go on
+            return True
+        return False
+    sc.settled = 1
+    return True
+
+
+@njit(cache=True)
+def _end_settled(sc, st, cfg, info, c, tc, out, nout):
+    """The active state's motion has stopped at centre c: report an event that ends where the face came
+    to rest, and take the level it rests at (mean over the still frames) as the new neutral baseline."""
+    R = sc.ring_size
+    held = sc.settled == 2
+    sc.settled = 1
+    nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+    sc.settled = 0
+    yr = st.ring.y
+    baseline = st.ch.baseline
+    if held and sc.has_old == 0:
+        # a held expression: a later return to the neutral from before ends it, it is no new event
+        st.ch.baseline_old[:] = baseline
+        sc.has_old = 1
+    n0 = sc.still_from
+    inv = 1.0 / (c - n0 + 1)
+    for k in range(baseline.shape[0]):
+        acc = 0.0
+        for n in range(n0, c + 1):
+            acc += yr[n % R, k]
+        baseline[k] = acc * inv
+    sc.still_from = -1
+    _end_idle(sc)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _returning(sc, ch, ring, cfg, c):
+    """The active state's own event signal has fallen by settle_z or more over motion_lag_s: the
+    face is on its way back, not departing anew."""
+    R = sc.ring_size
+    m = int(ring.lag[c % R])
+    if m < 0:
+        return False
+    event_weights(ch, cfg)
+    return event_signal(c, ring, ch, R) <= event_signal(m, ring, ch, R) - cfg.settle_z
+
+
+@njit(cache=True)
+def _split_held(sc, st, cfg, c, tc, nout):
+    """The face moved again (departure at settle_departure_z) after its rise had come to rest near
+    its peak: report the held rise now, take the level it rested at (mean over the held still run up
+    to motion_lag_s ago) as the new neutral baseline, and look for the new rise from there."""
+    R = sc.ring_size
+    m = int(st.ring.lag[c % R])
+    n0 = sc.held_from
+    if m < n0:
+        m = n0
+    release_held_rise(sc, st.held, tc)
+    baseline = st.ch.baseline
+    if sc.has_old == 0:
+        st.ch.baseline_old[:] = baseline
+        sc.has_old = 1
+    yr = st.ring.y
+    inv = 1.0 / (m - n0 + 1)
+    for k in range(baseline.shape[0]):
+        acc = 0.0
+        for n in range(n0, m + 1):
+            acc += yr[n % R, k]
+        baseline[k] = acc * inv
+    sc.still_from = -1
+    sc.settled = 0
+    _end_idle(sc)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _end_idle(sc):
+    sc.state = IDLE
+    sc.below = 0
+
+
+@njit(cache=True, inline="always")
+def _post_roll(sc, st, cfg, info, c, tc, a, out, nout):
+    """Post-roll of an event that has ended: only a new rise to start_z revives it."""
+    if a >= cfg.start_z:
+        sc.below = 0
+        return nout
+    if tc >= sc.t_final:
+        nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+        _end_idle(sc)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _end_test(sc, st, cfg, info, c, tc, out, nout):
+    """The activation is below end_z: the event ends once it has stayed there end_hold_s and the
+    event signal is back at return_z (or tail_max_s later)."""
+    if sc.below == 0:
+        sc.below = 1
+        sc.t_below = tc
+        sc.t_final = np.inf
+    waited = tc - sc.t_below
+    if waited >= cfg.end_hold_s:
+        event_weights(st.ch, cfg)
+        e = event_signal(c, st.ring, st.ch, sc.ring_size)
+        if e <= cfg.return_z or waited >= cfg.end_hold_s + cfg.tail_max_s:
+            # ended; keep a post-roll of backtrack_widen x its length so the offset can be sought
+            # (and the signal smoothed) past this point
+            post = cfg.backtrack_widen * (tc - sc.t_trigger)
+            sc.t_final = tc + post
+            if post <= 0.0:
+                nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+                _end_idle(sc)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
+    """One centre frame of an active state."""
+    ch = st.ch
+    if (cfg.speech_cycles > 0.0 and not speech and sc.mj_rises >= cfg.speech_cycles and mj >= a
+            and np.isinf(sc.t_final) and (sc.pre_motion > cfg.still_motion_max or mouth_dominated(ch, info))):
+        # a state during which mouth and jaw keep rising and falling is speech, not an expression
+        # (a brow raise while talking included), unless the face was still before it and other
+        # channels carried it: abandon it and leave mouth and jaw out of the activation while the
+        # speech goes on
+        sc.speech = 1
+        sc.speech_until = tc + cfg.speech_hold_s
+        drop_held_rise(sc, st.held)
+        _end_idle(sc)
+        return nout
+    _follow_peaks(sc, ch, c, a, dep)
+    if cfg.noise_adapt_s > 0.0 and dtc > 0.0 and tc - sc.t_trigger > cfg.noise_adapt_s:
+        pc = c % sc.ring_size
+        adapt_noise(ch, cfg, st.ring.x[pc], st.ring.y[pc], dtc)
+    if tc - sc.t_trigger > cfg.max_duration_s:
+        # too long: not an expression.  Remember the neutral baseline (the state may end by
+        # returning to it) and re-seed baseline and noise from the frames that follow.
+        baseline = ch.baseline
+        old = ch.baseline_old
+        for k in range(baseline.shape[0]):
+            old[k] = baseline[k]
+        sc.has_old = 1
+        release_held_rise(sc, st.held, tc)  # it rose to a level it kept: report the rise
+        begin_calibration(sc)
+        return nout
+    if np.isfinite(sc.t_final) and sc.below != 0:
+        return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
+    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and sc.peak_departure >= cfg.settle_departure_z
+            and sc.pre_motion <= cfg.still_motion_max and sc.held_long == 0 and sc.held_rise != -2):
+        # a brief rise (fast departure) from a still face that has come to rest; slow states, and
+        # states of a face that was moving already (talking), end by level (step 4)
+        if (sc.held_rise >= 0 and dep >= max(cfg.settle_departure_z, cfg.resplit_rel * sc.peak_departure)
+                and not _returning(sc, ch, st.ring, cfg, c)):
+            return _split_held(sc, st, cfg, c, tc, nout)  # a new rise from the level the held rise kept
+        if _settled(sc, ch, st.ring, cfg, c):
+            if sc.settled == 1:
+                return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+            if sc.held_rise == -1:
+                hold_rise(sc, st, cfg, c)
+            if sc.settled == 2:
+                if sc.held_rise >= 0 and not held_is_long(sc, st.held, cfg):
+                    return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+                sc.held_long = 1
+            sc.settled = 0
+    if a >= cfg.end_z:
+        sc.below = 0  # still (or again) active
+        return nout
+    return _end_test(sc, st, cfg, info, c, tc, out, nout)
+
+
+@njit(cache=True, inline="always")
+def process_centre(sc, st, cfg, info, out, nout):
+    """Smooth, normalise and run the state machine on the next centre frame."""
+    ring = st.ring
+    ch = st.ch
+    R = sc.ring_size
+    c = sc.n_centre
+    pc = c % R
+    tc = ring.t[pc]
+    lowest = max(sc.seg_start, sc.n_in - R)
+    smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
+    head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
+    lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
+    dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
+    sc.last_centre = c
+    sc.n_centre = c + 1
+    state = sc.state
+    clear_centre(ring, pc)
+    if sc.has_old != 0 and state != IDLE:
+        if restore_old_baseline(sc, ch, cfg, ring.y[pc]):
+            return nout
+    if state == CALIB:
+        calibration_step(sc, ch, ring, cfg, c, tc)
+        return nout
+    speech = sc.speech != 0
+    a = activations(ch, ring, info, cfg, pc, speech)
+    dep = departure(ch, ring, info, cfg, pc, speech)
+    mj = track_syllables(sc, cfg, ring, pc, tc, speech)
+    nout = release(sc, st.held, cfg, tc, out, nout)
+    if state == IDLE:
+        if a >= cfg.start_z:
+            _start_event(sc, ch, ring, cfg, c, tc, a, dep)
+        elif dtc > 0.0:
+            m = int(ring.lag[pc])
+            update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], ring.y[max(m, 0) % R], m >= 0, dtc, a, speech)
+        return nout
+    return _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout)
+
+
+# --------------------------------------------------------------------------- per frame
+
+
+@njit(cache=True)
+def end_segment(sc, st, cfg, info, out, nout):
+    """Gap or end of stream: process the pending centres with truncated windows,
+    report an event whose activation had already fallen below end_z, abandon one still active."""
+    while sc.n_centre < sc.n_in:
+        nout = process_centre(sc, st, cfg, info, out, nout)
+    if sc.state == ACTIVE:
+        last = sc.last_centre
+        t_last = st.ring.t[last % sc.ring_size]
+        if sc.below != 0 and last >= sc.ev_trigger:
+            nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
+        elif (sc.still_from >= 0 and sc.peak_departure >= cfg.settle_departure_z
+              and sc.pre_motion <= cfg.still_motion_max
+              and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
+            nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
+        else:
+            release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
+        _end_idle(sc)
+    elif sc.state == CALIB:
+        begin_calibration(sc)  # calibration needs calibration_s of contiguous frames
+    nout = release(sc, st.held, cfg, np.inf, out, nout)
+    sc.seg_start = sc.n_in
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _store_frame(sc, ring, t, x, pose, frame):
+    """Frame n_in into the ring (a missing pose value repeats the last one)."""
+    R = sc.ring_size
+    nin = sc.n_in
+    p = nin % R
+    xr = ring.x
+    for k in range(x.shape[0]):
+        xr[p, k] = x[k]
+    ring.t[p] = t
+    ring.frame[p] = frame
+    q = (nin - 1) % R
+    same_seg = nin > sc.seg_start
+    pr = ring.pose
+    for j in range(6):
+        v = pose[j]
+        if not np.isfinite(v):
+            v = pr[q, j] if same_seg else 0.0  # a missing pose value repeats the last one
+        pr[p, j] = v
+    sc.n_in = nin + 1
+    sc.t_last_in = t
+
+
+@njit(cache=True, inline="always")
+def _needs_growth(sc, t_col, cfg, t):
+    """Ring growth request: keep the event, and preroll_s (calibration_s) of history, plus a margin."""
+    R = sc.ring_size
+    half = cfg.half_smooth_s
+    grow = 0
+    nin = sc.n_in
+    if sc.state == ACTIVE:
+        if nin - sc.ev_limit + MARGIN > R:
+            grow = 1
+    oldest = nin - R + MARGIN
+    if oldest >= sc.seg_start and oldest < nin:
+        if t_col[oldest % R] > t - max(cfg.preroll_s, cfg.calibration_s) - 2.0 * half - cfg.head_speed_lag_s:
+            grow = 1
+    return grow
+
+
+@njit(cache=True, inline="always")
+def step(sc, st, cfg, info, t, x, pose, frame, out):
+    """Feed one frame.  Returns the number of rows written to ``out``; sets sc.grow."""
+    nout = 0
+    sc.grow = 0
+    for k in range(x.shape[0]):
+        if not np.isfinite(x[k]):
+            return 0  # a frame without valid channels is skipped (not a gap by itself)
+    nin = sc.n_in
+    if nin > 0:
+        dt = t - sc.t_last_in
+        if dt > cfg.gap_s and sc.seg_start < nin:
+            nout = end_segment(sc, st, cfg, info, out, nout)
+        if dt > cfg.recalibrate_gap_s:
+            sc.has_old = 0
+            begin_calibration(sc)
+    _store_frame(sc, st.ring, t, x, pose, frame)
+    half = cfg.half_smooth_s
+    R = sc.ring_size
+    t_col = st.ring.t
+    while sc.n_centre < sc.n_in and t > t_col[sc.n_centre % R] + half + EPS:
+        nout = process_centre(sc, st, cfg, info, out, nout)
+    sc.grow = _needs_growth(sc, t_col, cfg, t)
+    return nout
+
+
+# --------------------------------------------------------------------------- entry points (packed arrays)
+
+
+@njit(cache=True)
+def step_arrays(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, t, x, pose, frame, out):
+    """:func:`step` on SegmenterState.arrays(), the config record and the channel info."""
+    st = state_views(scalars, chan, xr, yr, fr, pend)
+    return step(scalars[0], st, kcfg[0], info_views(chinfo), t, x, pose, frame, out)
+
+
+@njit(cache=True)
+def end_segment_arrays(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, out):
+    """:func:`end_segment` on SegmenterState.arrays(); rows from out[0]."""
+    st = state_views(scalars, chan, xr, yr, fr, pend)
+    return end_segment(scalars[0], st, kcfg[0], info_views(chinfo), out, 0)
+
+
+@njit(cache=True)
+def reset_arrays(scalars, pend):
+    """Recalibrate from the next frames (Segmenter.reset_baseline)."""
+    sc = scalars[0]
+    sc.has_old = 0
+    if sc.state == ACTIVE:
+        release_held_rise(sc, held_views(pend), sc.t_last_in)
+    begin_calibration(sc)
+
+
+@njit(cache=True)
+def _append_rows(out_all, total, out, n):
+    """Copy rows out[:n] to out_all[total:], doubling out_all when full; returns (out_all, total)."""
+    for j in range(n):
+        if total >= out_all.shape[0]:
+            bigger = np.zeros((2 * out_all.shape[0], out_all.shape[1]))
+            bigger[:total] = out_all[:total]
+            out_all = bigger
+        out_all[total] = out[j]
+        total += 1
+    return out_all, total
+
+
+@njit(cache=True)
+def run(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, times, X, pose, frames, out_all):
+    """Whole-file driver: the same per-frame kernel over every frame (ring pre-sized)."""
+    st = state_views(scalars, chan, xr, yr, fr, pend)
+    sc = scalars[0]
+    cfg = kcfg[0]
+    info = info_views(chinfo)
+    N = times.shape[0]
+    out = np.zeros((8, out_all.shape[1]))
+    total = 0
+    for i in range(N):
+        n = step(sc, st, cfg, info, times[i], X[i], pose[i], frames[i], out)
+        out_all, total = _append_rows(out_all, total, out, n)
+    n = end_segment(sc, st, cfg, info, out, 0)
+    out_all, total = _append_rows(out_all, total, out, n)
+    return out_all[:total]

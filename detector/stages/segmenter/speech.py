@@ -1,0 +1,154 @@
+"""Speech: the mouth/jaw syllable (re-rise) tracker, and the look-ahead that holds an event the
+articulation channels carried until it is clear whether syllables follow (module docstring of
+:mod:`detector.stages.segmenter`, step 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from detector.stages.segmenter.locate import finalize
+from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
+
+
+@njit(cache=True, inline="always")
+def track_syllables(sc, cfg, ring, pc, tc, speech):
+    """Speech: the mouth/jaw activation rises and falls again and again (syllables).  Counts the
+    re-rises, keeps speech mode on while they go on.  Returns the mouth/jaw activation."""
+    mj = max(ring.region_act[pc, MOUTH], ring.region_act[pc, JAW])
+    if cfg.speech_cycles > 0.0:
+        dip = cfg.speech_dip
+        if sc.mj_dir >= 0:
+            if mj > sc.mj_extreme:
+                sc.mj_extreme = mj
+            elif mj < dip * sc.mj_extreme:
+                sc.mj_dir = -1
+                sc.mj_extreme = mj
+        else:
+            if mj < sc.mj_extreme:
+                sc.mj_extreme = mj
+            elif dip * mj > sc.mj_extreme and mj >= cfg.start_z:
+                sc.mj_dir = 1
+                sc.mj_extreme = mj
+                sc.mj_rises += 1
+                sc.rises[sc.rise_pos % N_RISES] = tc
+                sc.rise_pos += 1
+                if speech:
+                    sc.speech_until = tc + cfg.speech_hold_s
+        if speech and tc > sc.speech_until:
+            sc.speech = 0
+    return mj
+
+
+@njit(cache=True)
+def mouth_dominated(ch, info):
+    """True when the speech (articulation) channels carried the active state (their peak |z| is the largest)."""
+    mj = 0.0
+    ot = 0.0
+    peak = ch.peak
+    speech = info.speech
+    for k in range(peak.shape[0]):
+        v = peak[k]
+        if speech[k] != 0:
+            if v > mj:
+                mj = v
+        elif v > ot:
+            ot = v
+    return mj >= ot
+
+
+@njit(cache=True, inline="always")
+def drop_held_rise(sc, held):
+    """Forget the active state's held rise (see kernel.hold_rise)."""
+    if sc.held_rise >= 0:
+        held.in_use[sc.held_rise] = 0.0
+        sc.held_rise = -1
+
+
+@njit(cache=True)
+def hold_rise(sc, st, cfg, c):
+    """The face has come to rest near the state's peak: a rise to a new level, or an expression at its
+    apex.  The rise is kept, as it would end now, in a held slot without a release time, and the
+    state goes on: if it ends by level within max_duration_s it was an expression at its apex
+    (finalize_or_hold drops the held rise); if the face moves on to a new rise, or rests on for
+    settle_max_s (a micro-short rise) or until max_duration_s, the held rise is reported (kernel).
+    No slot free, or the rise would not be kept: held_rise = -2 (no second try in this state).
+    Returns True."""
+    held = st.held
+    for j in range(held.in_use.shape[0]):
+        if held.in_use[j] == 0.0:
+            if finalize(sc, st.ch, st.ring, cfg, c, held.rows[j:j + 1], 0) == 1:
+                held.in_use[j] = 1.0
+                held.release_t[j] = np.inf
+                held.window_t[j] = np.inf
+                sc.held_rise = j
+            break
+    if sc.held_rise < 0:
+        sc.held_rise = -2  # tried: no second try in this state
+    sc.held_from = sc.still_from
+    sc.settled = 0
+    return True
+
+
+@njit(cache=True, inline="always")
+def held_is_long(sc, held, cfg):
+    """The active state's held rise lasts micro_max_s or longer (a slow expression's rise)."""
+    if sc.held_rise < 0:
+        return False
+    row = held.rows[sc.held_rise]
+    return row[ROW_OFFSET] - row[ROW_ONSET] >= cfg.micro_max_s
+
+
+@njit(cache=True, inline="always")
+def release_held_rise(sc, held, tc):
+    """The state has run on past max_duration_s (or the stream ended): report its held rise at ``tc``."""
+    if sc.held_rise >= 0:
+        held.release_t[sc.held_rise] = tc
+        sc.held_rise = -1
+
+
+@njit(cache=True)
+def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
+    """Finalize the active state; an event the speech channels carried is held for
+    ``speech_lookahead_s`` (see :func:`release`) instead of being reported at once."""
+    drop_held_rise(sc, st.held)  # the state ended by itself: its rise to a held level was a slow expression
+    n1 = finalize(sc, st.ch, st.ring, cfg, nend, out, nout)
+    if n1 == nout or cfg.speech_cycles <= 0.0 or cfg.speech_lookahead_s <= 0.0 or not mouth_dominated(st.ch, info):
+        return n1
+    held = st.held
+    for j in range(held.in_use.shape[0]):
+        if held.in_use[j] == 0.0:
+            held.rows[j, :] = out[nout]
+            held.in_use[j] = 1.0
+            held.release_t[j] = tc + cfg.speech_lookahead_s
+            held.window_t[j] = sc.t_trigger - cfg.speech_window_s
+            return nout
+    return n1  # no free slot: report it now
+
+
+@njit(cache=True, inline="always")
+def release(sc, held, cfg, tc, out, nout):
+    """Report the held events whose look-ahead has passed by ``tc`` (all of them when ``tc`` is
+    inf), except those with ``speech_cycles`` mouth/jaw re-rises from ``speech_window_s``
+    before their trigger to now: speech, not an expression."""
+    in_use = held.in_use
+    release_t = held.release_t
+    rises = sc.rises
+    for j in range(in_use.shape[0]):
+        if in_use[j] == 0.0 or (tc < release_t[j]):
+            continue
+        in_use[j] = 0.0
+        hi = tc if np.isfinite(tc) else release_t[j]
+        n = 0
+        for i in range(N_RISES):
+            t = rises[i]
+            if t >= held.window_t[j] and t <= hi:
+                n += 1
+        if n >= cfg.speech_cycles:
+            sc.speech = 1
+            sc.speech_until = max(sc.speech_until, hi + cfg.speech_hold_s)
+            continue
+        if nout < out.shape[0]:
+            out[nout] = held.rows[j]
+            nout += 1
+    return nout
