@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector.ekman import EkmanOptions
 from detector.landmarks import LandmarkerOptions
 from detector.resources import resource_path
 from detector.segmenter import SegmenterConfig
@@ -88,6 +89,7 @@ class Config:
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     events: EventOptions = field(default_factory=EventOptions)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
+    ekman: EkmanOptions = field(default_factory=EkmanOptions)  # subtle, timing, Duchenne, masking (detector/ekman.py)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from detector.ekman import overlay_tags
 from detector.events import Event
 from detector.facs import EMOTIONS, REGIONS
 from detector.landmarks import FaceObservation
@@ -329,7 +330,7 @@ class ActivationTimelineAnnotator:
 
 
 def _event_text(e: Event) -> str:
-    return f"{e.emotion} {100 * e.confidence:.0f}%  {e.duration_ms:.0f} ms"
+    return f"{e.emotion} {100 * e.confidence:.0f}%  {e.duration_ms:.0f} ms{overlay_tags(e)}"
 
 
 class BannerAnnotator:
