@@ -52,7 +52,7 @@ from benchmarks import synth  # noqa: E402
 from benchmarks.synth import EventSpec, _Geom, calibrate, expand_aus, make_clip  # noqa: E402
 from detector import facs  # noqa: E402
 
-EKMAN_VERSION = 1
+EKMAN_VERSION = 2
 BAND = f"ekman{EKMAN_VERSION}"
 MASK_EMOTIONS = ("anger", "disgust", "fear", "sadness", "surprise")
 CLIPS_PER_KIND = {"mask": 4, "smile": 5, "timing": 4, "subtle": 3}
@@ -125,7 +125,7 @@ def _smile_clip(g, rng) -> tuple[list[EventSpec], float]:
     for d, band, kind in items:
         peak = float(rng.uniform(0.7, 1.5)) if band == "medium" else float(rng.uniform(2.0, 4.0))
         dur = float(rng.uniform(1.0, 2.2)) if kind == "macro" else float(rng.uniform(0.25, 0.45))
-        e = _smile(g, rng, t, peak, dur, f"ek_{'duchenne' if d else 'social'}_{band}")
+        e = _smile(g, rng, t, peak, dur, f"ek_{'duchenne' if d else 'social'}_{band}", duchenne=d)
         ev.append(e)
         t = e.onset + e.rise + e.hold + e.fall + float(rng.uniform(1.3, 1.7))
     return ev, t
@@ -320,7 +320,17 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 detail.append({"clip": name, "variant": v, "missed": True})
         del by_onset
     out = {k: _pr(c["tp"], c["pred"], c["truth"]) for k, c in acc.items()}
-    out["duchenne_accuracy"] = {b: {**c, "accuracy": c["correct"] / c["n"] if c["n"] else None} for b, c in sorted(duch.items())}
+    for b in list(duch):  # medium micro + macro together
+        if b.startswith("medium_"):
+            duch.setdefault("medium_all", Counter()).update(duch[b])
+
+    def _acc(c: Counter) -> dict:
+        found = c["n"] - c["missed"]
+        return {"n": c["n"], "correct": c["correct"], "null": c["null"], "missed": c["missed"],
+                "accuracy": c["correct"] / c["n"] if c["n"] else None,  # a smile not detected counts as wrong
+                "accuracy_detected": c["correct"] / found if found else None}
+
+    out["duchenne_accuracy"] = {b: _acc(c) for b, c in sorted(duch.items())}
     out["detail"] = detail
     return out
 
@@ -336,20 +346,21 @@ def format_score(r: dict) -> str:
         c = r[k]
         lines.append(f"{lab:24s} {f(c['precision']):>5s} {f(c['recall']):>5s}  {c['tp']}/{c['pred']}/{c['truth']}")
     for b, c in r["duchenne_accuracy"].items():
-        lines.append(f"Duchenne vs social, {b:13s} accuracy {f(c['accuracy'])} ({c['correct']}/{c['n']}; "
-                     f"{c['null']} null, {c['missed']} not detected)")
+        lines.append(f"Duchenne vs social, {b:13s} accuracy {f(c['accuracy_detected'])} of the detected smiles "
+                     f"({c['correct']}/{c['n'] - c['missed']}; {c['null']} null), {f(c['accuracy'])} of all "
+                     f"({c['missed']} of {c['n']} not detected)")
     return "\n".join(lines)
 
 
-def firing_rates(events: Sequence[Any], duration_s: float) -> dict:
-    """How often each label fires among a clip's expression events (talking clips)."""
+def firing_rates(events: Sequence[Any], duration_s: float, threshold: float = 0.3) -> dict:
+    """How often each label fires among a clip's expression events (talking clips); one-sided: |symmetry| > threshold."""
     ex = [e for e in events if e.kind in ("micro", "macro")]
     n = len(ex)
     smiles = [e for e in ex if e.emotion == "happiness"]
     c = {
         "events": n,
         "subtle": sum(e.subtle for e in ex),
-        "one_sided": sum(e.symmetry is not None and abs(e.symmetry) > 0.45 for e in ex),
+        "one_sided": sum(e.symmetry is not None and abs(e.symmetry) > threshold for e in ex),
         "felt": sum(e.timing == "felt" for e in ex),
         "deliberate": sum(e.timing == "deliberate" for e in ex),
         "unclear": sum(e.timing == "unclear" for e in ex),
@@ -371,6 +382,54 @@ def ekman_report(split: str, fps: float, seed: int, work: Path, config, fresh: b
     return score(items, config, run_suite.spot)
 
 
+def talking_report(work: Path, config, talking: Path | None = None) -> dict:
+    """How often each label fires on the real clips (tests/data and the talking-face clips), per clip and in all."""
+    from benchmarks import run_suite
+    from benchmarks.fetch_talking_clips import present
+
+    paths = [run_suite.ROOT / "tests" / "data" / n for n in run_suite.REAL_CLIPS]
+    paths += present(talking or run_suite.DEFAULT_TALKING)
+    rows = []
+    for p in paths:
+        tr = run_suite.real_features(p, work, config)
+        dur = float(tr.times[-1] - tr.times[0]) if len(tr.times) > 1 else 0.0
+        rows.append({"clip": p.name, **firing_rates(run_suite.spot(tr, config), dur, config.ekman.symmetry_deliberate)})
+    total = Counter()
+    for r in rows:
+        total.update({k: v for k, v in r.items() if k != "clip"})
+    return {"clips": rows, "total": dict(total)}
+
+
+def format_rates(r: dict) -> str:
+    keys = ("events", "subtle", "one_sided", "felt", "deliberate", "unclear", "smiles", "duchenne", "social",
+            "duchenne_null", "masks")
+    lines = [f"{'clip':28s} {'min':>5s} " + " ".join(f"{k[:10]:>10s}" for k in keys)]
+    for row in r["clips"] + [{"clip": "all", **r["total"]}]:
+        lines.append(f"{row['clip'][:28]:28s} {row['minutes']:5.2f} " + " ".join(f"{row[k]:10d}" for k in keys))
+    t = r["total"]
+    if t["events"]:
+        lines.append("share of expression events: " + ", ".join(
+            f"{k} {t[k] / t['events']:.0%}" for k in ("subtle", "one_sided", "felt", "deliberate", "masks")))
+    return "\n".join(lines)
+
+
+def suite_and_rates(split: str, fpss: Sequence[float], seed: int, work: Path, config, fresh: bool = False,
+                    real: bool = False, talking: Path | None = None) -> dict:
+    """What ``run_suite.py --ekman`` prints and stores: the scores at each fps, and the real clips' firing rates."""
+    out: dict[str, Any] = {}
+    for fps in fpss:
+        r = ekman_report(split, fps, seed, work, config, fresh)
+        out[f"{fps:g}"] = {k: v for k, v in r.items() if k != "detail"}
+        print(f"Ekman labels, {split} faces, {fps:g} fps (benchmarks/synth_ekman.py)")
+        print(format_score(r))
+    if real:
+        rr = talking_report(work, config, talking)
+        out["real"] = rr
+        print("Ekman labels on the real clips (expression events)")
+        print(format_rates(rr))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import run_suite
     from detector.config import load_config
@@ -384,8 +443,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("--detail", action="store_true", help="print every matched event's labels")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--talking", action="store_true",
+                    help="instead: how often each label fires on the real clips (tests/data, /tmp/microexpr_talking)")
     args = ap.parse_args(argv)
     config = run_suite._apply_sets(load_config(), args.set)
+    if args.talking:
+        rr = talking_report(args.work, config)
+        print(format_rates(rr))
+        if args.json:
+            args.json.write_text(json.dumps(rr, indent=1, default=float) + "\n")
+        return 0
     r = ekman_report(args.split, args.fps, args.seed, args.work, config, args.fresh)
     if args.detail:
         for d in r["detail"]:

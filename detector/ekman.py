@@ -88,14 +88,14 @@ class EkmanOptions:
     subtle_history: int = 3  # earlier expression events needed to use the person's own median intensity
     symmetry_min: float = 0.02  # AU units, bilateral movement below this: symmetry not measurable (null)
     symmetry_felt: float = 0.25  # |symmetry| up to this counts as symmetric for "felt"
-    symmetry_deliberate: float = 0.45  # |symmetry| above this makes a (non-contempt) event "deliberate"
+    symmetry_deliberate: float = 0.3  # |symmetry| above this makes a (non-contempt) event "deliberate"
     onset_smooth: float = 3.5  # 1/s, onset speed at or below this is smooth (a raised-cosine rise of >= 0.42 s)
     onset_abrupt: float = 8.0  # 1/s, onset speed at or above this is abrupt (a rise of <= 0.18 s)
     offset_abrupt: float = 10.0  # 1/s, offset speed at or above this stops too suddenly
     felt_min_s: float = 0.5  # s, felt expressions last at least this (Ekman & Friesen 1982: 2/3 s)
     felt_max_s: float = 4.0  # s, ... and at most this
-    duchenne_au6_min: float = 0.03  # AU units, AU6 at the apex at least this
-    duchenne_ratio: float = 0.5  # ... and at least this fraction of AU12
+    duchenne_au6_min: float = 0.04  # AU units, AU6 at the apex at least this
+    duchenne_ratio: float = 0.62  # ... and at least this fraction of AU12
     eyes_closed_au45: float = 0.5  # AU45 at the apex from which AU6 is not measurable (duchenne null)
 
     def __post_init__(self) -> None:

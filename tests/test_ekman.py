@@ -111,7 +111,7 @@ def test_timing_felt_deliberate_and_unclear():
     assert ekman.timing_label("micro", 0.3, abrupt, abrupt, 0.9, "fear", OPTS) == "unclear"
     assert ekman.timing_label("macro", 2.0, None, 2.0, 0.0, "happiness", OPTS) == "unclear"
     assert ekman.timing_label("macro", 2.0, smooth, 2.0, 0.0, "neutral", OPTS) == "unclear"
-    assert ekman.timing_label("macro", 2.0, smooth, 2.0, 0.35, "happiness", OPTS) == "unclear"
+    assert ekman.timing_label("macro", 2.0, smooth, 2.0, 0.28, "happiness", OPTS) == "unclear"
 
 
 # --------------------------------------------------------------------------- Duchenne
@@ -321,3 +321,37 @@ def test_config_section_is_validated():
         load_config().replace("ekman", onset_smooth=20.0)
     with pytest.raises(ConfigError, match="unknown setting"):
         load_config().replace("ekman", nope=1.0)
+
+
+# --------------------------------------------------------------------------- the benchmark's scoring
+
+
+def test_benchmark_scores_a_masking_pair_only_when_the_link_points_at_the_right_event():
+    from benchmarks import synth_ekman
+
+    plan = synth_ekman.ekman_plan("test", 0)
+    assert plan == synth_ekman.ekman_plan("test", 0) and {r["kind"] for r in plan} == set(synth_ekman.CLIPS_PER_KIND)
+    assert all(r["face"] in ("woman_pexels", "posed_f1") for r in plan)  # the test faces only
+
+    def row(v, on, off, kind):
+        return {"variant": v, "onset": on, "offset": off, "kind": kind, "onset_frame": int(on * 30)}
+
+    truth = [row("ek_mask_a", 1.0, 1.3, "micro"), row("ek_mask_b", 1.6, 3.5, "macro"),
+             row("ek_control_a", 5.0, 5.3, "micro"), row("ek_control_b", 7.5, 9.5, "macro")]
+    link = {"emotion": "fear", "kind": "micro", "onset": 1.0, "onset_frame": 30, "offset": 1.3}
+    good = [_event(kind="micro", emotion="fear", onset=1.0, offset=1.3, onset_frame=30),
+            _event(onset=1.6, offset=3.5, masks=link),
+            _event(kind="micro", emotion="anger", onset=5.0, offset=5.3, onset_frame=150),
+            _event(onset=7.5, offset=9.5)]
+    r = synth_ekman.score([("c", truth, {}, None)], load_config_default(), lambda tr, cfg: good)
+    assert (r["mask"]["tp"], r["mask"]["pred"], r["mask"]["truth"]) == (1, 1, 1)
+    wrong = good[:3] + [_event(onset=7.5, offset=9.5, masks=dict(link, onset_frame=150))]  # a control linked
+    wrong[1] = _event(onset=1.6, offset=3.5)
+    r = synth_ekman.score([("c", truth, {}, None)], load_config_default(), lambda tr, cfg: wrong)
+    assert (r["mask"]["tp"], r["mask"]["pred"], r["mask"]["truth"]) == (0, 1, 1)
+
+
+def load_config_default():
+    from detector.config import load_config
+
+    return load_config()
