@@ -236,9 +236,11 @@ def match(truth: Sequence[dict], events: Sequence[Any], iou_min: float = 0.3) ->
     return out
 
 
-def _pr(tp: int, n_pred: int, n_truth: int) -> dict:
-    return {"tp": tp, "pred": n_pred, "truth": n_truth, "precision": tp / n_pred if n_pred else None,
-            "recall": tp / n_truth if n_truth else None}
+def _pr(tp: int, n_pred: int, n_truth: int, n_found: int) -> dict:
+    """Precision, recall over every truth case, and recall over the cases the pipeline detected (found)."""
+    return {"tp": tp, "pred": n_pred, "truth": n_truth, "found": n_found,
+            "precision": tp / n_pred if n_pred else None, "recall": tp / n_truth if n_truth else None,
+            "recall_detected": tp / n_found if n_found else None}
 
 
 def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> dict:
@@ -253,10 +255,7 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
     for name, truth, meta, track in items:
         events = spot(track, config)
         m = match(truth, events)
-        kind = next((r["variant"].split("_")[1] for r in truth if r["variant"].startswith("ek_")), "")
-        if kind in ("mask", "control"):
-            kind = "mask"
-        by_onset = {(e.onset_frame): e for e in events}
+        acc["mask"]["pred"] += sum(1 for e in events if e.masks is not None)  # a link in any clip counts
         if any(r["variant"].startswith(("ek_mask", "ek_control")) for r in truth):
             # a truth pair is found when the detected smile matching B carries masks pointing at the event matching A
             for i, r in enumerate(truth):
@@ -265,10 +264,10 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                     b_ev, a_ev = m.get(i), m.get(a_idx)
                     masked_truth = r["variant"] == "ek_mask_b"
                     acc["mask"]["truth"] += masked_truth
+                    acc["mask"]["found"] += bool(masked_truth and a_ev is not None and b_ev is not None)
                     ok = (b_ev is not None and a_ev is not None and b_ev.masks is not None
                           and b_ev.masks["onset_frame"] == a_ev.onset_frame)
                     acc["mask"]["tp"] += bool(masked_truth and ok)
-            acc["mask"]["pred"] += sum(1 for e in events if e.masks is not None)
             detail.append({"clip": name, "masks": [(e.masks["emotion"], e.emotion, round(e.onset, 2))
                                                    for e in events if e.masks]})
         for i, r in enumerate(truth):
@@ -286,12 +285,14 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 else:
                     c["correct"] += int(e.duchenne == want)
                 acc["duchenne"]["truth"] += want
+                acc["duchenne"]["found"] += bool(want and e is not None)
                 acc["duchenne"]["pred"] += bool(e is not None and e.duchenne)
                 acc["duchenne"]["tp"] += bool(want and e is not None and e.duchenne)
             if v in ("ek_onesided", "ek_symmetric", "ek_abrupt", "ek_smooth"):
                 one_truth = v == "ek_onesided"
                 one_pred = e is not None and e.symmetry is not None and abs(e.symmetry) > config.ekman.symmetry_deliberate
                 acc["onesided"]["truth"] += one_truth
+                acc["onesided"]["found"] += bool(one_truth and e is not None)
                 acc["onesided"]["pred"] += one_pred
                 acc["onesided"]["tp"] += one_truth and one_pred
                 t_truth = {"ek_onesided": "deliberate", "ek_abrupt": "deliberate", "ek_smooth": "felt",
@@ -301,12 +302,14 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                     if v == "ek_symmetric":  # symmetric but with a medium onset: only its one-sidedness is known
                         continue
                     acc[lab]["truth"] += t_truth == lab
+                    acc[lab]["found"] += bool(t_truth == lab and e is not None)
                     acc[lab]["pred"] += pred
                     acc[lab]["tp"] += pred and t_truth == lab
             if v in ("ek_subtle", "ek_strong_part", "ek_full"):
                 s_truth = v == "ek_subtle"
                 s_pred = e is not None and e.subtle
                 acc["subtle"]["truth"] += s_truth
+                acc["subtle"]["found"] += bool(s_truth and e is not None)
                 acc["subtle"]["pred"] += s_pred
                 acc["subtle"]["tp"] += s_truth and s_pred
             if e is not None:
@@ -318,8 +321,7 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                                "au12": max(e.action_units.get("AU12_L", 0), e.action_units.get("AU12_R", 0))})
             elif r["kind"] in ("micro", "macro"):
                 detail.append({"clip": name, "variant": v, "missed": True})
-        del by_onset
-    out = {k: _pr(c["tp"], c["pred"], c["truth"]) for k, c in acc.items()}
+    out = {k: _pr(c["tp"], c["pred"], c["truth"], c["found"]) for k, c in acc.items()}
     for b in list(duch):  # medium micro + macro together
         if b.startswith("medium_"):
             duch.setdefault("medium_all", Counter()).update(duch[b])
@@ -341,10 +343,12 @@ def format_score(r: dict) -> str:
 
     names = {"mask": "masking pairs", "duchenne": "Duchenne", "onesided": "one-sided (|symmetry|)",
              "felt": "timing felt", "deliberate": "timing deliberate", "subtle": "subtle"}
-    lines = [f"{'label':24s} {'P':>5s} {'R':>5s}  tp/pred/truth"]
+    lines = [f"{'label':24s} {'P':>5s} {'R':>5s} {'R det':>5s}  tp/pred/truth/detected  (R det: recall over the cases "
+             "whose events were detected)"]
     for k, lab in names.items():
         c = r[k]
-        lines.append(f"{lab:24s} {f(c['precision']):>5s} {f(c['recall']):>5s}  {c['tp']}/{c['pred']}/{c['truth']}")
+        lines.append(f"{lab:24s} {f(c['precision']):>5s} {f(c['recall']):>5s} {f(c['recall_detected']):>5s}  "
+                     f"{c['tp']}/{c['pred']}/{c['truth']}/{c['found']}")
     for b, c in r["duchenne_accuracy"].items():
         lines.append(f"Duchenne vs social, {b:13s} accuracy {f(c['accuracy_detected'])} of the detected smiles "
                      f"({c['correct']}/{c['n'] - c['missed']}; {c['null']} null), {f(c['accuracy'])} of all "

@@ -25,8 +25,10 @@ Fields added to each expression event (eye kinds get the neutral values):
     (``apex - baseline``), 0 at the baseline; normalised to its own peak it
     runs 0..1.  Speed = 0.6 / (time from 20 % to 80 % of the peak), on the
     way up (onset) and down (offset): a raised-cosine rise of R seconds gives
-    1.46 / R.  Null when the trace has fewer than 3 frames on that side or
-    never comes back below 20 % of its peak before the offset.
+    1.46 / R.  The rise is measured from the lowest point before the peak when
+    the trace starts above 0 but below half the peak (an onset found a frame
+    late).  Null when the trace has fewer than 3 frames, starts at half its
+    peak or more, or never comes back below 20 % of its peak before the offset.
 ``timing`` (``felt`` / ``deliberate`` / ``unclear``)
     Ekman & Friesen (1982, "Felt, false and miserable smiles") and Frank,
     Ekman & Friesen (1993, J. Pers. Soc. Psychol. 64:83-93): felt (enjoyment)
@@ -164,6 +166,9 @@ def phase_speeds(times: np.ndarray, trace: np.ndarray, lo: float = 0.2, hi: floa
     s = s / peak
     span = hi - lo
     up_t, up_s = t[: k + 1], s[: k + 1]
+    low = float(np.min(up_s))
+    if 0.0 < low < 0.5:  # the onset found a little late (real faces): the rise is from the lowest point before the peak
+        up_s = (up_s - low) / (1.0 - low)
     onset = None
     if up_s.size >= 2 and up_s[0] < lo:
         # the last time the trace was below lo before the peak, then the first time above hi after it
