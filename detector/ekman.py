@@ -261,9 +261,16 @@ def mask_text(e: Any, arrow: str = "\u2192") -> str | None:
 
 
 def overlay_tags(e: Any) -> str:
-    """What the live overlay adds after an event's emotion: ``  Duchenne`` / ``  social``, ``  masked: fear -> smile``."""
-    tags = [t for t in (smile_label(e), mask_text(e, "->")) if t]
+    """What the live overlay's event log adds after an event: ``  Duchenne`` / ``  social``, ``  masks fear``."""
+    m = e.get("masks") if isinstance(e, dict) else getattr(e, "masks", None)
+    tags = [t for t in (smile_label(e), f"masks {m['emotion']}" if m else None) if t]
     return "".join(f"  {t}" for t in tags)
+
+
+def banner_text(e: Any) -> str | None:
+    """The live banner of a masking event: ``masked: fear -> smile  Duchenne`` (None for other events)."""
+    t = mask_text(e, "->")
+    return None if t is None else t + "".join(f"  {x}" for x in (smile_label(e),) if x)
 
 
 # --------------------------------------------------------------------------- streaming

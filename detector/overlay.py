@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from detector.ekman import overlay_tags
+from detector.ekman import banner_text, overlay_tags
 from detector.events import Event
 from detector.facs import EMOTIONS, REGIONS
 from detector.landmarks import FaceObservation
@@ -352,7 +352,7 @@ class BannerAnnotator:
         scale, thick = 0.62 * u, max(1, int(round(1.5 * u)))
         y = int(26 * u)
         for e, age in banners[-2:][::-1]:
-            s = f"{e.kind.upper()}  {_event_text(e)}"
+            s = banner_text(e) or f"{e.kind.upper()}  {_event_text(e)}"
             (tw, th), _ = cv2.getTextSize(s, FONT, scale, thick)
             x = max(2, (W - tw) // 2)
             col = EMOTION_COLORS.get(e.emotion, ACCENT)

@@ -259,7 +259,8 @@ def test_analyzer_events_carry_the_labels_and_a_mask_link():
     assert ekman.masked_by([e1, e2]) == {(0, 30): e2}
     assert ekman.mask_links([e1, e2]) == ({1: 0}, {0: 1})
     assert ekman.mask_text(e2) == "masked: fear \u2192 smile"
-    assert "masked: fear -> smile" in ekman.overlay_tags(e2)
+    assert ekman.banner_text(e2) == "masked: fear -> smile  social" and ekman.banner_text(e1) is None  # no AU6
+    assert "masks fear" in ekman.overlay_tags(e2)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -292,8 +293,10 @@ def test_overlay_text_names_duchenne_social_and_masking():
     assert "Duchenne" in _event_text(_event(duchenne=True))
     assert "social" in _event_text(_event(duchenne=False))
     assert "Duchenne" not in _event_text(_event()) and "social" not in _event_text(_event())
-    assert "masked: anger -> smile" in _event_text(_event(masks={"emotion": "anger", "kind": "micro", "onset": 0.5,
-                                                                  "onset_frame": 15, "offset": 0.8}))
+    masking = _event(duchenne=True, masks={"emotion": "anger", "kind": "micro", "onset": 0.5, "onset_frame": 15,
+                                           "offset": 0.8})
+    assert "masks anger" in _event_text(masking)
+    assert ekman.banner_text(masking) == "masked: anger -> smile  Duchenne"
 
 
 def test_report_cards_link_masked_and_masking_events():
