@@ -358,3 +358,32 @@ def load_config_default():
     from detector.config import load_config
 
     return load_config()
+
+
+def test_synthetic_cases_have_the_truth_they_claim():
+    """The cases of benchmarks/synth_ekman.py: social smiles are AU12 alone, masked pairs are close, controls far,
+    one-sided events have a weak other side, subtle events are one region and weak."""
+    from benchmarks import synth, synth_ekman
+
+    face = synth.load_face("man_video")
+    plan = {r["kind"]: r for r in synth_ekman.ekman_plan("tune", 0)}
+    truth = {k: synth_ekman.build_ekman_clip(face, r, 30.0).truth for k, r in plan.items()}
+    for r in truth["smile"]:
+        has6 = any(a.startswith("AU06") for a in r["action_units"])
+        assert has6 == r["variant"].startswith("ek_duchenne") and any(a.startswith("AU12") for a in r["action_units"])
+        assert r["band"] == ("medium" if "medium" in r["variant"] else "strong")
+    rows = truth["mask"]
+    for a, b in zip(rows[::2], rows[1::2]):
+        assert (a["variant"][:-2], a["kind"], b["kind"], b["emotion"]) == (b["variant"][:-2], "micro", "macro", "happiness")
+        gap = b["onset"] - a["offset"]
+        assert (0.1 < gap < 0.6) if a["variant"] == "ek_mask_a" else gap > 1.9
+        assert a["emotion"] in synth_ekman.MASK_EMOTIONS
+    for r in truth["timing"]:
+        if r["variant"] == "ek_onesided":
+            side = {a[-1]: v for a, v in r["action_units"].items() if a[-2] == "_"}
+            assert side and r["kind"] == "macro"
+            by = {s: sum(v for a, v in r["action_units"].items() if a.endswith("_" + s)) for s in "LR"}
+            assert min(by.values()) <= 0.2 * max(by.values())
+    for r in truth["subtle"]:
+        if r["variant"] == "ek_subtle":
+            assert r["region"] in ("upper", "lower") and r["band"] == "weak"
