@@ -641,6 +641,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="synthetic sets to score: the suite, and/or the real-like band (micro-expressions shaped "
                          "like real ones: residual level, partial blinks, one-sided, head movement; eye closures "
                          "and downward gaze as distractors); default: suite")
+    ap.add_argument("--ekman", action="store_true",
+                    help="also score Ekman's labels (subtle, symmetry, timing, Duchenne, masking) on the clips of "
+                         "benchmarks/synth_ekman.py (rendered with one process), and with --real their firing rates")
     ap.add_argument("--no-suite", action="store_true", help="skip the synthetic sets")
     ap.add_argument("--json", type=Path, default=None, help="write every figure to this JSON file")
     args = ap.parse_args(argv)
@@ -656,6 +659,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report[band][f"{fps:g}"] = r
             print(format_suite(r, args.split, band))
             print(format_confusion(r["emotion"]))
+    if args.ekman:  # detector/stages/ekman.py's labels; the cases and scores live in benchmarks/synth_ekman.py
+        from benchmarks import synth_ekman
+
+        report["ekman"] = synth_ekman.suite_and_rates(args.split, args.fps, args.seed, args.work, config, args.fresh,
+                                                     args.real, args.talking)
     if args.real:
         from benchmarks.fetch_talking_clips import CLIPS as TALKING_CLIPS
         from benchmarks.fetch_talking_clips import HELD_OUT, present

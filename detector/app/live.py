@@ -157,7 +157,7 @@ class LiveState:
 
     def add_event(self, e: Event, t: float) -> None:
         self.log.append(e)
-        if e.kind == "micro":
+        if e.kind == "micro" or e.masks:  # a macro that masks a micro gets a banner too ("masked: fear -> smile")
             self._banners.append((e, t))
 
     def banners(self) -> list[tuple[Event, float]]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from detector.core.events import Event
 from detector.core.facs import EMOTIONS, REGIONS
+from detector.stages.ekman import banner_text, overlay_tags
 from detector.stages.landmarks import FaceObservation
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -329,7 +330,7 @@ class ActivationTimelineAnnotator:
 
 
 def _event_text(e: Event) -> str:
-    return f"{e.emotion} {100 * e.confidence:.0f}%  {e.duration_ms:.0f} ms"
+    return f"{e.emotion} {100 * e.confidence:.0f}%  {e.duration_ms:.0f} ms{overlay_tags(e)}"
 
 
 class BannerAnnotator:
@@ -351,7 +352,7 @@ class BannerAnnotator:
         scale, thick = 0.62 * u, max(1, int(round(1.5 * u)))
         y = int(26 * u)
         for e, age in banners[-2:][::-1]:
-            s = f"{e.kind.upper()}  {_event_text(e)}"
+            s = banner_text(e) or f"{e.kind.upper()}  {_event_text(e)}"
             (tw, th), _ = cv2.getTextSize(s, FONT, scale, thick)
             x = max(2, (W - tw) // 2)
             col = EMOTION_COLORS.get(e.emotion, ACCENT)

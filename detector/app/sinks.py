@@ -24,6 +24,7 @@ import numpy as np
 
 from detector.core.events import Event
 from detector.core.facs import AU_NAMES, EMOTIONS, REGIONS
+from detector.stages.ekman import label_counts, summary_line
 
 try:
     import fcntl
@@ -383,6 +384,7 @@ class Summary:
     frames_with_face: int = 0
     faces: set[int] = field(default_factory=set)
     events: Counter = field(default_factory=Counter)  # (kind, emotion) -> count
+    labels: Counter = field(default_factory=Counter)  # Ekman's labels: masked, subtle, Duchenne, ... -> count
     seconds: float = 0.0  # wall-clock processing time
     duration: float = 0.0  # media time covered, seconds
     interrupted: bool = False
@@ -398,6 +400,7 @@ class Summary:
 
     def add_event(self, e: Event) -> None:
         self.events[(e.kind, e.emotion)] += 1
+        self.labels.update(label_counts(e))
 
     @property
     def fps(self) -> float:
@@ -421,6 +424,7 @@ class Summary:
             for k in kinds:
                 row = [self.events[(k, e)] for e in emos]
                 w("  " + k.ljust(8) + "".join(str(v).rjust(10) for v in row) + str(sum(row)).rjust(8) + "\n")
+        w(summary_line(self.labels))
         if self.interrupted:
             w("(interrupted: results cover the frames processed so far)\n")
         return out.getvalue()

@@ -38,6 +38,14 @@ class Event:
     intensity: float = 0.0  # peak activation, in noise standard deviations
     head_motion: bool = False  # the head moved faster than [segmenter] head_rot_speed_dps/head_trans_speed
     #                            during the event (such events are kept only with head_motion = "flag")
+    # Ekman's labels (rules: detector.stages.ekman; README "Event fields"); older files read with these defaults
+    subtle: bool = False  # one region only, low intensity against the person's own range
+    symmetry: float | None = None  # -1 (right side only) .. 0 (symmetric) .. 1 (left only); None: not measurable
+    onset_speed: float | None = None  # 1/s of the event's peak, rise from 20 % to 80 %; None: not measurable
+    offset_speed: float | None = None  # 1/s of the event's peak, fall from 80 % to 20 %; None: not measurable
+    timing: str = "unclear"  # "felt" | "deliberate" | "unclear"
+    duchenne: bool | None = None  # happiness: AU6 beside AU12 at the apex; None: not happiness or AU6 unmeasurable
+    masks: dict | None = None  # the earlier micro of another emotion this macro masks (emotion, kind, onset, onset_frame, offset)
 
     @property
     def duration_ms(self) -> float:
@@ -53,6 +61,8 @@ class Event:
         d["intensity"] = round(d["intensity"], 4)
         d["scores"] = {k: round(v, 4) for k, v in d["scores"].items()}
         d["action_units"] = {k: round(v, 4) for k, v in d["action_units"].items()}
+        for k in ("symmetry", "onset_speed", "offset_speed"):
+            d[k] = None if d[k] is None else round(d[k], 4)
         return d
 
     def to_json(self) -> str:

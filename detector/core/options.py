@@ -2,7 +2,7 @@
 unit, type and allowed range (:func:`meta`).
 
 The TOML sections (``configs/default.toml``, read by :mod:`detector.run.config`) are
-:class:`LandmarkerOptions`, :class:`EventOptions` and :class:`ClassifierOptions` here, and the
+:class:`LandmarkerOptions`, :class:`EventOptions`, :class:`ClassifierOptions` and :class:`EkmanOptions` here, and the
 segmenter's own ``SegmenterConfig`` (:mod:`detector.stages.segmenter.config`, which checks its
 ranges itself); ``tests/test_options.py`` asserts that the file's values equal these defaults.  The
 other dataclasses are fixed settings of one stage or view, kept here beside the rest so that no
@@ -85,6 +85,33 @@ class ClassifierOptions:
     model: str = opt("")  # path of an ONNX emotion model; "" = bundled models/emotion.onnx
     #: "cpu" or "gpu" (onnxruntime CUDA provider, falls back to CPU with a message)
     device: str = opt("cpu", choices=("cpu", "gpu"))
+
+
+@dataclass(frozen=True)
+class EkmanOptions:
+    """The ``[ekman]`` section: the rules of the Ekman labels (:mod:`detector.stages.ekman`)."""
+
+    mask_window_s: float = opt(1.0, "s", lo=0)  # a macro of another emotion starting this soon after a micro's offset masks it
+    subtle_frac: float = opt(0.6, "fraction", lo=0, hi=1)  # subtle: one region, intensity below this of the person's reference
+    subtle_ref_z: float = opt(12.0, "noise units", lo=0)  # the reference before the person has shown subtle_history events
+    subtle_history: int = opt(3, "count", lo=0)  # earlier expression events needed to use the person's own median intensity
+    symmetry_min: float = opt(0.02, "AU units", lo=0)  # bilateral movement below this: symmetry not measurable (null)
+    symmetry_felt: float = opt(0.25, "0..1", lo=0, hi=1)  # |symmetry| up to this counts as symmetric for "felt"
+    symmetry_deliberate: float = opt(0.3, "0..1", lo=0, hi=1)  # |symmetry| above this makes a (non-contempt) event "deliberate"
+    onset_smooth: float = opt(3.5, "1/s", lo=0)  # onset speed at or below this is smooth (a raised-cosine rise of >= 0.42 s)
+    onset_abrupt: float = opt(8.0, "1/s", lo=0)  # onset speed at or above this is abrupt (a rise of <= 0.18 s)
+    offset_abrupt: float = opt(10.0, "1/s", lo=0)  # offset speed at or above this stops too suddenly
+    felt_min_s: float = opt(0.5, "s", lo=0)  # felt expressions last at least this (Ekman & Friesen 1982: 2/3 s)
+    felt_max_s: float = opt(4.0, "s", lo=0)  # ... and at most this
+    duchenne_au6_min: float = opt(0.04, "AU units", lo=0)  # AU6 at the apex at least this
+    duchenne_ratio: float = opt(0.62, "ratio", lo=0, hi=10)  # ... and at least this fraction of AU12
+    eyes_closed_au45: float = opt(0.5, "AU units", lo=0)  # AU45 at the apex from which AU6 is not measurable (duchenne null)
+
+    def __post_init__(self) -> None:
+        for a, b in (("symmetry_felt", "symmetry_deliberate"), ("onset_smooth", "onset_abrupt"),
+                     ("felt_min_s", "felt_max_s")):
+            if getattr(self, a) > getattr(self, b):
+                raise ValueError(f"ekman config: {a} must be <= {b}")
 
 
 # --------------------------------------------------------------------------- fixed settings

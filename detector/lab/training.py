@@ -130,6 +130,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from detector.core import facs  # noqa: E402
+from detector.stages.ekman import side_difference  # noqa: E402
 
 #: Version of the recipe (bump when the data recipe or graph changes).
 MODEL_VERSION = "1"
@@ -573,7 +574,7 @@ def features(x: np.ndarray) -> np.ndarray:
     n = np.sqrt(np.sum(xk * xk, axis=1, keepdims=True))
     d = np.maximum(n, EPS)
     u = xk / d
-    asym = np.abs(xk[:, PAIR_L] - xk[:, PAIR_R]) / d
+    asym = np.abs(side_difference(xk, PAIR_L, PAIR_R)) / d  # the one-sidedness measure of detector.stages.ekman.symmetry
     s = np.clip(np.log(n + EPS), LOGN_MIN, LOGN_MAX)
     return np.concatenate([u, asym, s], axis=1)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.core.options import ClassifierOptions, EventOptions, LandmarkerOptions, problem
+from detector.core.options import ClassifierOptions, EkmanOptions, EventOptions, LandmarkerOptions, problem
 from detector.core.resources import resource_path
 from detector.stages.segmenter import SegmenterConfig
 
@@ -32,6 +32,7 @@ class Config:
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     events: EventOptions = field(default_factory=EventOptions)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
+    ekman: EkmanOptions = field(default_factory=EkmanOptions)  # subtle, timing, Duchenne, masking (detector/stages/ekman.py)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {f.name: dataclasses.asdict(getattr(self, f.name)) for f in dataclasses.fields(self)}

@@ -23,6 +23,7 @@ from detector.core.options import OUTPUT
 from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
 from detector.stages.classifier import EmotionClassifier
+from detector.stages.ekman import EkmanTracker, keep_seconds
 from detector.stages.features import (
     BLINK_CHANNELS,
     CHANNEL_REGIONS,
@@ -58,6 +59,7 @@ def new_segmenter(config: Config) -> Segmenter:
 class _Track:
     extractor: FeatureExtractor
     segmenter: Segmenter
+    ekman: EkmanTracker | None = None  # channel history and past events for detector.stages.ekman's labels
 
 
 class Analyzer:
@@ -95,7 +97,8 @@ class Analyzer:
     def _track(self, tid: int) -> _Track:
         tr = self._tracks.get(tid)
         if tr is None:
-            tr = _Track(FeatureExtractor(), new_segmenter(self.config))
+            tr = _Track(FeatureExtractor(), new_segmenter(self.config),
+                        EkmanTracker(self.config.ekman, keep_seconds(self.config.segmenter)))
             self._tracks[tid] = tr
         return tr
 
@@ -116,6 +119,7 @@ class Analyzer:
             # event itself when the time step exceeds its gap_s (seconds).
             f = tr.extractor(face) if features is None else features[i]
             feats[face.track_id] = f
+            tr.ekman.push(index, timestamp, f.channels)
             events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index))
         return FrameResult(index, timestamp, faces, feats, events)
 
@@ -154,6 +158,8 @@ class Analyzer:
             delta = estimate_au_deltas(s.apex_values - s.baseline)
             probs = self.classifier.predict(delta)
             k = int(np.argmax(probs))
+            tr = self._tracks.get(tid)
+            extra = tr.ekman.describe(s, EMOTIONS[k], delta) if tr is not None and tr.ekman is not None else {}
             out.append(
                 Event(
                     face=tid,
@@ -171,6 +177,7 @@ class Analyzer:
                     action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= OUTPUT.au_min},
                     intensity=float(s.intensity),
                     head_motion=bool(s.head_motion),
+                    **extra,
                 )
             )
         return out

@@ -11,6 +11,7 @@ from detector.app.report.settings import EMOTION_COLORS, ReportSettings
 from detector.app.report.timeline import span_color
 from detector.core.events import KINDS, Event
 from detector.core.facs import AU_DESCRIPTIONS, EMOTIONS
+from detector.stages.ekman import card_labels, label_counts, mask_links
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Card:
     thumbs: Thumbnails | None
     aus: list[AuBar]
     scores: list[ScoreBar]
+    labels: tuple[str, ...] = ()  # Ekman's labels (detector.stages.ekman.card_labels)
+    masks: int | None = None  # index of the card of the earlier event this one masks
+    masked_by: int | None = None  # index of the card of the later event that masks this one
 
 
 def au_bars(action_units: dict[str, float], minimum: float) -> list[AuBar]:
@@ -62,8 +66,9 @@ def anchor_of(index: int) -> str:
 
 
 def build_cards(events: list[Event], thumbs: dict[int, Thumbnails], settings: ReportSettings) -> list[Card]:
+    fwd, back = mask_links(events)
     return [Card(i, anchor_of(i), e, span_color(e), thumbs.get(i), au_bars(e.action_units, settings.au_min),
-                 score_bars(e.scores)) for i, e in enumerate(events)]
+                 score_bars(e.scores), tuple(card_labels(e)), fwd.get(i), back.get(i)) for i, e in enumerate(events)]
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class SummaryTable:
     fps: float
     processing_fps: float | None
     thumbs_shown: int
+    labels: dict[str, int] | None = None  # Ekman's labels -> count (masked, subtle, Duchenne, ...)
 
 
 def summary_table(data: ReportData, thumbs_shown: int) -> SummaryTable:
@@ -86,5 +92,9 @@ def summary_table(data: ReportData, thumbs_shown: int) -> SummaryTable:
     kinds = [k for k in KINDS if any(counts[(k, em)] for em in EMOTIONS)]
     emotions = [em for em in EMOTIONS if any(counts[(k, em)] for k in kinds)]
     rows = [(k, [counts[(k, em)] for em in emotions], sum(counts[(k, em)] for em in emotions)) for k in kinds]
+    labels: Counter = Counter()
+    for e in data.events:
+        labels.update(label_counts(e))
     return SummaryTable(emotions, rows, len(data.events), data.video.frames, data.frames_with_face,
-                        data.video.duration, data.video.fps, data.processing_fps, thumbs_shown)
+                        data.video.duration, data.video.fps, data.processing_fps, thumbs_shown,
+                        {k: v for k, v in labels.items() if v})
