@@ -315,7 +315,7 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
             if sc.held_rise == -1:
                 hold_rise(sc, st, cfg, c)
             if sc.settled == 2:
-                if sc.held_rise >= 0 and not held_is_long(sc, st.held, cfg):
+                if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
                     return _end_settled(sc, st, cfg, info, c, tc, out, nout)
                 sc.held_long = 1
             sc.settled = 0

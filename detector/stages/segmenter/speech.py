@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from detector.stages.segmenter.locate import finalize
-from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
+from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_ONSET
 
 
 @njit(cache=True, inline="always")
@@ -91,12 +91,12 @@ def hold_rise(sc, st, cfg, c):
 
 
 @njit(cache=True, inline="always")
-def held_is_long(sc, held, cfg):
-    """The active state's held rise lasts micro_max_s or longer (a slow expression's rise)."""
+def held_is_long(sc, held, ring, cfg):
+    """The active state's held rise took micro_max_s or longer from its onset until the face came to
+    rest (a slow expression's rise; its offset, where a small fall ended, may be earlier)."""
     if sc.held_rise < 0:
         return False
-    row = held.rows[sc.held_rise]
-    return row[ROW_OFFSET] - row[ROW_ONSET] >= cfg.micro_max_s
+    return ring.t[sc.held_from % sc.ring_size] - held.rows[sc.held_rise][ROW_ONSET] >= cfg.micro_max_s
 
 
 @njit(cache=True, inline="always")
