@@ -881,6 +881,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="print the per-AU noise derived from this file as JSON and exit")
     ap.add_argument("--n-per-class", type=int, default=Recipe.n_per_class, help="synthetic samples per class")
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--au-neutral-norm", type=float, nargs=2, default=Recipe.au_neutral_norm, metavar=("LO", "HI"),
+                    help="estimator-output rows: delta norm below LO is labelled neutral, above HI the row's emotion")
+    ap.add_argument("--snr-neutral", type=float, nargs=2, default=Recipe.snr_neutral, metavar=("LO", "HI"),
+                    help="synthetic samples: SNR below LO is neutral, above HI the emotion")
     ap.add_argument("--no-json", action="store_true", help="do not write <out>.json beside the model")
     args = ap.parse_args(argv)
     if args.noise <= 0 or not np.isfinite(args.noise):
@@ -911,7 +915,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {DEFAULT_AU_DATASET} not found; training on synthetic prototypes only", file=sys.stderr)
         data, info = build(
             args.seed,
-            Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise),
+            Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise,
+                   au_neutral_norm=tuple(args.au_neutral_norm), snr_neutral=tuple(args.snr_neutral)),
             TrainConfig(epochs=args.epochs),
             dataset=args.dataset,
             replace=args.replace,
