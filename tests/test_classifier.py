@@ -230,7 +230,7 @@ def test_user_csv_dataset_trains_a_model(tmp_path):
     # added to the synthetic data (default mode): accepted and recorded
     out2 = tmp_path / "mixed.onnx"
     assert training.main(["--dataset", str(ds), "--out", str(out2), "--n-per-class", "40", "--epochs", "2",
-                          "--no-au-dataset"]) == 0
+                          "--no-au-dataset", "--no-suite-dataset"]) == 0
     meta2 = json.loads(out2.with_suffix(".json").read_text())
     assert meta2["synthetic"] is True and meta2["train"]["samples"] == 8 * 40 + 90
 

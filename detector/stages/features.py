@@ -490,7 +490,17 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
         # no clean cue either (AU23 narrows it; measured worse for the
         # classifier), so AU14 reads mouthDimple alone: one-sided, and it moves
         # with a one-sided AU12+14 warp (benchmarks/build_au_dataset.py).
-        spec[f"AU14_{s}"] = (T(f"mouthDimple{S}", 1.0, 0.5),)
+        # Issue 17: mouthDimple hardly moves on a micro contempt warp (per-AU table in
+        # benchmarks/RESULTS.md: AU14 read 0.008 at 0.5-2 % IOD), while the one corner's lift
+        # against the other corner does (tune faces: 7-12 noise units).  So AU14 also reads the
+        # corner lift beyond the other side's: 0 on a symmetric smile, and, as a delta from the
+        # person's own neutral, free of their resting asymmetry.
+        one_sided = T(f"geo_corner_up_{s}", 0.4, 0.04)
+        spec[f"AU14_{s}"] = (
+            T(f"mouthDimple{S}", 0.6, 0.5),
+            one_sided,
+            _corr(f"geo_corner_up_{'R' if s == 'L' else 'L'}", 1.0, one_sided),
+        )
         spec[f"AU15_{s}"] = (T(f"mouthFrown{S}", 0.5, 0.5), T(f"geo_corner_up_{s}", 0.5, -0.05))
         stretch_out = (T("geo_corner_out_L", 0.2, 0.06), T("geo_corner_out_R", 0.2, 0.06))
         spec[f"AU20_{s}"] = (
