@@ -39,9 +39,10 @@ Absolute vs. delta AU estimates
 -------------------------------
 Every AU is a fixed linear map of the channels, ``W @ x`` (:data:`AU_TABLE`),
 plus a few corrections that read only a channel's rise (``AUTerm.positive``:
-a smile's corner lift is removed from the nose, lip and stretch cues, a corner
-depressor is not added to them), so it is exact on differences and has no dead
-zone near neutral:
+a smile's corner lift is removed from the upper-lip, lip-stretch and chin
+cues, a corner depressor is not added to them; the nose-wing cue keeps its
+linear correction, which scored better on the tune faces), so it is exact on
+differences and has no dead zone near neutral:
 
 * :func:`estimate_au_deltas` ``(apex - baseline)`` -> signed AU changes in
   -1..1.  This is the classifier path: the person's own neutral is the
@@ -460,7 +461,7 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
         spec[f"AU09_{s}"] = (
             T(f"noseSneer{S}", 0.3, 0.3),
             wing,
-            _corr(f"geo_corner_up_{s}", 0.45, wing, positive=True),  # a smile lifts the nose wings too
+            _corr(f"geo_corner_up_{s}", 0.45, wing),  # a smile lifts the nose wings too
         )
         upper = T(f"mouthUpperUp{S}", 0.4, 0.6)
         nose_lip = T(f"geo_nose_lip_{s}", 0.6, -0.04)
