@@ -94,6 +94,17 @@ added ``--au-copies`` (24) times with mirror / strength / noise jitter
 faces with ``python benchmarks/build_au_dataset.py --evaluate MODEL
 benchmarks/data/au_test.csv``.
 
+Pipeline events (issue 17)
+--------------------------
+The IMAGE-mode rows above are single frames against a 4-frame neutral; the
+pipeline's events are smaller and smoother (segmenter baseline, smoothed apex).
+``benchmarks/data/au_suite_tune.csv`` holds ``estimate_au_deltas`` of the
+pipeline's own events on the TUNE split of the synthetic suite and its
+real-like band (``benchmarks/suite_au_dataset.py``), labelled with the matched
+truth emotion; each row is added ``--suite-copies`` (64) times with the same
+jitter, labels kept (``--suite-dataset CSV``, ``--no-suite-dataset``).
+Estimator rows of ``SKIPPED_VARIANTS`` (lip press) are left out.
+
 User datasets
 -------------
 ``--dataset CSV`` adds labelled rows to the synthetic set (``--replace``:
