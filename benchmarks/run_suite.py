@@ -424,7 +424,8 @@ def real_clip_report(path: Path, work: Path, config: Config, fresh: bool = False
     dur = float(tr.times[-1] - tr.times[0]) + float(np.median(np.diff(tr.times))) if len(tr.times) > 1 else 0.0
     expr = [e for e in ev if e.kind not in EYE_KINDS]
     rows = [{"onset": round(e.onset, 3), "duration_ms": round(e.duration_ms), "kind": e.kind, "region": e.region,
-             "emotion": e.emotion, "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config),
+             "emotion": e.emotion, "confidence": round(e.confidence, 2), "speech": bool(getattr(e, "speech", False)),
+             "intensity": round(e.intensity, 1), "top_channels": top_channels(tr, e, config),
              "reviewed": reviewed_action(review, e.onset, e.offset) if e.kind not in EYE_KINDS else None}
             for e in ev]
     fa = sum(1 for r in rows if r["kind"] not in EYE_KINDS and r["reviewed"] is None)
@@ -685,7 +686,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for e in rr["list"]:
                 verdict = "blink" if e["kind"] == "blink" else (e["reviewed"] or "FALSE ALARM")
                 print(f"    {e['onset']:7.3f} s {e['duration_ms']:5d} ms {e['kind']:5s} {e['region']:5s} "
-                      f"{e['emotion']:9s} z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}  [{verdict}]")
+                      f"{e['emotion']:9s} {e.get('confidence', 0):.2f}{' talk' if e.get('speech') else '     '} "
+                      f"z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}  [{verdict}]")
         for key, label, rows in (
             ("real_total", "real clips", report["real"]),
             ("real_held_out", "held-out clips (not looked at while tuning)",

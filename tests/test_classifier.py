@@ -230,7 +230,7 @@ def test_user_csv_dataset_trains_a_model(tmp_path):
     # added to the synthetic data (default mode): accepted and recorded
     out2 = tmp_path / "mixed.onnx"
     assert training.main(["--dataset", str(ds), "--out", str(out2), "--n-per-class", "40", "--epochs", "2",
-                          "--no-au-dataset"]) == 0
+                          "--no-au-dataset", "--no-suite-dataset"]) == 0
     meta2 = json.loads(out2.with_suffix(".json").read_text())
     assert meta2["synthetic"] is True and meta2["train"]["samples"] == 8 * 40 + 90
 
@@ -286,3 +286,33 @@ def test_real_face_warps_rank_their_emotion_first(clf):
     assert np.mean(pred[emo] == y[emo]) >= 0.7
     noise = np.array([v == "noise" for v in variant])
     assert noise.sum() >= 10 and np.mean(pred[noise] == 0) >= 0.6
+
+
+# --------------------------------------------------------------------------- speech-aware labels (issue 17)
+
+
+def test_upper_face_delta_drops_mouth_and_jaw_only():
+    from detector.stages.classifier import ARTICULATION_AUS, upper_face_delta
+
+    x = np.ones(len(facs.AU_NAMES), dtype=np.float32)
+    y = upper_face_delta(x)
+    assert x.sum() == len(facs.AU_NAMES)  # a copy
+    for n, v in zip(facs.AU_NAMES, y):
+        assert v == (0.0 if n.split("_")[0] in ARTICULATION_AUS else 1.0), n
+    assert upper_face_delta(x[None]).shape == (1, len(facs.AU_NAMES))
+
+
+def test_speaking_label_keeps_clear_upper_face_emotion_else_low_neutral(clf):
+    from detector.stages.classifier import speaking_label, upper_face_delta
+
+    # surprise while talking: the brows and lids carry it
+    p = clf.predict(upper_face_delta(au_vector(("AU01", "AU02", "AU05", "AU26"), 0.3)))
+    k, conf = speaking_label(p, 0.5, 0.3)
+    assert facs.EMOTIONS[k] == "surprise" and conf >= 0.5
+    # a smile-shaped mouth while talking: articulation, so neutral with low confidence
+    p = clf.predict(upper_face_delta(au_vector(("AU12", "AU25"), 0.3)))
+    k, conf = speaking_label(p, 0.5, 0.3)
+    assert facs.EMOTIONS[k] == "neutral" and conf <= 0.3
+    # an unsure upper-face emotion is reported as neutral too
+    k, conf = speaking_label(np.array([0.2, 0.4, 0, 0, 0, 0, 0.4, 0]), 0.5, 0.3)
+    assert (k, conf) == (0, 0.2)

@@ -108,6 +108,8 @@ def test_au_table_covers_every_au_with_existing_channels():
                 for t in terms
                 if (t.channel.endswith(other) or t.channel.endswith(other_geo))
                 and not t.channel.startswith("geo_corner_out")
+                # AU14's one-sidedness cue: its corner's lift beyond the other corner's
+                and not (au.startswith("AU14") and t.corrects == f"geo_corner_up{side}")
             ]
             assert not foreign, (au, foreign)
 
@@ -243,10 +245,12 @@ def test_one_sided_lip_corner_raise_moves_au12_of_that_side_only(neutral_face):
     assert au[_au("AU12_L")] > 0.03
     assert au[_au("AU15_L")] < 0
     assert abs(au[_au("AU12_R")]) < 1e-4
-    right = [i for i, n in enumerate(AU_NAMES) if n.endswith("_R")]
-    # AU14/AU20 read the mouth width (both corners), which moves a hair because
-    # the face is slightly rolled; everything else on the right stays put.
+    right = [i for i, n in enumerate(AU_NAMES) if n.endswith("_R") and n != "AU14_R"]
+    # AU20 reads the mouth width (both corners), which moves a hair because
+    # the face is slightly rolled; everything else on the right stays put, but
+    # AU14 (one-sidedness: a corner's lift beyond the other's) goes the other way.
     np.testing.assert_allclose(au[right], 0.0, atol=0.01)
+    assert au[_au("AU14_L")] > 0.1 and au[_au("AU14_R")] < 0
     assert au[_au("AU12_L")] > 5 * np.abs(au[right]).max()
 
 

@@ -46,6 +46,7 @@ class Event:
     timing: str = "unclear"  # "felt" | "deliberate" | "unclear"
     duchenne: bool | None = None  # happiness: AU6 beside AU12 at the apex; None: not happiness or AU6 unmeasurable
     masks: dict | None = None  # the earlier micro of another emotion this macro masks (emotion, kind, onset, onset_frame, offset)
+    speech: bool = False  # the person was talking: mouth and jaw were left out of the emotion (upper face only)
 
     @property
     def duration_ms(self) -> float:

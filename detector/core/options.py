@@ -85,6 +85,13 @@ class ClassifierOptions:
     model: str = opt("")  # path of an ONNX emotion model; "" = bundled models/emotion.onnx
     #: "cpu" or "gpu" (onnxruntime CUDA provider, falls back to CPU with a message)
     device: str = opt("cpu", choices=("cpu", "gpu"))
+    #: while the person talks (the segmenter's speech mode), mouth and jaw AUs are articulation:
+    #: the emotion comes from the upper face alone
+    speech_aware: bool = opt(True)
+    #: talking: an upper-face emotion below this probability is reported as neutral
+    speech_min_confidence: float = opt(0.5, "probability", lo=0, hi=1)
+    #: talking and no clear upper-face emotion: the neutral label's confidence is at most this
+    speech_neutral_confidence: float = opt(0.3, "probability", lo=0, hi=1)
 
 
 @dataclass(frozen=True)

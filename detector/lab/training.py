@@ -62,7 +62,7 @@ contempt one-sided 12+14):
   at SNR <= 1);
 * neutral: noise only (sigma x 0.1..2, some near-zero vectors), small random
   AU activity (|N(0, 2 sigma)| on ~1 random AU), and non-emotional actions
-  (lips part AU25, chin raiser AU17, lip pressor AU24, blinks).
+  (lips part AU25, chin raiser AU17, blinks; not the lip pressor AU24, see ``SKIPPED_VARIANTS``).
 
 Nominal noise per AU = sqrt(measured^2 + floor^2):
 
@@ -93,6 +93,17 @@ added ``--au-copies`` (24) times with mirror / strength / noise jitter
 ``--no-au-dataset`` trains on the prototypes alone.  Score a model on the test
 faces with ``python benchmarks/build_au_dataset.py --evaluate MODEL
 benchmarks/data/au_test.csv``.
+
+Pipeline events (issue 17)
+--------------------------
+The IMAGE-mode rows above are single frames against a 4-frame neutral; the
+pipeline's events are smaller and smoother (segmenter baseline, smoothed apex).
+``benchmarks/data/au_suite_tune.csv`` holds ``estimate_au_deltas`` of the
+pipeline's own events on the TUNE split of the synthetic suite and its
+real-like band (``benchmarks/suite_au_dataset.py``), labelled with the matched
+truth emotion; each row is added ``--suite-copies`` (64) times with the same
+jitter, labels kept (``--suite-dataset CSV``, ``--no-suite-dataset``).
+Estimator rows of ``SKIPPED_VARIANTS`` (lip press) are left out.
 
 User datasets
 -------------
@@ -133,7 +144,7 @@ from detector.core import facs  # noqa: E402
 from detector.stages.ekman import side_difference  # noqa: E402
 
 #: Version of the recipe (bump when the data recipe or graph changes).
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 INPUT_NAME = "au_delta"
 OUTPUT_NAME = "probabilities"
 OPSET = 17
@@ -182,9 +193,13 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 NEUTRAL_ACTIONS: tuple[tuple[str, float, float], ...] = (
     ("AU25", 0.3, 0.4),  # (AU, probability, max intensity)
     ("AU17", 0.2, 0.2),
-    ("AU24", 0.2, 0.2),
     ("AU45", 0.2, 1.0),
 )
+#: Estimator-output rows of these ``variant``\ s are not used for training.  ``action_AU24``: a
+#: lip press reads as AU23 + AU24 on warped faces, the same as anger's lip tightener (per-AU table,
+#: benchmarks/RESULTS.md, issue 17), and EMFACS anger itself holds AU24; labelled neutral, these rows
+#: taught the model that anger's lower face is neutral.  (AU24 also left NEUTRAL_ACTIONS then.)
+SKIPPED_VARIANTS: frozenset[str] = frozenset({"action_AU24"})
 
 
 def _base(name: str) -> str:
@@ -462,10 +477,13 @@ def synthetic_dataset(seed: int, recipe: Recipe) -> tuple[np.ndarray, np.ndarray
 #: the default of ``--au-dataset``, relative to the working directory (training runs in a source checkout;
 #: the package itself reads nothing under benchmarks/).
 DEFAULT_AU_DATASET = Path("benchmarks") / "data" / "au_tune.csv"
+#: the pipeline's own events on the tune split of the synthetic suite (benchmarks/suite_au_dataset.py)
+DEFAULT_SUITE_DATASET = Path("benchmarks") / "data" / "au_suite_tune.csv"
 
 
 def augment_estimator_rows(
-    X: np.ndarray, T: np.ndarray, seed: int, recipe: Recipe, copies: int
+    X: np.ndarray, T: np.ndarray, seed: int, recipe: Recipe, copies: int,
+    neutral_norm: tuple[float, float] | None = None, stream: int = 3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``copies`` jittered copies of each measured AU-delta row (deterministic in ``seed``).
 
@@ -474,12 +492,15 @@ def augment_estimator_rows(
     displacements only), plus Gaussian noise at 0.5 x the nominal per-AU noise
     (the rows already hold one real frame's noise).  A copy whose rectified
     norm is noise-sized (``recipe.au_neutral_norm``) gets its label blended
-    towards ``neutral``, as the synthetic samples do by SNR.
+    towards ``neutral``, as the synthetic samples do by SNR (``neutral_norm``
+    overrides ``recipe.au_neutral_norm``; ``(0, 0)`` keeps every label: the
+    pipeline's own events were already found by the segmenter).
     """
-    rng = np.random.default_rng([seed, 3])
+    rng = np.random.default_rng([seed, stream])
     mirror = np.array([_mirror(i) for i in range(N_AU)])
     sigma = _noise_vec(recipe)
-    lo, hi = recipe.au_neutral_norm
+    lo, hi = recipe.au_neutral_norm if neutral_norm is None else neutral_norm
+    hi = max(hi, lo + 1e-9)
     neutral = np.zeros(N_EMO)
     neutral[_EMO["neutral"]] = 1.0
     xs, ts = [], []
@@ -528,8 +549,10 @@ def heldout_sets(seed: int, recipe: Recipe, n: int = 300) -> dict[tuple[str, str
     return out
 
 
-def read_dataset_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def read_dataset_csv(path: str | Path, skip_variants: frozenset[str] = frozenset()) -> tuple[np.ndarray, np.ndarray]:
     """Read a labelled CSV (32 AU-name columns + ``emotion``) -> X (M, 32), one-hot T (M, 8).
+
+    Rows whose optional ``variant`` column is in ``skip_variants`` are left out.
 
     Raises ValueError with a one-line message on a malformed file.
     """
@@ -545,6 +568,8 @@ def read_dataset_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
                 raise ValueError(f"{p}: missing column(s) {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
             xs, ts = [], []
             for line, row in enumerate(reader, start=2):
+                if skip_variants and row.get("variant") in skip_variants:
+                    continue
                 emo = (row["emotion"] or "").strip().lower()
                 if emo not in _EMO:
                     raise ValueError(f"{p}:{line}: unknown emotion {row['emotion']!r} (expected one of {', '.join(facs.EMOTIONS)})")
@@ -756,6 +781,8 @@ def build(
     heldout_n: int = 300,
     au_dataset: str | Path | None = None,
     au_copies: int = 24,
+    suite_dataset: str | Path | None = None,
+    suite_copies: int = 64,
 ) -> tuple[bytes, dict]:
     """Build the model; returns (onnx bytes, metadata dict).  Deterministic.
 
@@ -773,12 +800,20 @@ def build(
     ds_info = None
     au_info = None
     if au_dataset is not None and not replace:
-        Xa, Ta = read_dataset_csv(au_dataset)
+        Xa, Ta = read_dataset_csv(au_dataset, SKIPPED_VARIANTS)
         Xa, Ta = augment_estimator_rows(Xa, Ta, seed, recipe, au_copies)
         parts_x.append(Xa)
         parts_t.append(Ta)
         au_info = {"path": Path(au_dataset).name, "rows": int(len(Xa) // max(au_copies, 1)), "copies": au_copies,
                    "sha256": hashlib.sha256(Path(au_dataset).read_bytes()).hexdigest()}
+    suite_info = None
+    if suite_dataset is not None and not replace:
+        Xs, Ts = read_dataset_csv(suite_dataset)
+        Xs, Ts = augment_estimator_rows(Xs, Ts, seed, recipe, suite_copies, neutral_norm=(0.0, 0.0), stream=4)
+        parts_x.append(Xs)
+        parts_t.append(Ts)
+        suite_info = {"path": Path(suite_dataset).name, "rows": int(len(Xs) // max(suite_copies, 1)),
+                      "copies": suite_copies, "sha256": hashlib.sha256(Path(suite_dataset).read_bytes()).hexdigest()}
     if dataset is not None:
         Xd, Td = read_dataset_csv(dataset)
         parts_x.append(Xd)
@@ -804,6 +839,7 @@ def build(
                   "lr_final": cfg.lr_final, "weight_decay": cfg.weight_decay, "samples": int(len(X))},
         "dataset": ds_info,
         "estimator_dataset": au_info,
+        "suite_dataset": suite_info,
         "synthetic": not replace,
         "train_accuracy": round(train_acc, 4),
     }
@@ -817,7 +853,7 @@ def build(
         "version": MODEL_VERSION,
         "train_accuracy": f"{train_acc:.4f}",
         "noise_sigma": json.dumps([round(float(v), 4) for v in _noise_vec(recipe)]),
-        "training": json.dumps({k: info[k] for k in ("recipe", "train", "dataset", "estimator_dataset", "synthetic")}, sort_keys=True),
+        "training": json.dumps({k: info[k] for k in ("recipe", "train", "dataset", "estimator_dataset", "suite_dataset", "synthetic")}, sort_keys=True),
     }
     if "heldout_accuracy" in info:
         meta["heldout_accuracy"] = json.dumps(info["heldout_accuracy"], sort_keys=True)
@@ -870,6 +906,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="estimator-output CSV from benchmarks/build_au_dataset.py (default: "
                          "benchmarks/data/au_tune.csv under the working directory, when present)")
     ap.add_argument("--no-au-dataset", action="store_true", help="train without the estimator-output CSV")
+    ap.add_argument("--suite-dataset", type=Path, default=None,
+                    help="the pipeline's events on the tune suite, from benchmarks/suite_au_dataset.py (default: "
+                         "benchmarks/data/au_suite_tune.csv under the working directory, when present)")
+    ap.add_argument("--no-suite-dataset", action="store_true", help="train without the suite-event CSV")
+    ap.add_argument("--suite-copies", type=int, default=64, help="jittered copies of each suite-event row")
     ap.add_argument("--au-copies", type=int, default=24, help="jittered copies of each estimator-output row")
     ap.add_argument("--noise", type=float, default=NOISE_FLOOR,
                     help="per-AU noise floor (sigma, 0..1 AU scale), added in quadrature to the measured noise")
@@ -881,6 +922,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="print the per-AU noise derived from this file as JSON and exit")
     ap.add_argument("--n-per-class", type=int, default=Recipe.n_per_class, help="synthetic samples per class")
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--au-neutral-norm", type=float, nargs=2, default=Recipe.au_neutral_norm, metavar=("LO", "HI"),
+                    help="estimator-output rows: delta norm below LO is labelled neutral, above HI the row's emotion")
+    ap.add_argument("--snr-neutral", type=float, nargs=2, default=Recipe.snr_neutral, metavar=("LO", "HI"),
+                    help="synthetic samples: SNR below LO is neutral, above HI the emotion")
     ap.add_argument("--no-json", action="store_true", help="do not write <out>.json beside the model")
     args = ap.parse_args(argv)
     if args.noise <= 0 or not np.isfinite(args.noise):
@@ -909,14 +954,20 @@ def main(argv: list[str] | None = None) -> int:
             au_dataset = args.au_dataset or (DEFAULT_AU_DATASET if DEFAULT_AU_DATASET.is_file() else None)
             if au_dataset is None:
                 print(f"note: {DEFAULT_AU_DATASET} not found; training on synthetic prototypes only", file=sys.stderr)
+        suite_dataset = None
+        if not args.no_suite_dataset:
+            suite_dataset = args.suite_dataset or (DEFAULT_SUITE_DATASET if DEFAULT_SUITE_DATASET.is_file() else None)
         data, info = build(
             args.seed,
-            Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise),
+            Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise,
+                   au_neutral_norm=tuple(args.au_neutral_norm), snr_neutral=tuple(args.snr_neutral)),
             TrainConfig(epochs=args.epochs),
             dataset=args.dataset,
             replace=args.replace,
             au_dataset=au_dataset,
             au_copies=args.au_copies,
+            suite_dataset=suite_dataset,
+            suite_copies=args.suite_copies,
         )
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -22,7 +22,7 @@ from detector.core.facs import AU_NAMES, EMOTIONS
 from detector.core.options import OUTPUT
 from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
-from detector.stages.classifier import EmotionClassifier
+from detector.stages.classifier import EmotionClassifier, speaking_label, upper_face_delta
 from detector.stages.ekman import EkmanTracker, keep_seconds
 from detector.stages.features import (
     BLINK_CHANNELS,
@@ -156,9 +156,16 @@ class Analyzer:
             if s.kind in EYE_KINDS and not self.config.events.include_blinks:
                 continue
             delta = estimate_au_deltas(s.apex_values - s.baseline)
-            probs = self.classifier.predict(delta)
-            k = int(np.argmax(probs))
             tr = self._tracks.get(tid)
+            copt = self.config.classifier
+            speech = bool(copt.speech_aware and tr is not None and tr.segmenter.speech_mode)
+            if speech:  # talking: mouth and jaw are articulation; the upper face decides
+                probs = self.classifier.predict(upper_face_delta(delta))
+                k, conf = speaking_label(probs, copt.speech_min_confidence, copt.speech_neutral_confidence)
+            else:
+                probs = self.classifier.predict(delta)
+                k = int(np.argmax(probs))
+                conf = float(probs[k])
             extra = tr.ekman.describe(s, EMOTIONS[k], delta) if tr is not None and tr.ekman is not None else {}
             out.append(
                 Event(
@@ -172,11 +179,12 @@ class Analyzer:
                     kind=s.kind,
                     region=s.region,
                     emotion=EMOTIONS[k],
-                    confidence=float(probs[k]),
+                    confidence=conf,
                     scores={e: float(p) for e, p in zip(EMOTIONS, probs)},
                     action_units={n: float(v) for n, v in zip(AU_NAMES, delta) if v >= OUTPUT.au_min},
                     intensity=float(s.intensity),
                     head_motion=bool(s.head_motion),
+                    speech=speech,
                     **extra,
                 )
             )

@@ -138,3 +138,32 @@ class EmotionClassifier:
             raise ValueError("classify takes one event (32,); use predict for batches")
         k = int(np.argmax(p))
         return facs.EMOTIONS[k], float(p[k]), {e: float(v) for e, v in zip(facs.EMOTIONS, p)}
+
+
+#: Action units of the mouth and jaw: while a person talks they move with articulation, so they are
+#: no evidence of an emotion then.  The nose wrinkle (AU9) and the upper face stay.
+ARTICULATION_AUS: frozenset[str] = frozenset(
+    {"AU10", "AU12", "AU14", "AU15", "AU16", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"}
+)
+_ARTICULATION_IDX = np.array([i for i, n in enumerate(facs.AU_NAMES) if n.split("_")[0] in ARTICULATION_AUS], dtype=np.intp)
+
+
+def upper_face_delta(au_delta: np.ndarray) -> np.ndarray:
+    """The AU delta with the mouth and jaw AUs (:data:`ARTICULATION_AUS`) set to 0 (a copy)."""
+    x = np.array(au_delta, dtype=np.float32, copy=True)
+    x[..., _ARTICULATION_IDX] = 0.0
+    return x
+
+
+def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence: float) -> tuple[int, float]:
+    """(emotion index, confidence) of an event seen while the person talks.
+
+    ``probs`` are the classifier's probabilities on :func:`upper_face_delta`.  An upper-face
+    emotion at ``min_confidence`` or more is kept; otherwise the label is ``neutral`` with a
+    confidence of at most ``neutral_confidence`` (the mouth may still have meant something).
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    k = int(np.argmax(p))
+    if k != 0 and p[k] >= min_confidence:
+        return k, float(p[k])
+    return 0, float(min(p[0], neutral_confidence))

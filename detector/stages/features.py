@@ -38,7 +38,11 @@ one :class:`FaceFeatures` out:
 Absolute vs. delta AU estimates
 -------------------------------
 Every AU is a fixed linear map of the channels, ``W @ x`` (:data:`AU_TABLE`),
-so it is exact on differences and has no dead zone near neutral:
+plus a few corrections that read only a channel's rise (``AUTerm.positive``:
+a smile's corner lift is removed from the upper-lip, lip-stretch and chin
+cues, a corner depressor is not added to them; the nose-wing cue keeps its
+linear correction, which scored better on the tune faces), so it is exact on
+differences and has no dead zone near neutral:
 
 * :func:`estimate_au_deltas` ``(apex - baseline)`` -> signed AU changes in
   -1..1.  This is the classifier path: the person's own neutral is the
@@ -403,6 +407,9 @@ class AUTerm:
     weight: float
     full: float
     corrects: str | None = None
+    #: read only the channel's rise, ``max(value, 0)``: a correction for an action that moves the
+    #: channel one way (a smile lifts the lip corners; a corner *depressor* must not add to the cue)
+    positive: bool = False
 
     @property
     def gain(self) -> float:
@@ -410,9 +417,10 @@ class AUTerm:
         return self.weight / self.full
 
 
-def _corr(channel: str, ratio: float, cue: AUTerm) -> AUTerm:
-    """Correction: ``cue`` then reads ``cue.channel - ratio * channel`` (same weight and full)."""
-    return AUTerm(channel, -ratio * cue.weight, cue.full, corrects=cue.channel)
+def _corr(channel: str, ratio: float, cue: AUTerm, positive: bool = False) -> AUTerm:
+    """Correction: ``cue`` then reads ``cue.channel - ratio * channel`` (same weight and full);
+    ``positive``: ``- ratio * max(channel, 0)``."""
+    return AUTerm(channel, -ratio * cue.weight, cue.full, corrects=cue.channel, positive=positive)
 
 
 def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
@@ -461,7 +469,7 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
             upper,
             _corr(f"mouthSmile{S}", 0.75, upper),  # MediaPipe reports upper-lip raise in every broad smile
             nose_lip,
-            _corr(f"geo_corner_up_{s}", -0.15, nose_lip),  # ... and a smile shortens the nose-lip distance
+            _corr(f"geo_corner_up_{s}", -0.15, nose_lip, positive=True),  # ... and a smile shortens the nose-lip distance
         )
         # Geometry ``full`` 0.08 IOD (not the 0.16 of a broad smile): micro
         # smiles move the corner 0.5-2 % IOD and MediaPipe's mouthSmile often
@@ -483,13 +491,23 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
         # no clean cue either (AU23 narrows it; measured worse for the
         # classifier), so AU14 reads mouthDimple alone: one-sided, and it moves
         # with a one-sided AU12+14 warp (benchmarks/build_au_dataset.py).
-        spec[f"AU14_{s}"] = (T(f"mouthDimple{S}", 1.0, 0.5),)
+        # Issue 17: mouthDimple hardly moves on a micro contempt warp (per-AU table in
+        # benchmarks/RESULTS.md: AU14 read 0.008 at 0.5-2 % IOD), while the one corner's lift
+        # against the other corner does (tune faces: 7-12 noise units).  So AU14 also reads the
+        # corner lift beyond the other side's: 0 on a symmetric smile, and, as a delta from the
+        # person's own neutral, free of their resting asymmetry.
+        one_sided = T(f"geo_corner_up_{s}", 0.4, 0.04)
+        spec[f"AU14_{s}"] = (
+            T(f"mouthDimple{S}", 0.6, 0.5),
+            one_sided,
+            _corr(f"geo_corner_up_{'R' if s == 'L' else 'L'}", 1.0, one_sided),
+        )
         spec[f"AU15_{s}"] = (T(f"mouthFrown{S}", 0.5, 0.5), T(f"geo_corner_up_{s}", 0.5, -0.05))
         stretch_out = (T("geo_corner_out_L", 0.2, 0.06), T("geo_corner_out_R", 0.2, 0.06))
         spec[f"AU20_{s}"] = (
             T(f"mouthStretch{S}", 0.6, 0.4),
             *stretch_out,
-            *(_corr(f"geo_corner_up_{s}", 1.1, c) for c in stretch_out),
+            *(_corr(f"geo_corner_up_{s}", 1.1, c, positive=True) for c in stretch_out),
         )
         spec[f"AU45_{s}"] = (T(f"eyeBlink{S}", 0.6, 0.8), T(f"geo_eye_open_{s}", 0.4, -0.12))
     low_l = T("mouthLowerDownLeft", 0.3, 0.5)
@@ -501,8 +519,8 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
         low_r,
         _corr("mouthSmileRight", 0.35, low_r),
         chin,
-        _corr("geo_corner_up_L", -0.2, chin),
-        _corr("geo_corner_up_R", -0.2, chin),
+        _corr("geo_corner_up_L", -0.2, chin, positive=True),
+        _corr("geo_corner_up_R", -0.2, chin, positive=True),
     )
     spec["AU17"] = (T("mouthShrugLower", 0.6, 0.5), T("geo_chin", 0.4, 0.04))
     thin23 = T("geo_lip_thickness", 0.7, -0.04)
@@ -551,17 +569,32 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
 AU_TABLE: dict[str, tuple[AUTerm, ...]] = _au_spec()
 
 
-def _au_matrix() -> np.ndarray:
+def _au_matrix() -> tuple[np.ndarray, np.ndarray]:
+    """(W, P): AU = W @ x + P[:, cols] @ max(x[cols], 0), ``cols`` = :data:`_POS_IDX`."""
     W = np.zeros((len(AU_NAMES), N_CHANNELS), dtype=np.float64)
+    P = np.zeros((len(AU_NAMES), len(_POS_IDX)), dtype=np.float64)
     for a, name in enumerate(AU_NAMES):
         for term in AU_TABLE[name]:
-            W[a, CHANNELS.index(term.channel)] += term.gain
-    return W
+            c = CHANNELS.index(term.channel)
+            if term.positive:
+                P[a, _POS_IDX.index(c)] += term.gain
+            else:
+                W[a, c] += term.gain
+    return W, P
 
 
-_W = _au_matrix()
+#: channels some AU term reads rectified (AUTerm.positive)
+_POS_IDX: list[int] = sorted({CHANNELS.index(t.channel) for ts in AU_TABLE.values() for t in ts if t.positive})
+_POS = np.array(_POS_IDX, dtype=np.intp)
+_W, _P = _au_matrix()
 _W32 = _W.astype(np.float32)
 _W32_T = _W32.T.copy()
+_P32_T = _P.astype(np.float32).T.copy()
+
+
+def _au_map(x: np.ndarray) -> np.ndarray:
+    """Unclipped AU values of channel differences x (C,) or (N, C), float32."""
+    return x @ _W32_T + np.maximum(x[..., _POS], 0.0) @ _P32_T
 
 
 def _check_channels(x: np.ndarray, what: str) -> np.ndarray:
@@ -587,7 +620,7 @@ def estimate_au_deltas(delta_channels: np.ndarray) -> np.ndarray:
         (micro-expression) changes.
     """
     d = _check_channels(delta_channels, "delta_channels").astype(np.float32, copy=False)
-    return np.clip(d @ _W32_T, -1.0, 1.0)
+    return np.clip(_au_map(d), -1.0, 1.0)
 
 
 def estimate_aus(channels: np.ndarray, neutral: np.ndarray | None = None) -> np.ndarray:
@@ -608,7 +641,7 @@ def estimate_aus(channels: np.ndarray, neutral: np.ndarray | None = None) -> np.
     x = _check_channels(channels, "channels").astype(np.float32, copy=False)
     if neutral is not None:
         x = x - _check_channels(neutral, "neutral").astype(np.float32, copy=False)
-    return np.clip(x @ _W32_T, 0.0, 1.0)
+    return np.clip(_au_map(x), 0.0, 1.0)
 
 
 # ---- extractor ---------------------------------------------------------------
@@ -703,5 +736,5 @@ class FeatureExtractor:
             pose[3:] = 0.0
 
         x = channels if self._neutral is None else channels - self._neutral
-        aus = np.clip(x @ _W32_T, 0.0, 1.0)
+        aus = np.clip(_au_map(x), 0.0, 1.0)
         return FaceFeatures(channels, pose, aus)

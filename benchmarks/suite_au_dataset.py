@@ -1,0 +1,112 @@
+"""Emotion-classifier data from the pipeline's own events on the synthetic suite (issue 17).
+
+``benchmarks/build_au_dataset.py`` measures the AU estimator on single warped
+frames against a 4-frame neutral (MediaPipe IMAGE mode).  The pipeline's events
+are different: the apex is smoothed over ``smooth_s``, the baseline is the
+segmenter's running neutral, the apex frame is picked on the activation, and
+weak micro-expressions move 0.3-0.7 % IOD.  This script runs the real
+:class:`detector.run.pipeline.Analyzer` (segmenter included) over the cached
+features of a suite split (``benchmarks/run_suite.py``'s cache; rendered and
+extracted on first use), matches its events to the truth (MEGC IoU >= 0.5) and
+writes one row per event in the ``python -m detector.lab.training --au-dataset``
+format: the 32 ``facs.AU_NAMES`` columns of ``estimate_au_deltas(apex -
+baseline)`` and ``emotion`` (the truth's emotion; an event that matches no
+truth event is ``neutral``), plus ``clip``, ``fps``, ``kind``, ``band``,
+``truth_aus`` that training ignores.
+
+Only the TUNE split may be used for training; the test split is for reports.
+
+Usage::
+
+    python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 0 1 \\
+        --out benchmarks/data/au_suite_tune.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import run_suite as RS  # noqa: E402
+from detector.core import facs  # noqa: E402
+from detector.run.config import load_config  # noqa: E402
+
+
+def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: str = "suite") -> list[dict]:
+    import detector.run.pipeline as P
+    from detector.lab.evaluate import as_annotation, match_events
+
+    config = load_config(None)
+    items = RS.suite_features(split, fps, seed, None, work, jobs=jobs, band=band)
+    deltas: dict[int, np.ndarray] = {}
+    orig_est, orig_event = P.estimate_au_deltas, P.Event
+    last: list[np.ndarray] = []
+
+    def est(d):
+        out = orig_est(d)
+        last.append(out)
+        return out
+
+    def make_event(**kw):
+        e = orig_event(**kw)
+        deltas[id(e)] = last[-1]
+        return e
+
+    rows: list[dict] = []
+    P.estimate_au_deltas, P.Event = est, make_event
+    try:
+        for name, truth, _meta, track in items:
+            ev = RS.spot(track, config)
+            T = [t for t in truth if t["kind"] != "blink"]
+            pairs = match_events([as_annotation(t) for t in T], [as_annotation(RS._event_row(e, name, fps)) for e in ev])
+            by_pred = {j: i for i, j, _ in pairs}
+            for j, e in enumerate(ev):
+                t = T[by_pred[j]] if j in by_pred else None
+                row = {n: f"{v:.5f}" for n, v in zip(facs.AU_NAMES, deltas[id(e)])}
+                row.update(emotion=t["emotion"] if t else "neutral", clip=name, fps=f"{fps:g}", seed=seed, set=band,
+                           kind=e.kind, band=(t or {}).get("band", "-"),
+                           truth_aus="+".join(sorted((t or {}).get("action_units", {}) or [])))
+                rows.append(row)
+    finally:
+        P.estimate_au_deltas, P.Event = orig_est, orig_event
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=("tune", "test"), default="tune")
+    ap.add_argument("--fps", type=float, nargs="+", default=[200.0, 30.0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--work", type=Path, default=RS.DEFAULT_WORK if hasattr(RS, "DEFAULT_WORK") else Path("/tmp/microexpr_suite"))
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--band", nargs="+", choices=("suite", "real_like"), default=["suite"],
+                    help="synthetic sets (see run_suite.py --band)")
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+    rows: list[dict] = []
+    for band in a.band:
+        for seed in a.seeds:
+            for fps in a.fps:
+                r = event_rows(a.split, fps, seed, a.work, a.jobs, band)
+                print(f"{band} {a.split} seed {seed} {fps:g} fps: {len(r)} events "
+                      f"({sum(x['emotion'] != 'neutral' for x in r)} matched)", file=sys.stderr)
+                rows += r
+    cols = list(facs.AU_NAMES) + ["emotion", "set", "clip", "fps", "seed", "kind", "band", "truth_aus"]
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(a.out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {len(rows)} rows to {a.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
