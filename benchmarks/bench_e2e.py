@@ -81,8 +81,12 @@ def make_clips(long_frames: int) -> None:
 # ----------------------------------------------------------------------------- bare loop
 
 
-def bare(path: str) -> int:
-    """MediaPipe alone over a video: decode + detect_for_video; returns the frames seen."""
+def bare(path: str, fast: bool = False) -> int:
+    """MediaPipe alone over a video: decode + detect_for_video; returns the frames seen.
+
+    ``fast``: the results are read from MediaPipe's C result struct (``detector.stages.mp_results``,
+    as ``analyze`` does) instead of MediaPipe's public API, which builds Python objects for every
+    landmark: the lower bound of the landmark stage itself."""
     import cv2
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
@@ -102,6 +106,10 @@ def bare(path: str) -> int:
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     n, last = 0, -1
     with vision.FaceLandmarker.create_from_options(opts) as lm:
+        if fast:
+            from detector.stages.mp_results import fast_result_reader
+
+            read = fast_result_reader()
         while True:
             ok, img = cap.read()
             if not ok:
@@ -109,8 +117,8 @@ def bare(path: str) -> int:
             ts = max(int(round(cap.get(cv2.CAP_PROP_POS_MSEC) * o.timestamp_scale)), last + 1)
             last = ts
             rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            r = lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
-            n += len(r.face_landmarks) >= 0
+            img = mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)
+            n += (len(read(lm, img, ts)) if fast else len(lm.detect_for_video(img, ts).face_landmarks)) >= 0
     return n
 
 
@@ -127,7 +135,8 @@ def commands(path: Path, out: Path, baseline: Path | None) -> dict[str, tuple[li
     """name -> (command, working directory); ``analyze_before`` runs the checkout ``baseline``."""
     analyze = [sys.executable, "-m", "detector", "analyze", str(path.resolve()), "-j", "1", "-q", "--no-progress",
                "-o", str(out)]
-    cmds = {"bare": ([sys.executable, str(Path(__file__).resolve()), "--bare", str(path)], ROOT),
+    me = [sys.executable, str(Path(__file__).resolve())]
+    cmds = {"bare": (me + ["--bare", str(path)], ROOT), "bare_fast": (me + ["--bare-fast", str(path)], ROOT),
             "analyze": (analyze, ROOT)}
     if baseline is not None:
         cmds["analyze_before"] = (analyze, baseline)
@@ -142,7 +151,8 @@ def paired(path: Path, runs: int, tmp: Path, baseline: Path | None = None) -> di
         for name, (cmd, cwd) in cmds.items():
             times[name].append(_timed(cmd, cwd))
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"times": times, "median": med, "ratio": {k: med[k] / med["bare"] for k in med if k != "bare"}}
+    ratio = {f"{k}/{b}": med[k] / med[b] for b in ("bare", "bare_fast") for k in med if k.startswith("analyze")}
+    return {"times": times, "median": med, "ratio": ratio}
 
 
 _BREAKDOWN_CHILD = r"""
@@ -216,6 +226,7 @@ def breakdown(path: Path, tmp: Path, checkout: Path = ROOT) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bare", metavar="FILE", help="(child) run the bare MediaPipe loop over FILE")
+    ap.add_argument("--bare-fast", metavar="FILE", help="(child) the bare loop, results read as analyze reads them")
     ap.add_argument("--make-clips", action="store_true", help="write the clips to /tmp/microexpr_e2e")
     ap.add_argument("--long-frames", type=int, default=1200, help="frames of franck.mp4 in the long clip")
     ap.add_argument("--files", nargs="*", metavar="NAME=PATH", help="files to time (default: short long 720p 4k)")
@@ -224,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", metavar="DIR", help="also time analyze from this checkout (e.g. a git archive)")
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON")
     args = ap.parse_args(argv)
-    if args.bare:
-        print(bare(args.bare))
+    if args.bare or args.bare_fast:
+        print(bare(args.bare or args.bare_fast, fast=bool(args.bare_fast)))
         return 0
     if args.make_clips:
         make_clips(args.long_frames)

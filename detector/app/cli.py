@@ -18,8 +18,7 @@ from pathlib import Path
 
 from detector import __version__  # noqa: E402  (quiets OpenCV's log before cv2 is imported)
 
-from detector.app.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, config_from_args, preload,
-                                 warn)
+from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, config_from_args, warn
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -285,8 +284,6 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     stats = RunStats()
     with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
-        if runner is None and (workers == 1 or not borders):  # MediaPipe runs in this process
-            preload("mediapipe.tasks.python.vision")
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
         events_sink, csv_sink = _open_sinks(output, frames_csv)

@@ -33,17 +33,3 @@ def config_from_args(args):
         cfg = cfg.replace("events", include_blinks=True)
     return cfg
 
-
-def preload(module: str) -> None:
-    """Import ``module`` on a daemon thread, overlapping the caller's own start-up work (the numba
-    kernels, the ONNX session); a failure is left for the caller's own import to report."""
-    import importlib
-    import threading
-
-    def load() -> None:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - the real import raises it again, where it is handled
-            pass
-
-    threading.Thread(target=load, name=f"microexpr-preload-{module}", daemon=True).start()
