@@ -32,4 +32,3 @@ def config_from_args(args):
     if getattr(args, "include_blinks", False):
         cfg = cfg.replace("events", include_blinks=True)
     return cfg
-
