@@ -192,3 +192,14 @@ def test_ctrl_c_leaves_valid_jsonl(tmp_path):
 def test_version():
     r = microexpr("--version")
     assert r.returncode == 0 and r.stdout.startswith("microexpr ")
+
+
+def test_version_and_help_load_no_heavy_module():
+    # issue 18: `microexpr --version` / `--help` in well under 0.3 s: no numpy, cv2, numba, onnxruntime, MediaPipe
+    code = ("import sys\nfrom detector.app.cli import main\n"
+            "for argv in (['--version'], ['--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "heavy = sorted(m for m in ('numpy', 'cv2', 'numba', 'onnxruntime', 'mediapipe') if m in sys.modules)\n"
+            "print('HEAVY', heavy)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert "HEAVY []" in r.stdout, r.stdout + r.stderr

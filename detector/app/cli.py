@@ -222,7 +222,7 @@ def _add_analyze(sub) -> None:
 
     p = sub.add_parser(
         "analyze",
-        help="find expression events in recorded video(s) or a folder of frames",
+        help=COMMAND_HELP["analyze"],
         description="Find micro- and macro-expression events in video files or a folder of numbered images.",
         epilog=_ANALYZE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -271,6 +271,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     models have been checked.
     """
     from detector.app.sinks import OutputError, Summary
+    from detector.core.options import MEDIA
     from detector.run.parallel import DEFAULT_CHUNK_S, ParallelError, run_chunked, video_borders
     from detector.run.pipeline import Analyzer, run
     from detector.run.stats import RunStats
@@ -281,7 +282,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     _check_outputs(path, output, frames_csv)
     summary = Summary(source=str(path))
     stats = RunStats()
-    with open_source(path, fps=fps) as src:
+    with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
@@ -766,7 +767,7 @@ def _add_report(sub) -> None:
 
     p = sub.add_parser(
         "report",
-        help="write a self-contained HTML report: timeline, event cards with apex thumbnails and AUs",
+        help=COMMAND_HELP["report"],
         description="Write one self-contained HTML file (images inlined, nothing loaded from the network) "
                     "showing a video's events: a timeline of the region activations with the events as "
                     "spans, one card per event (onset/apex/offset face crops, difference image, magnified "
@@ -858,7 +859,7 @@ def _write_report(video, events, frames_csv, html, png, cfg, processing_fps, eve
 def _add_evaluate(sub) -> None:
     from detector.lab import evaluate
 
-    p = sub.add_parser("evaluate", help="score predicted events against ground truth (MEGC-style spotting metrics)")
+    p = sub.add_parser("evaluate", help=COMMAND_HELP["evaluate"])
     evaluate.add_arguments(p)
     p.set_defaults(func=evaluate.run)
 
@@ -866,31 +867,62 @@ def _add_evaluate(sub) -> None:
 # --------------------------------------------------------------------------- main
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: One line per command for ``microexpr --help``; the command's own module is loaded only when it runs.
+COMMAND_HELP = {
+    "analyze": "find expression events in recorded video(s) or a folder of frames",
+    "report": "write a self-contained HTML report: timeline, event cards with apex thumbnails and AUs",
+    "evaluate": "score predicted events against ground truth (MEGC-style spotting metrics)",
+    "live": "live camera (or a file played as one) with the micro-expression overlay",
+    "train": "train your eye: name the emotion a face flashes for a moment",
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with ``only`` given, the arguments of that command alone (the others listed
+    by name and help): ``microexpr --version`` and ``--help`` then load no command module (numpy, cv2,
+    numba, onnxruntime, MediaPipe)."""
     parser = argparse.ArgumentParser(
         prog="microexpr",
         description="Detect facial micro-expressions in recorded video or live camera input.",
     )
     parser.add_argument("--version", action="version", version=f"microexpr {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_analyze(sub)
-    _add_report(sub)
-    _add_evaluate(sub)
+    adders = {"analyze": _add_analyze, "report": _add_report, "evaluate": _add_evaluate, "live": _add_live,
+              "train": _add_train}
+    for name, add in adders.items():
+        if only is None or only == name:
+            add(sub)
+        else:
+            sub.add_parser(name, help=COMMAND_HELP[name])
+    return parser
+
+
+def _add_live(sub) -> None:
     from detector.app import live  # noqa: PLC0415 - `microexpr live` (issue 4)
 
-    p = sub.add_parser("live", help="live camera (or a file played as one) with the micro-expression overlay",
+    p = sub.add_parser("live", help=COMMAND_HELP["live"],
                        description="Watch a camera, or play a video file as if it were one, through the pipeline "
                                    "with an on-screen overlay.")
     live.add_arguments(p)
     p.set_defaults(func=live.run)
+
+
+def _add_train(sub) -> None:
     from detector.app.eyetrain import command as train  # noqa: PLC0415 - `microexpr train` (issue 16), loaded lazily
 
-    p = sub.add_parser("train", help="train your eye: name the emotion a face flashes for a moment",
+    p = sub.add_parser("train", help=COMMAND_HELP["train"],
                        description="A micro-expression training window: a neutral face flashes one of seven "
                                    "emotions; name it with keys 1-7. Right answers shorten the flash.")
     train.add_arguments(p)
     p.set_defaults(func=train.run)
-    return parser
+
+
+def _command_of(argv: list[str]) -> str:
+    """The command named in ``argv`` ("" when none: ``--version``, ``--help`` or nothing)."""
+    for a in argv:
+        if not a.startswith("-"):
+            return a
+    return ""
 
 
 def entry() -> None:
@@ -904,7 +936,8 @@ def entry() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

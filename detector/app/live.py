@@ -355,6 +355,8 @@ class LiveSession:
         self._t_origin: float | None = None
         self._last_probs_t = -math.inf
         self._last_frame: np.ndarray | None = None
+        self._last_draw = -math.inf
+        self._last_poll = -math.inf
         self._drop_warned = False
         self._last_report = 0.0
         self._last_dropped = 0
@@ -473,16 +475,36 @@ class LiveSession:
         self._emit(result.events, t)
         self._update_state(result, t)
         self._proc.tick(t_result)
-        frame = item.image
+        if self.recorder is not None or self._due(t_result):
+            self._draw(item.image)
+        st.busy_s += self.clock() - t_start
+
+    def _due(self, now: float) -> bool:
+        """Whether the display wants a new picture (at most ``LIVE.display_hz`` a second)."""
+        if now - self._last_draw < 1.0 / LIVE.display_hz:
+            return False
+        self._last_draw = now
+        return True
+
+    def _draw(self, frame: np.ndarray) -> None:
+        """The overlay on ``frame``, shown and recorded."""
         t0 = self.clock()
         self.overlay.annotate(frame, self.state.overlay_state(self._status()))
-        st.overlay.append(self.clock() - t0)
+        self.stats.overlay.append(self.clock() - t0)
         self._last_frame = frame
         if self.recorder is not None:
             self.recorder.write(frame)
         if self.window is not None:
             self.window.show(frame)
-        st.busy_s += self.clock() - t_start
+
+    def _poll_due(self) -> bool:
+        """Keys and window events are read at the display rate (each read waits at least 1 ms), always
+        while paused."""
+        now = self.clock()
+        if not self.state.paused and now - self._last_poll < 1.0 / LIVE.display_hz:
+            return False
+        self._last_poll = now
+        return True
 
     def _check_drops(self, now: float) -> None:
         """Warn once when frames start being dropped; log the running counts every 5 s."""
@@ -521,7 +543,7 @@ class LiveSession:
         try:
             self.capture.start()
             while True:
-                if self.window is not None:
+                if self.window is not None and self._poll_due():
                     if not self.apply(key_action(self.window.poll(1))):
                         break
                     if self.window.closed:
@@ -587,6 +609,10 @@ def _fmt_ms(s: float) -> str:
     return "-" if not math.isfinite(s) else f"{1000.0 * s:.1f} ms"
 
 
+def _per_s(n: int, seconds: float) -> str:
+    return f"{n / seconds:.1f} fps" if seconds > 0 else "-"
+
+
 def summary_table(stats: LiveStats, summary) -> str:
     """The end-of-run table: the analyze summary plus the live numbers."""
     busy = stats.busy_s / stats.run.frames if stats.run.frames else math.nan
@@ -603,6 +629,8 @@ def summary_table(stats: LiveStats, summary) -> str:
         + (" (includes waiting in the as-fast-as-possible queue)" if stats.lossless else ""),
         f"overlay drawing   p50 {_fmt_ms(stats.percentile('overlay', 50))}, "
         f"p95 {_fmt_ms(stats.percentile('overlay', 95))}",
+        f"rates             capture {stats.capture_fps:.1f} fps, processed {_per_s(stats.run.frames, stats.wall_s)}, "
+        f"drawn {_per_s(len(stats.overlay), stats.wall_s)}",
     ]
     return "\n".join(lines) + "\n"
 

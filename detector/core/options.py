@@ -148,6 +148,9 @@ class LiveOptions:
 
     min_good_fps: float = opt(100.0, "frames/s", lo=0, open_lo=True)  # slower sources get a warning: short
     #                                                                   expressions fall between frames
+    display_hz: float = opt(60.0, "Hz", lo=0, open_lo=True)  # the overlay is drawn and the window polled at most
+    #                                                 this often; every frame still goes through the detector
+    #                                                 (and, with --record, every frame is drawn and written)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class MediaOptions:
     video_suffixes: frozenset[str] = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg",
                                                 ".wmv", ".flv", ".ts"})
     truncated_below: float = opt(0.9, "fraction of the frame count", lo=0, hi=1)  # fewer frames read: truncated
+    decode_ahead: int = opt(4, "frames", lo=0)  # a video file is decoded on a reader thread this far ahead of
+    #                                             the landmarks (``analyze``); 0: decoded in turn
 
 
 #: Onset-to-offset duration below which an expression is "micro" (s): the segmenter's default

@@ -82,6 +82,8 @@ from typing import Any
 
 import numpy as np
 
+from detector.core.options import MEDIA
+
 
 #: Default chunk length, seconds of media time.
 DEFAULT_CHUNK_S = 10.0
@@ -242,7 +244,7 @@ def _scan_from(job, target, start_t, n_chunks, end_of_run, SourceError, VideoFil
     from detector.stages.landmarks import FaceObservation, Landmarker, face_centre_size
 
     borders = job.borders
-    src = VideoFileSource(job.path)
+    src = VideoFileSource(job.path, MEDIA.decode_ahead)
     lm = None
     try:
         seeked = target is not None and target > src.first_timestamp

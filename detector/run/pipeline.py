@@ -19,7 +19,7 @@ import numpy as np
 
 from detector.core.events import EYE_KINDS, Event
 from detector.core.facs import AU_NAMES, EMOTIONS
-from detector.core.options import OUTPUT
+from detector.core.options import MEDIA, OUTPUT
 from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
 from detector.stages.classifier import EmotionClassifier, speaking_label, upper_face_delta
@@ -233,7 +233,7 @@ def run(
 def analyze_single_stream(path: str | Path, config: Config | None = None, fps: float | None = None) -> list[Event]:
     """Events of a video file or image folder from one landmarker run over every frame (no chunk grid)."""
     config = config or load_config()
-    with open_source(path, fps=fps) as src, Landmarker(config.landmarks) as lm:
+    with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src, Landmarker(config.landmarks) as lm:
         analyzer = Analyzer(config)
         found: list[Event] = []
         with events_on_error(analyzer, found):

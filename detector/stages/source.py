@@ -8,6 +8,7 @@ assume ``frame_index / nominal_fps``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -99,10 +100,12 @@ class VideoFileSource(FrameSource):
     that could be decoded, so callers keep what they found.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, decode_ahead: int = 0) -> None:
         import cv2
 
         self._cv2 = cv2
+        self._ahead = int(decode_ahead)
+        self._reader: ReaderThread | None = None
         p = Path(path)
         self.name = str(p)
         if not p.exists():
@@ -156,6 +159,15 @@ class VideoFileSource(FrameSource):
         self._seeked = True
 
     def __iter__(self) -> Iterator[Frame]:
+        """The frames in order; with ``decode_ahead`` > 0 they are decoded on a reader thread, that many
+        frames ahead of the consumer (same frames, same errors, at the same place in the stream)."""
+        if self._ahead <= 0 or self._cap is None:
+            return self._decode()
+        self._stop_reader()
+        self._reader = ReaderThread(self._decode(), self._ahead)
+        return iter(self._reader)
+
+    def _decode(self) -> Iterator[Frame]:
         cv2 = self._cv2
         cap = self._cap
         if cap is None:
@@ -182,9 +194,75 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{self.name}: video is truncated or corrupt: decoded {index} of {n} frames")
 
     def close(self) -> None:
+        self._stop_reader()
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+    def _stop_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
+
+
+class ReaderThread:
+    """Runs an iterator on a daemon thread, at most ``ahead`` items ahead of the consumer.
+
+    Iterating the reader gives the same items; an exception of the iterator is raised to the
+    consumer after the items before it.  :meth:`stop` ends the thread (and closes the iterator)
+    before the caller frees what the iterator reads from (OpenCV's capture).
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator, ahead: int) -> None:
+        import queue
+        import threading
+
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="microexpr-decode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self._items:
+                if not self._offer((item, None)):
+                    return
+            self._offer((self._END, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            self._offer((self._END, e))
+
+    def _offer(self, entry) -> bool:
+        import queue
+
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        while True:
+            item, error = self._queue.get()
+            if item is self._END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+
+    def stop(self) -> None:
+        import queue
+
+        self._stopping.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._thread.join(0.05)
+        self._items.close()
 
 
 def frame_number(path: str | Path) -> int | None:
@@ -246,12 +324,13 @@ class ImageFolderSource(FrameSource):
             yield Frame(i, i / self.nominal_fps, img)
 
 
-def open_source(path: str | Path, fps: float | None = None) -> FrameSource:
-    """Open a video file, or a folder of numbered images (``fps`` required)."""
+def open_source(path: str | Path, fps: float | None = None, decode_ahead: int = 0) -> FrameSource:
+    """Open a video file (decoded ``decode_ahead`` frames ahead on a reader thread, see
+    :class:`VideoFileSource`), or a folder of numbered images (``fps`` required)."""
     p = Path(path)
     if p.is_dir():
         return ImageFolderSource(p, fps)  # type: ignore[arg-type]
-    return VideoFileSource(p)
+    return VideoFileSource(p, decode_ahead)
 
 
 # --------------------------------------------------------------------------- live capture
