@@ -1,10 +1,11 @@
 """Every option's default, in one place: frozen dataclasses whose field metadata says each option's
-unit, type and allowed range (:func:`meta`).
+unit, type and allowed range (:func:`opt`).
 
 The TOML sections (``configs/default.toml``, read by :mod:`detector.run.config`) are
-:class:`LandmarkerOptions`, :class:`EventOptions`, :class:`ClassifierOptions` and :class:`EkmanOptions` here, and the
-segmenter's own ``SegmenterConfig`` (:mod:`detector.stages.segmenter.config`, which checks its
-ranges itself); ``tests/test_options.py`` asserts that the file's values equal these defaults.  The
+:class:`LandmarkerOptions`, :class:`EventOptions`, :class:`ClassifierOptions`, :class:`EkmanOptions` and
+:class:`SegmenterConfig` (at the end; :mod:`detector.stages.segmenter.config` turns it into the
+kernels' record) here; each validates itself from its metadata on construction, and
+``tests/test_options.py`` asserts that the file's values equal these defaults.  The
 other dataclasses are fixed settings of one stage or view, kept here beside the rest so that no
 number is written twice.  Imports neither numba nor MediaPipe.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 def opt(default: Any, unit: str = "", *, lo: float | None = None, hi: float | None = None, open_lo: bool = False,
@@ -173,3 +174,137 @@ TRACKER = TrackerOptions()
 OUTPUT = OutputOptions()
 LIVE = LiveOptions()
 MEDIA = MediaOptions()
+
+
+# --------------------------------------------------------------------------- the segmenter
+
+HEAD_MOTION_MODES: tuple[str, ...] = ("reject", "flag")
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Every threshold of the segmenter.  Times in seconds, z in noise units.
+
+    "Noise units" are standard deviations of the channel's noise after the
+    ``smooth_s`` smoothing, measured per person and per channel.
+    """
+
+    calibration_s: float = opt(1.0, "s", lo=0, open_lo=True)  # s, warm-up at start / after reset_baseline(): baseline + noise, nothing reported
+    calibration_margin: float = opt(1.0, "ratio", lo=0, open_lo=True)  # ratio, calibrated noise scales are multiplied by this: a short calibration
+    #                                   underestimates some of ~60 channels' noise by 20 %, and a still face then
+    #                                   fires right after it; the running noise estimate relaxes the margin
+    baseline_tau_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, time constant of the running neutral baseline (EMA)
+    baseline_clip_z: float = opt(2.0, "noise units", lo=0, open_lo=True)  # noise units, largest baseline step per update (robust EMA)
+    noise_tau_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, time constant of the running noise scale (EMA of |x - baseline|)
+    noise_clip_z: float = opt(3.0, "noise units", lo=0, open_lo=True)  # noise units, |x - baseline| is clipped to this before entering the noise EMA
+    noise_adapt_s: float = opt(0.5, "s", lo=0)  # s, an active state older than this keeps updating the noise scale (0 = never):
+    #                             a face that stays "active" (speech, drift) raises its own noise scale
+    noise_floor: float = opt(5e-4, "channel units", lo=0, open_lo=True)  # channel units (blendshape 0..1, geometry in IOD), smallest noise scale
+    smooth_s: float = opt(0.025, "s", lo=0)  # s, width of the centred moving average (at least one frame)
+    top_k: int = opt(2, "count", lo=1)  # channels averaged (largest |z|) for the activation; 1 = max over channels
+    start_z: float = opt(4.5, "noise units", lo=0, open_lo=True)  # noise units, activation that starts an event (high hysteresis threshold)
+    end_z: float = opt(3.5, "noise units", lo=0, open_lo=True)  # noise units, activation below which an event may end (low threshold)
+    end_hold_s: float = opt(0.02, "s", lo=0)  # s, activation must stay below end_z this long before the event ends
+    return_z: float = opt(1.0, "noise units", lo=0)  # noise units, event signal level taken as "back at baseline" (onset/offset)
+    refine_z: float = opt(12.0, "unsmoothed noise units", lo=0, open_lo=True)  # unsmoothed noise units, events at least this strong are localised on unsmoothed data
+    tangent_floor_z: float = opt(2.0, "unsmoothed noise units", lo=0)  # unsmoothed noise units, edge samples below this stay out of a strong event's
+    #                               onset/offset line fit (which uses 10-50 % of its peak)
+    backtrack_widen: float = opt(0.25, "fraction", lo=0)  # fraction of a weaker event's half-peak width (s) over which its signal is
+    #                                smoothed again before backtracking (slow events get a quieter signal)
+    tail_max_s: float = opt(1.0, "s", lo=0)  # s, longest wait after end_hold_s for the event signal to reach return_z
+    #                          (events that settle at a new level still end)
+    channel_rel: float = opt(0.5, "fraction", lo=0, hi=1, open_lo=True)  # fraction of the strongest channel's peak |z| for a channel to join the event
+    #                           (it must also reach start_z; the strongest channel always joins)
+    region_active_z: float = opt(4.5, "noise units", lo=0)  # noise units, a region's peak |z| that makes it active (upper/lower/full)
+    preroll_s: float = opt(1.0, "s", lo=0)  # s, how far before the trigger the onset may be backtracked
+    micro_max_s: float = opt(MICRO_MAX_S, "s", lo=0, open_lo=True)  # s, onset->offset below this is "micro", otherwise "macro"
+    max_duration_s: float = opt(4.0, "s", lo=0, open_lo=True)  # s, longer states are not expression events (dropped, baseline re-seeded)
+    min_duration_s: float = opt(0.0, "s", lo=0)  # s, shorter events are dropped (0 = keep all)
+    blink_max_s: float = opt(0.8, "s", lo=0, open_lo=True)  # s, eye-dominated events up to this long are tagged "blink" (a 0.1-0.4 s blink
+    #                           plus the lip and brow movement MediaPipe reports around it)
+    blink_dominance: float = opt(0.5, "ratio", lo=0, open_lo=True)  # ratio, a blink's eye-channel activation over the other channels' at least this
+    #                               (MediaPipe moves brows and lips with a real blink: 0.5 tolerates that)
+    blink_min_closure: float = opt(0.2, "score units", lo=0)  # score units, a blink closes both eyes: both closure gauges (eyeBlink*)
+    #                                 rise at least this much over baseline (only with closure_channels); longer
+    #                                 than blink_max_s it is an eye closure (kind "closure", AU43)
+    lids_lowered_min: float = opt(0.1, "score units", lo=0)  # score units, both closure gauges raised at least this much, by the eye
+    #                                 channels alone, is the lids following the gaze down (kind "gaze"), not an
+    #                                 expression (lid tightening moves them less, 0.02-0.05, or on one side; 0.06 caught all synthetic gaze shifts but also a macro expression)
+    head_motion: str = opt("reject", choices=HEAD_MOTION_MODES)  # "reject" drops events during head motion, "flag" sets head_motion=True
+    head_rot_speed_dps: float = opt(40.0, "degrees/s", lo=0, open_lo=True)  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
+    head_trans_speed: float = opt(1.0, "IOD/s", lo=0, open_lo=True)  # IOD/s, head translation speed that marks head motion
+    head_speed_lag_s: float = opt(0.1, "s", lo=0, open_lo=True)  # s, pose difference taken over this lag to measure head speed
+    gap_s: float = opt(0.25, "s", lo=0, open_lo=True)  # s, a time step longer than this is a gap (face lost): active event abandoned
+    recalibrate_gap_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, after a gap longer than this the baseline is calibrated again
+    max_fps: float = opt(240.0, "frames/s", lo=0, open_lo=True)  # frames/s, sizes the ring buffers (grown automatically if exceeded)
+    recalibrate_keeps_noise: bool = opt(True)  # after a dropped too-long state, the re-calibrated noise scale is
+    #                                        never below the one before (a restless face stays restless)
+    speech_cycles: int = opt(3, "count", lo=0)  # count, mouth/jaw re-rises within one active state that mark it as speech (0 = off)
+    speech_dip: float = opt(0.6, "ratio", lo=0, hi=1, open_lo=True)  # ratio, the mouth/jaw activation must fall below this fraction of its last peak
+    #                          (and rise again by its inverse, to at least start_z) for one re-rise
+    speech_hold_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, speech mode lasts this long after the last mouth/jaw re-rise
+    speech_window_s: float = opt(1.5, "s", lo=0)  # s, a mouth/jaw-dominated event with speech_cycles re-rises from this long
+    #                               before its trigger to the end of its look-ahead is speech (dropped)
+    speech_lookahead_s: float = opt(0.5, "s", lo=0)  # s, a mouth/jaw-dominated event is held this long after it ends to see
+    #                                  whether syllables follow (0 = no look-ahead, no window test)
+    motion_lag_s: float = opt(0.15, "s", lo=0)  # s, departure = how much further from the baseline now than motion_lag_s earlier
+    #                             (half a micro-expression); 0 = off (the rest rule, step 4b)
+    settle_departure_z: float = opt(4.5, "motion noise units", lo=0)  # motion noise units, an event ends at rest (settle_*) only when it moved away
+    #                                  from the baseline at least this fast (a brief rise); slower ones end by level
+    still_motion_max: float = opt(0.003, "channel units", lo=0)  # channel units (blendshape scores, IOD): the face was still before a rise when
+    #                                  its motion (mean over channels of |y(n) - y(n - motion_lag_s)|, kernel._pre_motion)
+    #                                  averaged at most this over still_window_s; only such a rise may end at rest
+    #                                  (step 4b) or outlive mouth re-rises without being speech.  Measured before the
+    #                                  real-like band's events (tune): at most 0.0012 at 200 fps, 0.0027 at 30 fps;
+    #                                  before events on the real talking clips: 0.0036 and up (median 0.009)
+    still_window_s: float = opt(0.5, "s", lo=0)  # s, window of that motion, ending motion_lag_s before the trigger
+    settle_z: float = opt(3.0, "noise units", lo=0)  # noise units of the event signal e: e changing less than this over motion_lag_s, and
+    #                        since the still run began, is a face at rest
+    settle_s: float = opt(0.1, "s", lo=0)  # s, an event whose motion has stopped this long has ended, at a new level or not
+    settle_rel: float = opt(0.25, "fraction", lo=0)  # fraction of the event's age it must also have been still (slow events move slowly)
+    settle_level: float = opt(0.8, "fraction", lo=0, open_lo=True)  # fraction of the event's peak activation; a face still above it holds its apex
+    settle_max_s: float = opt(1.5, "s", lo=0)  # s, a face still this long has settled whatever its level (a held apex longer
+    #                            than this is reported as an event that ended where the motion stopped)
+    resplit_rel: float = opt(0.4, "fraction", lo=0)  # fraction of the state's peak departure: a rise held near its peak (still above
+    #                           settle_level) is reported at once when the face departs again this fast (and at
+    #                           least settle_departure_z) without falling back: a new rise from the level it kept
+
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # each field's own rule (its metadata), as the config file is checked
+            v = getattr(self, f.name)
+            want = f.metadata["type"]
+            if want is float and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            if not isinstance(v, want) or (want is not bool and isinstance(v, bool)):
+                raise ValueError(f"segmenter config: {f.name} must be {want.__name__}, got {v!r}")
+            why = problem(f, v)
+            if why:
+                raise ValueError(f"segmenter config: {f.name} {why}, got {v!r}")
+        if self.speech_dip >= 1.0:
+            raise ValueError(f"segmenter config: speech_dip must be in (0, 1), got {self.speech_dip!r}")
+        if self.end_z > self.start_z:
+            raise ValueError(f"segmenter config: end_z ({self.end_z}) must not exceed start_z ({self.start_z})")
+        if self.micro_max_s > self.max_duration_s:
+            raise ValueError("segmenter config: micro_max_s must not exceed max_duration_s")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SegmenterConfig":
+        """Build from a mapping (e.g. the ``[segmenter]`` table of a TOML file).
+
+        Unknown keys raise ``ValueError`` naming them; missing keys keep defaults.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"segmenter config: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+            )
+        kw = dict(d)
+        for name in ("top_k", "speech_cycles"):
+            if name in kw and isinstance(kw[name], float) and kw[name].is_integer():
+                kw[name] = int(kw[name])
+        return cls(**kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

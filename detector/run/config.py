@@ -1,10 +1,9 @@
 """Configuration: ``configs/default.toml`` overlaid by a user ``--config`` file.
 
 Every setting lives in the TOML file with a comment and its unit; the defaults, units and ranges are
-the option dataclasses of :mod:`detector.core.options` (and the segmenter's ``SegmenterConfig``).
+the option dataclasses of :mod:`detector.core.options` (the segmenter's ``SegmenterConfig`` included).
 This module parses the file and turns each section into its dataclass with one validator: unknown
-keys and wrong types are errors, and each field's metadata gives its range or allowed values (the
-segmenter's own ranges are checked by ``SegmenterConfig``).
+keys and wrong types are errors, and each field's metadata gives its range or allowed values.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector.core.options import ClassifierOptions, EkmanOptions, EventOptions, LandmarkerOptions, problem
+from detector.core.options import (ClassifierOptions, EkmanOptions, EventOptions, LandmarkerOptions, SegmenterConfig,
+                                   problem)
 from detector.core.resources import resource_path
-from detector.stages.segmenter import SegmenterConfig
 
 
 class ConfigError(ValueError):
