@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,9 +218,6 @@ class ReaderThread:
     _END = object()
 
     def __init__(self, items: Iterator, ahead: int) -> None:
-        import queue
-        import threading
-
         self._items = items
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
         self._stopping = threading.Event()
@@ -235,8 +234,6 @@ class ReaderThread:
             self._offer((self._END, e))
 
     def _offer(self, entry) -> bool:
-        import queue
-
         while not self._stopping.is_set():
             try:
                 self._queue.put(entry, timeout=0.05)
@@ -255,8 +252,6 @@ class ReaderThread:
             yield item
 
     def stop(self) -> None:
-        import queue
-
         self._stopping.set()
         while self._thread.is_alive():
             with contextlib.suppress(queue.Empty):
@@ -512,7 +507,6 @@ class ThreadedCapture:
         sleep=None,
         queue_size: int = 4,
     ) -> None:
-        import threading
         import time
 
         self._frames = frames

@@ -166,27 +166,33 @@ def _settled(sc, ch, ring, cfg, c):
 def _end_settled(sc, st, cfg, info, c, tc, out, nout):
     """The active state's motion has stopped at centre c: report an event that ends where the face came
     to rest, and take the level it rests at (mean over the still frames) as the new neutral baseline."""
-    R = sc.ring_size
     held = sc.settled == 2
     sc.settled = 1
     nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-    sc.settled = 0
+    _rest_baseline(sc, st, sc.still_from, c, held)
+    return nout
+
+
+@njit(cache=True, inline="always")
+def _rest_baseline(sc, st, n0, n1, keep_old):
+    """The face rests at a new level: its mean over the still frames n0..n1 becomes the neutral
+    baseline, and the state goes idle.  ``keep_old``: after a held expression the neutral from before
+    is kept (a later return to it ends that expression, it is no new event)."""
+    R = sc.ring_size
     yr = st.ring.y
     baseline = st.ch.baseline
-    if held and sc.has_old == 0:
-        # a held expression: a later return to the neutral from before ends it, it is no new event
+    if keep_old and sc.has_old == 0:
         st.ch.baseline_old[:] = baseline
         sc.has_old = 1
-    n0 = sc.still_from
-    inv = 1.0 / (c - n0 + 1)
+    inv = 1.0 / (n1 - n0 + 1)
     for k in range(baseline.shape[0]):
         acc = 0.0
-        for n in range(n0, c + 1):
+        for n in range(n0, n1 + 1):
             acc += yr[n % R, k]
         baseline[k] = acc * inv
     sc.still_from = -1
+    sc.settled = 0
     _end_idle(sc)
-    return nout
 
 
 @njit(cache=True, inline="always")
@@ -202,31 +208,12 @@ def _returning(sc, ch, ring, cfg, c):
 
 
 @njit(cache=True)
-def _split_held(sc, st, cfg, c, tc, nout):
+def _split_held(sc, st, c, tc):
     """The face moved again (departure at settle_departure_z) after its rise had come to rest near
     its peak: report the held rise now, take the level it rested at (mean over the held still run up
     to motion_lag_s ago) as the new neutral baseline, and look for the new rise from there."""
-    R = sc.ring_size
-    m = int(st.ring.lag[c % R])
-    n0 = sc.held_from
-    if m < n0:
-        m = n0
     release_held_rise(sc, st.held, tc)
-    baseline = st.ch.baseline
-    if sc.has_old == 0:
-        st.ch.baseline_old[:] = baseline
-        sc.has_old = 1
-    yr = st.ring.y
-    inv = 1.0 / (m - n0 + 1)
-    for k in range(baseline.shape[0]):
-        acc = 0.0
-        for n in range(n0, m + 1):
-            acc += yr[n % R, k]
-        baseline[k] = acc * inv
-    sc.still_from = -1
-    sc.settled = 0
-    _end_idle(sc)
-    return nout
+    _rest_baseline(sc, st, sc.held_from, max(int(st.ring.lag[c % sc.ring_size]), sc.held_from), True)
 
 
 @njit(cache=True, inline="always")
@@ -271,6 +258,31 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
 
 
 @njit(cache=True, inline="always")
+def _at_rest(sc, st, cfg, c, tc, dep):
+    """The rest rule's step for a brief rise from a still face.  A held rise is split off when the
+    face departs anew (state goes idle).  A rise at rest near its peak is held; at rest for
+    settle_max_s a micro-short held rise has ended, a macro-long one waits for its return (held_long).
+    Returns True when the state has ended at rest (the caller reports it)."""
+    ch = st.ch
+    if (sc.held_rise >= 0 and dep >= max(cfg.settle_departure_z, cfg.resplit_rel * sc.peak_departure)
+            and not _returning(sc, ch, st.ring, cfg, c)):
+        _split_held(sc, st, c, tc)
+        return False
+    if not _settled(sc, ch, st.ring, cfg, c):
+        return False
+    if sc.settled == 1:
+        return True
+    if sc.held_rise == -1:
+        hold_rise(sc, st, cfg, c)
+    if sc.settled == 2:
+        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
+            return True
+        sc.held_long = 1
+    sc.settled = 0
+    return False
+
+
+@njit(cache=True, inline="always")
 def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
     """One centre frame of an active state."""
     ch = st.ch
@@ -306,19 +318,10 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
             and sc.pre_motion <= cfg.still_motion_max and sc.held_long == 0 and sc.held_rise != -2):
         # a brief rise (fast departure) from a still face that has come to rest; slow states, and
         # states of a face that was moving already (talking), end by level (step 4)
-        if (sc.held_rise >= 0 and dep >= max(cfg.settle_departure_z, cfg.resplit_rel * sc.peak_departure)
-                and not _returning(sc, ch, st.ring, cfg, c)):
-            return _split_held(sc, st, cfg, c, tc, nout)  # a new rise from the level the held rise kept
-        if _settled(sc, ch, st.ring, cfg, c):
-            if sc.settled == 1:
-                return _end_settled(sc, st, cfg, info, c, tc, out, nout)
-            if sc.held_rise == -1:
-                hold_rise(sc, st, cfg, c)
-            if sc.settled == 2:
-                if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
-                    return _end_settled(sc, st, cfg, info, c, tc, out, nout)
-                sc.held_long = 1
-            sc.settled = 0
+        if _at_rest(sc, st, cfg, c, tc, dep):
+            return _end_settled(sc, st, cfg, info, c, tc, out, nout)
+        if sc.state != ACTIVE:
+            return nout  # split: the held rise reported, the new rise sought from the level it kept
     if a >= cfg.end_z:
         sc.below = 0  # still (or again) active
         return nout
