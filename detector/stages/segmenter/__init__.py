@@ -90,7 +90,11 @@ Algorithm, per face
    smoothing's spread.  A weaker one continues to the preceding (following)
    local minimum, as in librosa's ``onset_backtrack``, on ``e`` smoothed again
    over ``backtrack_widen`` times its half-peak width when that is longer than
-   ``smooth_s`` (slow events).  Durations come from timestamps.
+   ``smooth_s`` (slow events).  Durations come from timestamps.  An event that
+   ended at rest (step 4b) is located in the noise units of its start (the running
+   scales have grown while its state ran on), its half-peak width ends where the
+   face came to rest (a held level is no slow motion), and a micro-short held
+   rise that later fell a little keeps the onset it was given when it came to rest.
 6. **Labels.**  ``micro`` when onset->offset < ``micro_max_s``, ``macro`` up
    to ``max_duration_s``; longer states are not expression events: an active
    state older than ``max_duration_s`` is dropped and baseline and noise are

@@ -20,7 +20,8 @@ from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, 
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
-from detector.stages.segmenter.state import ACTIVE, CALIB, EPS, IDLE, MARGIN, held_views, info_views, state_views
+from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_ONSET, held_views, info_views,
+                                             state_views)
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -91,6 +92,8 @@ def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
         lim -= 1
     sc.ev_limit = lim
     ch.peak[:] = -1.0  # below any |z|: the centre's values become the peaks
+    ch.event_dev[:] = ch.abs_dev
+    ch.event_dev_raw[:] = ch.abs_dev_raw
     _channel_peaks(ch)
 
 
@@ -137,7 +140,7 @@ def _settled(sc, ch, ring, cfg, c):
     if m < 0 or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
         sc.still_from = -1
         return False
-    event_weights(ch, cfg)
+    event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
     e = event_signal(c, ring, ch, R)
     if abs(e - event_signal(m, ring, ch, R)) >= cfg.settle_z:
         sc.still_from = -1
@@ -168,9 +171,26 @@ def _end_settled(sc, st, cfg, info, c, tc, out, nout):
     to rest, and take the level it rests at (mean over the still frames) as the new neutral baseline."""
     held = sc.settled == 2
     sc.settled = 1
+    if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
+        # a micro-short rise that came to rest, then fell a little: its onset was located when it
+        # came to rest, on the channels that rose; the whole state's onset may not go before it
+        sc.ev_limit = _held_onset_frame(sc, st, c)
     nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
     _rest_baseline(sc, st, sc.still_from, c, held)
     return nout
+
+
+@njit(cache=True, inline="always")
+def _held_onset_frame(sc, st, c):
+    """Ring frame of the active state's held rise's onset (its row keeps the time), searched back
+    from centre c, no earlier than the state's ev_limit."""
+    t_on = st.held.rows[sc.held_rise, ROW_ONSET]
+    t = st.ring.t
+    R = sc.ring_size
+    m = c
+    while m > sc.ev_limit and t[m % R] > t_on + EPS:
+        m -= 1
+    return m
 
 
 @njit(cache=True, inline="always")
@@ -203,7 +223,7 @@ def _returning(sc, ch, ring, cfg, c):
     m = int(ring.lag[c % R])
     if m < 0:
         return False
-    event_weights(ch, cfg)
+    event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
     return event_signal(c, ring, ch, R) <= event_signal(m, ring, ch, R) - cfg.settle_z
 
 
@@ -244,7 +264,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
         sc.t_final = np.inf
     waited = tc - sc.t_below
     if waited >= cfg.end_hold_s:
-        event_weights(st.ch, cfg)
+        event_weights(st.ch, cfg, st.ch.abs_dev, st.ch.abs_dev_raw)
         e = event_signal(c, st.ring, st.ch, sc.ring_size)
         if e <= cfg.return_z or waited >= cfg.end_hold_s + cfg.tail_max_s:
             # ended; keep a post-roll of backtrack_widen x its length so the offset can be sought

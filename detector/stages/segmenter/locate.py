@@ -47,11 +47,11 @@ def event_signal_raw(n, ring, ch, R):
 
 
 @njit(cache=True)
-def event_weights(ch, cfg):
-    """Weights of the channels that carried the event (ch.weight); ch.scale(_raw) get the noise scales."""
+def event_weights(ch, cfg, abs_dev, abs_dev_raw):
+    """Weights of the channels that carried the event (ch.weight); ch.scale(_raw) get the noise scales
+    from ``abs_dev`` (``abs_dev_raw``): the running ones (ch.abs_dev: is the face still moving?) or
+    those from the state's start (ch.event_dev: where did the event start and end?)."""
     peak = ch.peak
-    abs_dev = ch.abs_dev
-    abs_dev_raw = ch.abs_dev_raw
     scale = ch.scale
     scale_raw = ch.scale_raw
     weight = ch.weight
@@ -206,9 +206,11 @@ def smoothed_apex(ring, ch, n0, ntrig, nend, R):
 
 
 @njit(cache=True)
-def backtrack_weak(ring, apex, n0, nend, R, cfg):
+def backtrack_weak(ring, apex, n0, nend, R, cfg, nrise):
     """Onset and offset of a weaker event: level crossings of the smoothed event signal, then
-    backtracking to the local minima."""
+    backtracking to the local minima.  The event's width (for slow events' extra smoothing) is
+    measured no further than frame ``nrise`` (where a face that came to rest stopped moving: a held
+    level is no slow motion)."""
     t = ring.t
     ret = cfg.return_z
     half = cfg.half_smooth_s
@@ -218,7 +220,7 @@ def backtrack_weak(ring, apex, n0, nend, R, cfg):
     # event's half-peak width when that is longer than the detection window (slow events)
     col = ring.e
     hl, hr = crossings(ring.e, apex, n0, nend, R, 0.5 * ring.e[apex % R])
-    ws = cfg.backtrack_widen * (t[hr % R] - t[hl % R])
+    ws = cfg.backtrack_widen * max(t[min(hr, max(nrise, hl)) % R] - t[hl % R], 0.0)
     if ws > 2.0 * half:
         box_smooth(ring, n0, nend, R, 0.5 * ws)
         col = ring.e2
@@ -236,8 +238,8 @@ def backtrack_weak(ring, apex, n0, nend, R, cfg):
 
 
 @njit(cache=True)
-def locate(ring, ch, cfg, n0, ntrig, nend, R):
-    """(onset, apex, offset) frames of the event between n0 and nend."""
+def locate(ring, ch, cfg, n0, ntrig, nend, R, nrise):
+    """(onset, apex, offset) frames of the event between n0 and nend; ``nrise``: see backtrack_weak."""
     apex = smoothed_apex(ring, ch, n0, ntrig, nend, R)
     if event_signal_raw(apex, ring, ch, R) >= cfg.refine_z:
         # strong event: the unsmoothed signal is reliable.  Apex = its peak near the smoothed
@@ -248,7 +250,7 @@ def locate(ring, ch, cfg, n0, ntrig, nend, R):
         on = tangent_edge(apex, n0, -1, ring, ch, R, cfg.tangent_floor_z)
         off = tangent_edge(apex, nend, 1, ring, ch, R, cfg.tangent_floor_z)
     else:
-        on, off = backtrack_weak(ring, apex, n0, nend, R, cfg)
+        on, off = backtrack_weak(ring, apex, n0, nend, R, cfg, nrise)
     return on, apex, off
 
 
@@ -358,8 +360,13 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     n0 = sc.ev_limit
     ntrig = sc.ev_trigger
     t = ring.t
-    event_weights(ch, cfg)
-    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R)
+    if sc.settled != 0:
+        # an event that ended at rest is located in the noise units of its start (a long held
+        # state has raised the running ones, and its rise would look as weak as noise)
+        event_weights(ch, cfg, ch.event_dev, ch.event_dev_raw)
+    else:
+        event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
+    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, nend if sc.settled == 0 else max(sc.still_from, ntrig))
     if sc.settled != 0:
         apex, off = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
     t_on = t[on % R]

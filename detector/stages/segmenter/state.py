@@ -98,6 +98,9 @@ class ChannelState(NamedTuple):
     baseline_old: np.ndarray  # neutral baseline from before a dropped long state
     motion_dev: np.ndarray  # EMA of |y(n) - y(n - motion_lag_s)| (motion noise scale / sqrt(pi/2))
     departure: np.ndarray  # motion away from the baseline of the latest centre, motion noise units (>= 0)
+    event_dev: np.ndarray  # abs_dev when the active state started: the event signal's noise scale
+    #                        (adapt_noise raises abs_dev during a long state; the event keeps its units)
+    event_dev_raw: np.ndarray  # abs_dev_raw when the active state started
 
 
 N_CHANNEL_ROWS = len(ChannelState._fields)
@@ -199,7 +202,7 @@ def _borrowed(typingctx, arr):
 @njit(cache=True, inline="always")
 def channel_views(chan):
     return ChannelState(chan[0], chan[1], chan[2], chan[3], chan[4], chan[5], chan[6], chan[7], chan[8], chan[9],
-                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15])
+                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15], chan[16], chan[17])
 
 
 @njit(cache=True, inline="always")
