@@ -255,6 +255,7 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
     acc: dict[str, Counter] = {k: Counter() for k in ("mask", "duchenne", "onesided", "felt", "deliberate", "subtle")}
     duch: dict[str, Counter] = {}
     missed_peaks: dict[str, list[float]] = {}  # per band: the true peak (% IOD) of each smile not detected
+    spread: dict[str, list[float]] = {"one_sided": [], "symmetric": []}  # |symmetry| of detected macro events
     detail: list[dict] = []
     for name, truth, meta, track in items:
         events = spot(track, config)
@@ -320,6 +321,12 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 acc["subtle"]["found"] += bool(s_truth and e is not None)
                 acc["subtle"]["pred"] += s_pred
                 acc["subtle"]["tp"] += s_truth and s_pred
+            if e is not None and e.symmetry is not None and r["kind"] == "macro" and e.kind == "macro":
+                # how far one threshold can split them: one-sided truth vs every other (symmetric) macro
+                if v == "ek_onesided":
+                    spread["one_sided"].append(abs(e.symmetry))
+                elif e.emotion != "contempt":  # contempt is one-sided by nature, never made deliberate by it
+                    spread["symmetric"].append(abs(e.symmetry))
             if e is not None:
                 detail.append({"clip": name, "variant": v, "kind": e.kind, "emotion": e.emotion,
                                "intensity": round(e.intensity, 1), "region": e.region, "subtle": e.subtle,
@@ -349,6 +356,10 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 "accuracy_detected": c["correct"] / found if found else None}
 
     out["duchenne_accuracy"] = {b: _acc(b, c) for b, c in sorted(duch.items())}
+    out["symmetry_spread"] = {"one_sided_min": min(spread["one_sided"], default=None),
+                              "n_one_sided": len(spread["one_sided"]),
+                              "symmetric_max": max(spread["symmetric"], default=None),
+                              "n_symmetric": len(spread["symmetric"])}
     out["detail"] = detail
     return out
 
@@ -365,6 +376,10 @@ def format_score(r: dict) -> str:
         c = r[k]
         lines.append(f"{lab:24s} {f(c['precision']):>5s} {f(c['recall']):>5s} {f(c['recall_detected']):>5s}  "
                      f"{c['tp']}/{c['pred']}/{c['truth']}/{c['found']}")
+    sp = r.get("symmetry_spread")
+    if sp:
+        lines.append(f"|symmetry| of the detected macro events: one-sided min {f(sp['one_sided_min'])} "
+                     f"({sp['n_one_sided']}), symmetric (not contempt) max {f(sp['symmetric_max'])} ({sp['n_symmetric']})")
     for b, c in r["duchenne_accuracy"].items():
         missed = f"; true peaks {', '.join(f'{p:g}' for p in c['missed_peaks_iod'])} % IOD" if c["missed"] else ""
         lines.append(f"Duchenne vs social, {b:13s} accuracy {f(c['accuracy_detected'])} of the detected smiles "

@@ -443,6 +443,26 @@ def test_benchmark_scores_a_masking_pair_only_when_the_link_points_at_the_right_
     assert (r["mask"]["tp"], r["mask"]["pred"], r["mask"]["truth"]) == (0, 1, 1)
 
 
+def test_benchmark_says_why_a_smile_has_no_duchenne_answer():
+    """A smile read as another emotion is null for that reason, not for AU6; a smile not detected lists its peak."""
+    from benchmarks import synth_ekman
+
+    def row(v, on, off, peak):
+        return {"variant": v, "onset": on, "offset": off, "kind": "macro", "onset_frame": int(on * 30),
+                "peak_disp_iod": peak}
+
+    truth = [row("ek_social_medium", 1.0, 2.5, 1.1), row("ek_duchenne_medium", 4.0, 5.5, 0.8),
+             row("ek_duchenne_medium", 7.0, 8.5, 1.2), row("ek_social_medium", 10.0, 11.5, 0.9)]
+    events = [_event(onset=1.0, offset=2.5, emotion="contempt"),  # duchenne None: not a smile for the classifier
+              _event(onset=7.0, offset=8.5, duchenne=True),
+              _event(onset=10.0, offset=11.5, duchenne=None)]  # happiness, AU6 not measurable (eyes closed)
+    r = synth_ekman.score([("c", truth, {}, None)], load_config_default(), lambda tr, cfg: events)
+    c = r["duchenne_accuracy"]["medium_macro"]
+    assert (c["n"], c["correct"], c["missed"], c["null"]) == (4, 1, 1, 2)
+    assert (c["null_other_emotion"], c["null_unmeasurable"], c["missed_peaks_iod"]) == (1, 1, [0.8])
+    assert "1 read as another emotion, 1 AU6 not measurable" in synth_ekman.format_score(r)
+
+
 def load_config_default():
     from detector.run.config import load_config
 
