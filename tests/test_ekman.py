@@ -64,34 +64,40 @@ def smile(left: float = 1.0, right: float = 1.0) -> np.ndarray:
     return x
 
 
+def sym(x: np.ndarray, tolerance: float | None = None) -> float | None:
+    """The symmetry with the default [ekman] settings (or another pair tolerance)."""
+    tol = OPTS.symmetry_pair_tolerance if tolerance is None else tolerance
+    return ekman.symmetry(x, OPTS.symmetry_min, tol)
+
+
 def test_symmetry_is_zero_for_both_sides_and_plus_minus_one_for_one_side():
-    assert ekman.symmetry(smile()) == pytest.approx(0.0)
-    assert ekman.symmetry(ch(browOuterUpLeft=0.3, geo_brow_outer_L=0.04)) == pytest.approx(1.0)
-    assert ekman.symmetry(smile(left=0.0)) == pytest.approx(-1.0)
+    assert sym(smile()) == pytest.approx(0.0)
+    assert sym(ch(browOuterUpLeft=0.3, geo_brow_outer_L=0.04)) == pytest.approx(1.0)
+    assert sym(smile(left=0.0)) == pytest.approx(-1.0)
     # each side's change in AU scale: 0.04 IOD of corner lift weighs as much as 0.8 of mouthSmile
-    assert ekman.symmetry(ch(geo_corner_up_L=0.04, mouthSmileRight=0.8)) == pytest.approx(0.0)
-    assert ekman.symmetry(ch(geo_corner_up_L=0.03, geo_corner_up_R=0.01)) == pytest.approx(0.5)
-    assert ekman.symmetry(smile() + ch(jawOpen=0.5, geo_mouth_open=0.1)) == pytest.approx(0.0)  # midline: no side
+    assert sym(ch(geo_corner_up_L=0.04, mouthSmileRight=0.8)) == pytest.approx(0.0)
+    assert sym(ch(geo_corner_up_L=0.03, geo_corner_up_R=0.01), tolerance=0.0) == pytest.approx(0.5)
+    assert sym(smile() + ch(jawOpen=0.5, geo_mouth_open=0.1)) == pytest.approx(0.0)  # midline: no side
 
 
 def test_symmetry_is_null_when_nothing_bilateral_moved_and_ignores_blinks_and_sideways_shifts():
-    assert ekman.symmetry(ch(jawOpen=0.4, geo_mouth_open=0.05)) is None  # jaw drop only: nothing to compare
-    assert ekman.symmetry(ch(mouthSmileLeft=0.005)) is None  # below symmetry_min
-    assert ekman.symmetry(ch(eyeBlinkLeft=0.9)) is None  # a one-eyed blink is not an asymmetric expression
-    assert ekman.symmetry(ch(jawLeft=0.3, mouthLeft=0.3)) is None  # one sideways movement, not one side of the face
-    assert ekman.symmetry(ch(geo_corner_out_L=0.05)) is None  # the per-side corner distance leaks head yaw
+    assert sym(ch(jawOpen=0.4, geo_mouth_open=0.05)) is None  # jaw drop only: nothing to compare
+    assert sym(ch(mouthSmileLeft=0.005)) is None  # below symmetry_min
+    assert sym(ch(eyeBlinkLeft=0.9)) is None  # a one-eyed blink is not an asymmetric expression
+    assert sym(ch(jawLeft=0.3, mouthLeft=0.3)) is None  # one sideways movement, not one side of the face
+    assert sym(ch(geo_corner_out_L=0.05)) is None  # the per-side corner distance leaks head yaw
     x = smile()
     x[CHANNELS.index("mouthPressLeft")] = np.nan  # a channel that could not be measured is left out
-    assert ekman.symmetry(x) == pytest.approx(0.0)
+    assert sym(x) == pytest.approx(0.0)
     with pytest.raises(ValueError, match="channels"):
-        ekman.symmetry(np.zeros(len(AU_NAMES)))  # AU estimates are no channel change
+        sym(np.zeros(len(AU_NAMES)))  # AU estimates are no channel change
 
 
 def test_a_falling_side_counts_and_is_not_cancelled_by_the_other_corner():
     # a one-sided sadness: the right corner drops (a fall is a movement too); AU14's corner-over-corner reading
     # would put a dimpler on the left and make it look two-sided
     x = ch(geo_corner_up_R=-0.02, mouthFrownRight=0.3, geo_corner_up_L=-0.002)
-    assert ekman.symmetry(x) < -OPTS.symmetry_deliberate
+    assert sym(x) < -OPTS.symmetry_deliberate
 
 
 def test_symmetric_smile_on_a_slightly_asymmetric_neutral_face_is_symmetric():
@@ -101,9 +107,9 @@ def test_symmetric_smile_on_a_slightly_asymmetric_neutral_face_is_symmetric():
     neutral = ch(mouthSmileLeft=0.2, mouthSmileRight=0.02, geo_corner_up_L=0.03, geo_corner_up_R=-0.01,
                  geo_cheek_L=0.02, mouthDimpleLeft=0.1, mouthPressRight=0.1)
     apex = neutral + smile(left=1.0, right=0.9)
-    sym = ekman.symmetry(apex - neutral, OPTS.symmetry_min, OPTS.symmetry_pair_tolerance)
-    assert abs(sym) <= OPTS.symmetry_felt
-    assert ekman.symmetry(apex, OPTS.symmetry_min, OPTS.symmetry_pair_tolerance) > OPTS.symmetry_deliberate
+    value = sym(apex - neutral)
+    assert abs(value) <= OPTS.symmetry_felt
+    assert sym(apex) > OPTS.symmetry_deliberate
     # the same through the tracker: the event's symmetry is measured from its baseline
     fps = 30.0
     tr = EkmanTracker(OPTS, keep_s=10.0)
@@ -113,16 +119,16 @@ def test_symmetric_smile_on_a_slightly_asymmetric_neutral_face_is_symmetric():
     ev = seg(14, 30, len(s) - 8, fps, "macro")
     ev.baseline, ev.apex_values = neutral.astype(np.float32), apex.astype(np.float32)
     d = tr.describe(ev, "happiness", au(AU12_L=0.3, AU12_R=0.27))
-    assert d["symmetry"] == pytest.approx(sym, abs=1e-6) and d["timing"] == "felt"
+    assert d["symmetry"] == pytest.approx(value, abs=1e-6) and d["timing"] == "felt"
 
 
 def test_one_sided_smile_is_one_sided_and_deliberate():
     neutral = ch(mouthSmileLeft=0.05, mouthSmileRight=0.05, geo_corner_up_L=0.01, geo_corner_up_R=0.01)
     apex = neutral + smile(left=1.0, right=0.1)  # the right corner hardly follows
-    sym = ekman.symmetry(apex - neutral, OPTS.symmetry_min, OPTS.symmetry_pair_tolerance)
-    assert sym > OPTS.symmetry_deliberate
-    assert ekman.timing_label("macro", 2.0, 2.0, 2.0, sym, "happiness", OPTS) == "deliberate"
-    right = ekman.symmetry(neutral + smile(left=0.0, right=1.0) - neutral, OPTS.symmetry_min, OPTS.symmetry_pair_tolerance)
+    value = sym(apex - neutral)
+    assert value > OPTS.symmetry_deliberate
+    assert ekman.timing_label("macro", 2.0, 2.0, 2.0, value, "happiness", OPTS) == "deliberate"
+    right = sym(neutral + smile(left=0.0, right=1.0) - neutral)
     assert right == pytest.approx(-1.0)
 
 

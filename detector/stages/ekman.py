@@ -141,9 +141,10 @@ def side_difference(x: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.nd
     return x[..., left] - x[..., right]
 
 
-def symmetry(channel_delta: np.ndarray, min_total: float = 0.02, pair_tolerance: float = 0.0) -> float | None:
-    """-1..1 left-right asymmetry of a channel change ``apex - baseline`` (``CHANNELS`` order); None if too
-    little moved (the rule of the module doc)."""
+def symmetry(channel_delta: np.ndarray, min_total: float, pair_tolerance: float) -> float | None:
+    """-1..1 left-right asymmetry of a channel change ``apex - baseline`` (``CHANNELS`` order); None if the pairs
+    moved less than ``min_total`` (``[ekman] symmetry_min``).  ``pair_tolerance``: ``[ekman]
+    symmetry_pair_tolerance``, 0 = every pair counts in full (the rule of the module doc)."""
     d = np.asarray(channel_delta, np.float64)
     if d.shape != (len(CHANNELS),):
         raise ValueError(f"symmetry: expected {len(CHANNELS)} channels, got shape {d.shape}")
