@@ -254,6 +254,8 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
     """
     acc: dict[str, Counter] = {k: Counter() for k in ("mask", "duchenne", "onesided", "felt", "deliberate", "subtle")}
     duch: dict[str, Counter] = {}
+    missed_peaks: dict[str, list[float]] = {}  # per band: the true peak (% IOD) of each smile not detected
+    spread: dict[str, list[float]] = {"one_sided": [], "symmetric": []}  # |symmetry| of detected macro events
     detail: list[dict] = []
     for name, truth, meta, track in items:
         events = spot(track, config)
@@ -283,8 +285,12 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 want = v.startswith("ek_duchenne")
                 if e is None:
                     c["missed"] += 1
+                    missed_peaks.setdefault(band, []).append(round(float(r.get("peak_disp_iod", float("nan"))), 2))
                 elif e.duchenne is None:
+                    # null for two reasons: the smile was read as another emotion (the rule is for happiness
+                    # only), or it was happiness but AU6 could not be measured (eyes closed at the apex)
                     c["null"] += 1
+                    c["other_emotion" if e.emotion != "happiness" else "unmeasurable"] += 1
                 else:
                     c["correct"] += int(e.duchenne == want)
                 acc["duchenne"]["truth"] += want
@@ -315,6 +321,12 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                 acc["subtle"]["found"] += bool(s_truth and e is not None)
                 acc["subtle"]["pred"] += s_pred
                 acc["subtle"]["tp"] += s_truth and s_pred
+            if e is not None and e.symmetry is not None and r["kind"] == "macro" and e.kind == "macro":
+                # how far one threshold can split them: one-sided truth vs every other (symmetric) macro
+                if v == "ek_onesided":
+                    spread["one_sided"].append(abs(e.symmetry))
+                elif e.emotion != "contempt":  # contempt is one-sided by nature, never made deliberate by it
+                    spread["symmetric"].append(abs(e.symmetry))
             if e is not None:
                 detail.append({"clip": name, "variant": v, "kind": e.kind, "emotion": e.emotion,
                                "intensity": round(e.intensity, 1), "region": e.region, "subtle": e.subtle,
@@ -323,19 +335,31 @@ def score(items: Sequence[tuple[str, list[dict], dict, Any]], config, spot) -> d
                                "au6": max(e.action_units.get("AU06_L", 0), e.action_units.get("AU06_R", 0)),
                                "au12": max(e.action_units.get("AU12_L", 0), e.action_units.get("AU12_R", 0))})
             elif r["kind"] in ("micro", "macro"):
-                detail.append({"clip": name, "variant": v, "missed": True})
+                near = max((e2 for e2 in events if e2.kind in ("micro", "macro")), key=lambda e2: _iou(r, e2), default=None)
+                best = 0.0 if near is None else _iou(r, near)
+                detail.append({"clip": name, "variant": v, "missed": True, "kind": r["kind"],
+                               "peak_disp_iod": r.get("peak_disp_iod"), "best_iou": round(best, 2),
+                               "best_event": None if not best else (near.kind, near.emotion, round(near.onset, 2),
+                                                                     round(near.offset, 2))})
     out = {k: _pr(c["tp"], c["pred"], c["truth"], c["found"]) for k, c in acc.items()}
     for b in list(duch):  # medium micro + macro together
         if b.startswith("medium_"):
             duch.setdefault("medium_all", Counter()).update(duch[b])
+            missed_peaks.setdefault("medium_all", []).extend(missed_peaks.get(b, []))
 
-    def _acc(c: Counter) -> dict:
+    def _acc(b: str, c: Counter) -> dict:
         found = c["n"] - c["missed"]
         return {"n": c["n"], "correct": c["correct"], "null": c["null"], "missed": c["missed"],
+                "null_other_emotion": c["other_emotion"], "null_unmeasurable": c["unmeasurable"],
+                "missed_peaks_iod": sorted(missed_peaks.get(b, [])),
                 "accuracy": c["correct"] / c["n"] if c["n"] else None,  # a smile not detected counts as wrong
                 "accuracy_detected": c["correct"] / found if found else None}
 
-    out["duchenne_accuracy"] = {b: _acc(c) for b, c in sorted(duch.items())}
+    out["duchenne_accuracy"] = {b: _acc(b, c) for b, c in sorted(duch.items())}
+    out["symmetry_spread"] = {"one_sided_min": min(spread["one_sided"], default=None),
+                              "n_one_sided": len(spread["one_sided"]),
+                              "symmetric_max": max(spread["symmetric"], default=None),
+                              "n_symmetric": len(spread["symmetric"])}
     out["detail"] = detail
     return out
 
@@ -352,10 +376,16 @@ def format_score(r: dict) -> str:
         c = r[k]
         lines.append(f"{lab:24s} {f(c['precision']):>5s} {f(c['recall']):>5s} {f(c['recall_detected']):>5s}  "
                      f"{c['tp']}/{c['pred']}/{c['truth']}/{c['found']}")
+    sp = r.get("symmetry_spread")
+    if sp:
+        lines.append(f"|symmetry| of the detected macro events: one-sided min {f(sp['one_sided_min'])} "
+                     f"({sp['n_one_sided']}), symmetric (not contempt) max {f(sp['symmetric_max'])} ({sp['n_symmetric']})")
     for b, c in r["duchenne_accuracy"].items():
+        missed = f"; true peaks {', '.join(f'{p:g}' for p in c['missed_peaks_iod'])} % IOD" if c["missed"] else ""
         lines.append(f"Duchenne vs social, {b:13s} accuracy {f(c['accuracy_detected'])} of the detected smiles "
-                     f"({c['correct']}/{c['n'] - c['missed']}; {c['null']} null), {f(c['accuracy'])} of all "
-                     f"({c['missed']} of {c['n']} not detected)")
+                     f"({c['correct']}/{c['n'] - c['missed']}; {c['null']} null: {c['null_other_emotion']} read as "
+                     f"another emotion, {c['null_unmeasurable']} AU6 not measurable), {f(c['accuracy'])} of all "
+                     f"({c['missed']} of {c['n']} not detected{missed})")
     return "\n".join(lines)
 
 

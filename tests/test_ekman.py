@@ -12,6 +12,7 @@ from detector.stages import ekman
 from detector.core.options import EkmanOptions
 from detector.stages.ekman import EkmanTracker
 from detector.core.facs import AU_NAMES, EMOTIONS
+from detector.stages.features import CHANNELS
 
 OPTS = EkmanOptions()
 
@@ -41,19 +42,106 @@ def raised_cosine(fps: float, rise: float, hold: float, fall: float, lead: float
 # --------------------------------------------------------------------------- symmetry
 
 
+def ch(**values: float) -> np.ndarray:
+    """A channel vector (features.CHANNELS order), 0 but the named channels."""
+    x = np.zeros(len(CHANNELS))
+    for k, v in values.items():
+        x[CHANNELS.index(k)] = v
+    return x
+
+
+#: a smile's channel change on both sides (blendshapes 0..1, geometry in IOD), the right side ``r`` x the left
+def smile(left: float = 1.0, right: float = 1.0) -> np.ndarray:
+    side = {"mouthSmile{}": 0.4, "mouthDimple{}": 0.1, "cheekSquint{}": 0.05}
+    geo = {"geo_corner_up_{}": 0.02, "geo_cheek_{}": 0.006}
+    x = ch()
+    for k, v in side.items():
+        x[CHANNELS.index(k.format("Left"))] = left * v
+        x[CHANNELS.index(k.format("Right"))] = right * v
+    for k, v in geo.items():
+        x[CHANNELS.index(k.format("L"))] = left * v
+        x[CHANNELS.index(k.format("R"))] = right * v
+    return x
+
+
+def sym(x: np.ndarray, tolerance: float | None = None) -> float | None:
+    """The symmetry with the default [ekman] settings (or another pair tolerance)."""
+    tol = OPTS.symmetry_pair_tolerance if tolerance is None else tolerance
+    return ekman.symmetry(x, OPTS.symmetry_min, tol)
+
+
 def test_symmetry_is_zero_for_both_sides_and_plus_minus_one_for_one_side():
-    assert ekman.symmetry(au(AU12_L=0.3, AU12_R=0.3, AU06_L=0.1, AU06_R=0.1)) == pytest.approx(0.0)
-    assert ekman.symmetry(au(AU01_L=0.2, AU02_L=0.2)) == pytest.approx(1.0)
-    assert ekman.symmetry(au(AU12_R=0.4, AU14_R=0.2)) == pytest.approx(-1.0)
-    assert ekman.symmetry(au(AU12_L=0.3, AU12_R=0.1)) == pytest.approx(0.5)
-    assert ekman.symmetry(au(AU12_L=0.3, AU12_R=0.3, AU26=0.5)) == pytest.approx(0.0)  # midline AUs do not count
+    assert sym(smile()) == pytest.approx(0.0)
+    assert sym(ch(browOuterUpLeft=0.3, geo_brow_outer_L=0.04)) == pytest.approx(1.0)
+    assert sym(smile(left=0.0)) == pytest.approx(-1.0)
+    # each side's change in AU scale: 0.04 IOD of corner lift weighs as much as 0.8 of mouthSmile
+    assert sym(ch(geo_corner_up_L=0.04, mouthSmileRight=0.8)) == pytest.approx(0.0)
+    assert sym(ch(geo_corner_up_L=0.03, geo_corner_up_R=0.01), tolerance=0.0) == pytest.approx(0.5)
+    assert sym(smile() + ch(jawOpen=0.5, geo_mouth_open=0.1)) == pytest.approx(0.0)  # midline: no side
 
 
-def test_symmetry_is_null_when_no_bilateral_au_moved_and_ignores_blinks_and_decreases():
-    assert ekman.symmetry(au(AU26=0.4, AU25=0.3)) is None  # jaw drop only: nothing to compare
-    assert ekman.symmetry(au(AU12_L=0.005)) is None  # below symmetry_min
-    assert ekman.symmetry(au(AU45_L=0.9)) is None  # a one-eyed blink is not an asymmetric expression
-    assert ekman.symmetry(au(AU12_L=0.3, AU12_R=0.3, AU15_L=-0.3)) == pytest.approx(0.0)
+def test_symmetry_is_null_when_nothing_bilateral_moved_and_ignores_blinks_and_sideways_shifts():
+    assert sym(ch(jawOpen=0.4, geo_mouth_open=0.05)) is None  # jaw drop only: nothing to compare
+    assert sym(ch(mouthSmileLeft=0.005)) is None  # below symmetry_min
+    assert sym(ch(eyeBlinkLeft=0.9)) is None  # a one-eyed blink is not an asymmetric expression
+    assert sym(ch(jawLeft=0.3, mouthLeft=0.3)) is None  # one sideways movement, not one side of the face
+    assert sym(ch(geo_corner_out_L=0.05)) is None  # the per-side corner distance leaks head yaw
+    x = smile()
+    x[CHANNELS.index("mouthPressLeft")] = np.nan  # a channel that could not be measured is left out
+    assert sym(x) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="channels"):
+        sym(np.zeros(len(AU_NAMES)))  # AU estimates are no channel change
+
+
+def test_a_falling_side_counts_and_is_not_cancelled_by_the_other_corner():
+    # a one-sided sadness: the right corner drops (a fall is a movement too); AU14's corner-over-corner reading
+    # would put a dimpler on the left and make it look two-sided
+    x = ch(geo_corner_up_R=-0.02, mouthFrownRight=0.3, geo_corner_up_L=-0.002)
+    assert sym(x) < -OPTS.symmetry_deliberate
+
+
+def test_symmetric_smile_on_a_slightly_asymmetric_neutral_face_is_symmetric():
+    """A face that rests lopsided (left corner 4 % IOD and cheek higher, MediaPipe's left smile and dimple higher
+    at rest) smiles with both sides alike (the right 10 % less): measured against that neutral, the segmenter's
+    baseline, the event is symmetric and felt; on its absolute apex values it would read one-sided."""
+    neutral = ch(mouthSmileLeft=0.2, mouthSmileRight=0.02, geo_corner_up_L=0.03, geo_corner_up_R=-0.01,
+                 geo_cheek_L=0.02, mouthDimpleLeft=0.1, mouthPressRight=0.1)
+    apex = neutral + smile(left=1.0, right=0.9)
+    value = sym(apex - neutral)
+    assert abs(value) <= OPTS.symmetry_felt
+    assert sym(apex) > OPTS.symmetry_deliberate
+    # the same through the tracker: the event's symmetry is measured from its baseline
+    fps = 30.0
+    tr = EkmanTracker(OPTS, keep_s=10.0)
+    t, s = raised_cosine(fps, rise=0.6, hold=0.8, fall=0.6, lead=0.5)
+    for k, v in enumerate(s):
+        tr.push(k, float(t[k]), (neutral + v * (apex - neutral)).astype(np.float32))
+    ev = seg(14, 30, len(s) - 8, fps, "macro")
+    ev.baseline, ev.apex_values = neutral.astype(np.float32), apex.astype(np.float32)
+    d = tr.describe(ev, "happiness", au(AU12_L=0.3, AU12_R=0.27))
+    assert d["symmetry"] == pytest.approx(value, abs=1e-6) and d["timing"] == "felt"
+
+
+def test_one_sided_smile_is_one_sided_and_deliberate():
+    neutral = ch(mouthSmileLeft=0.05, mouthSmileRight=0.05, geo_corner_up_L=0.01, geo_corner_up_R=0.01)
+    apex = neutral + smile(left=1.0, right=0.1)  # the right corner hardly follows
+    value = sym(apex - neutral)
+    assert value > OPTS.symmetry_deliberate
+    assert ekman.timing_label("macro", 2.0, 2.0, 2.0, value, "happiness", OPTS) == "deliberate"
+    right = sym(neutral + smile(left=0.0, right=1.0) - neutral)
+    assert right == pytest.approx(-1.0)
+
+
+def test_smile_aware_pairs_that_rise_on_both_sides_count_only_beyond_the_tolerance():
+    graded = smile(left=1.0, right=0.7)  # both corners rise, the right a little less: a symmetric smile
+    plain = ekman.symmetry(graded, 0.02, 0.0)
+    aware = ekman.symmetry(graded, 0.02, 0.1)
+    assert plain == pytest.approx(0.3 / 1.7)
+    assert aware == pytest.approx((0.3 / 1.7 - 0.1) / 0.9)
+    # a side that stayed still, or moved the other way, still counts in full
+    assert ekman.symmetry(smile(left=1.0, right=0.0), 0.02, 0.1) == pytest.approx(1.0)
+    opposite = ch(geo_brow_inner_L=0.03, geo_brow_inner_R=-0.01)
+    assert ekman.symmetry(opposite, 0.02, 0.1) == pytest.approx(ekman.symmetry(opposite, 0.02, 0.0))
 
 
 def test_one_function_for_symmetry_and_the_classifiers_one_sidedness():
@@ -112,7 +200,9 @@ def test_timing_felt_deliberate_and_unclear():
     assert ekman.timing_label("micro", 0.3, abrupt, abrupt, 0.9, "fear", OPTS) == "unclear"
     assert ekman.timing_label("macro", 2.0, None, 2.0, 0.0, "happiness", OPTS) == "unclear"
     assert ekman.timing_label("macro", 2.0, smooth, 2.0, 0.0, "neutral", OPTS) == "unclear"
-    assert ekman.timing_label("macro", 2.0, smooth, 2.0, 0.28, "happiness", OPTS) == "unclear"
+    half = (OPTS.symmetry_felt + OPTS.symmetry_deliberate) / 2  # neither symmetric enough nor one-sided
+    assert OPTS.symmetry_felt < half < OPTS.symmetry_deliberate
+    assert ekman.timing_label("macro", 2.0, smooth, 2.0, half, "happiness", OPTS) == "unclear"
 
 
 # --------------------------------------------------------------------------- Duchenne
@@ -146,10 +236,14 @@ def test_subtle_is_one_region_and_weak_against_the_persons_range():
 # --------------------------------------------------------------------------- tracker: trace, masking
 
 
+#: the tracker tests' apex change: both brows down alike (browDownLeft/Right), inner brows up (midline)
+APEX = ch(browDownLeft=1.0, browDownRight=1.0, browInnerUp=0.5).astype(np.float32)
+
+
 def seg(onset_frame: int, apex_frame: int, offset_frame: int, fps: float, kind: str, region: str = "full",
-        intensity: float = 20.0, c: int = 4) -> SimpleNamespace:
-    base = np.zeros(c, np.float32)
-    apex = np.array([1.0, 0.5, 0.0, 0.0], np.float32)
+        intensity: float = 20.0) -> SimpleNamespace:
+    base = np.zeros(len(CHANNELS), np.float32)
+    apex = APEX
     return SimpleNamespace(onset_frame=onset_frame, apex_frame=apex_frame, offset_frame=offset_frame,
                            onset=onset_frame / fps, apex=apex_frame / fps, offset=offset_frame / fps, kind=kind,
                            region=region, intensity=intensity, baseline=base, apex_values=apex)
@@ -157,7 +251,7 @@ def seg(onset_frame: int, apex_frame: int, offset_frame: int, fps: float, kind: 
 
 def feed(tr: EkmanTracker, fps: float, t: np.ndarray, s: np.ndarray, start: int = 0) -> None:
     for k, v in enumerate(s):
-        tr.push(start + k, start / fps + float(t[k]), np.array([v, 0.5 * v, 0.01, -0.01], np.float32))
+        tr.push(start + k, start / fps + float(t[k]), (APEX * v + ch(cheekPuff=0.01)).astype(np.float32))
 
 
 def test_tracker_measures_speeds_on_the_projected_trace():
@@ -176,9 +270,9 @@ def test_tracker_measures_speeds_on_the_projected_trace():
 def test_history_older_than_keep_s_is_dropped():
     tr = EkmanTracker(OPTS, keep_s=1.0)
     for k in range(100):
-        tr.push(k, k / 30.0, np.zeros(4))
+        tr.push(k, k / 30.0, np.zeros(len(CHANNELS)))
     assert len(tr._frames) <= 32
-    times, trace = tr.trace(0, 10, np.zeros(4), np.ones(4))  # frames gone: nothing measurable
+    times, trace = tr.trace(0, 10, np.zeros(len(CHANNELS)), np.ones(len(CHANNELS)))  # frames gone: nothing measurable
     assert trace.size == 0
     assert tr.describe(seg(0, 5, 10, 30.0, "macro"), "happiness", au())["onset_speed"] is None
 
@@ -353,6 +447,26 @@ def test_benchmark_scores_a_masking_pair_only_when_the_link_points_at_the_right_
     wrong[1] = _event(onset=1.6, offset=3.5)
     r = synth_ekman.score([("c", truth, {}, None)], load_config_default(), lambda tr, cfg: wrong)
     assert (r["mask"]["tp"], r["mask"]["pred"], r["mask"]["truth"]) == (0, 1, 1)
+
+
+def test_benchmark_says_why_a_smile_has_no_duchenne_answer():
+    """A smile read as another emotion is null for that reason, not for AU6; a smile not detected lists its peak."""
+    from benchmarks import synth_ekman
+
+    def row(v, on, off, peak):
+        return {"variant": v, "onset": on, "offset": off, "kind": "macro", "onset_frame": int(on * 30),
+                "peak_disp_iod": peak}
+
+    truth = [row("ek_social_medium", 1.0, 2.5, 1.1), row("ek_duchenne_medium", 4.0, 5.5, 0.8),
+             row("ek_duchenne_medium", 7.0, 8.5, 1.2), row("ek_social_medium", 10.0, 11.5, 0.9)]
+    events = [_event(onset=1.0, offset=2.5, emotion="contempt"),  # duchenne None: not a smile for the classifier
+              _event(onset=7.0, offset=8.5, duchenne=True),
+              _event(onset=10.0, offset=11.5, duchenne=None)]  # happiness, AU6 not measurable (eyes closed)
+    r = synth_ekman.score([("c", truth, {}, None)], load_config_default(), lambda tr, cfg: events)
+    c = r["duchenne_accuracy"]["medium_macro"]
+    assert (c["n"], c["correct"], c["missed"], c["null"]) == (4, 1, 1, 2)
+    assert (c["null_other_emotion"], c["null_unmeasurable"], c["missed_peaks_iod"]) == (1, 1, [0.8])
+    assert "1 read as another emotion, 1 AU6 not measurable" in synth_ekman.format_score(r)
 
 
 def load_config_default():

@@ -103,9 +103,11 @@ class EkmanOptions:
     subtle_frac: float = opt(0.6, "fraction", lo=0, hi=1)  # subtle: one region, intensity below this of the person's reference
     subtle_ref_z: float = opt(12.0, "noise units", lo=0)  # the reference before the person has shown subtle_history events
     subtle_history: int = opt(3, "count", lo=0)  # earlier expression events needed to use the person's own median intensity
-    symmetry_min: float = opt(0.02, "AU units", lo=0)  # bilateral movement below this: symmetry not measurable (null)
-    symmetry_felt: float = opt(0.25, "0..1", lo=0, hi=1)  # |symmetry| up to this counts as symmetric for "felt"
-    symmetry_deliberate: float = opt(0.3, "0..1", lo=0, hi=1)  # |symmetry| above this makes a (non-contempt) event "deliberate"
+    symmetry_min: float = opt(0.02, "AU units", lo=0)  # bilateral channel movement (both sides, AU scale) below this: symmetry null
+    symmetry_pair_tolerance: float = opt(0.1, "0..1", lo=0, hi=1)  # a channel pair whose sides moved the same way counts
+    #                                                       as one-sided only beyond this (a smile's graded corners)
+    symmetry_felt: float = opt(0.14, "0..1", lo=0, hi=1)  # |symmetry| up to this counts as symmetric for "felt"
+    symmetry_deliberate: float = opt(0.16, "0..1", lo=0, hi=1)  # |symmetry| above this makes a (non-contempt) event "deliberate"
     onset_smooth: float = opt(3.5, "1/s", lo=0)  # onset speed at or below this is smooth (a raised-cosine rise of >= 0.42 s)
     onset_abrupt: float = opt(8.0, "1/s", lo=0)  # onset speed at or above this is abrupt (a rise of <= 0.18 s)
     offset_abrupt: float = opt(10.0, "1/s", lo=0)  # offset speed at or above this stops too suddenly

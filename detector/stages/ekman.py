@@ -13,13 +13,28 @@ Fields added to each expression event (eye kinds get the neutral values):
     of that face's earlier expression events once it has shown
     ``subtle_history`` of them, ``subtle_ref_z`` noise units before that.
 ``symmetry`` (-1..1 or null)
-    Left-right asymmetry of the event's bilateral AUs:
-    ``sum(L - R) / sum(L + R)`` over the rectified apex deltas (AU45, the
-    blink, left out).  +1 = the subject's left side only, -1 = the right side
-    only, 0 = symmetric; null when the bilateral AUs moved less than
-    ``symmetry_min`` in all.  :func:`side_difference` is the one function
-    behind it and behind the classifier's per-AU one-sidedness feature
-    (``detector.training.features``: contempt is one-sided).
+    Left-right asymmetry of the event's change from the person's own neutral
+    (the segmenter's baseline at the event, so a face that rests a little
+    lopsided reads symmetric when both sides move alike): over the bilateral
+    channel pairs (:data:`SYMMETRY_PAIRS`: the blendshapes ``...Left``/
+    ``...Right`` and the geometry ``geo_..._L``/``_R``), each side's change
+    ``|apex - baseline|`` in AU scale (over the channel's ``full`` change of
+    :data:`detector.stages.features.AU_TABLE`), ``sum(L - R) / sum(L + R)``:
+    each pair's own one-sidedness ``(L - R) / (L + R)`` weighted by its own
+    activation ``L + R``.  +1 = the subject's left side only, -1 = the right
+    side only, 0 = symmetric; null when the pairs moved less than
+    ``symmetry_min`` in all.  Smile-aware: a pair whose two sides moved the
+    same way (both up or both down: a smile's corners, cheeks, dimples) is a
+    bilateral action, and its one-sidedness counts only beyond
+    ``symmetry_pair_tolerance`` (rescaled to 0..1), so the graded left/right
+    differences of a symmetric smile do not add up to a one-sided event while
+    a side that stayed still (or moved the other way) still counts in full.
+    Measured on the channels, not on the AU estimates: issue 17's AU14 reads
+    the lip-corner lift of one side *over the other*, a difference that turns
+    a graded corner asymmetry into a one-sided AU and a one-sided corner drop
+    into an AU14 on the other side.  :func:`side_difference` is the one
+    function behind it and behind the classifier's per-AU one-sidedness
+    feature (``detector.lab.training.features``: contempt is one-sided).
 ``onset_speed`` / ``offset_speed`` (1/s or null)
     The event's trace is the face's channels projected on the apex change
     (``apex - baseline``), 0 at the baseline; normalised to its own peak it
@@ -73,34 +88,81 @@ import numpy as np
 
 from detector.core.facs import AU_NAMES
 from detector.core.options import EkmanOptions
+from detector.stages.features import AU_TABLE, CHANNELS
 
 TIMINGS: tuple[str, ...] = ("felt", "deliberate", "unclear")
 
-_BILATERAL_L = np.array([i for i, n in enumerate(AU_NAMES) if n.endswith("_L") and not n.startswith("AU45")], np.int64)
-_BILATERAL_R = np.array([AU_NAMES.index(AU_NAMES[i][:-2] + "_R") for i in _BILATERAL_L], np.int64)
 _AU = {n: i for i, n in enumerate(AU_NAMES)}
 
 
 # --------------------------------------------------------------------------- rules
 
 
+#: Left/right channel pairs that are no symmetry pair: the blink (one-eyed blinks are no asymmetric
+#: expression), the per-side lip-corner distance from the midline (leaks head yaw: features.AU_TABLE
+#: reads it for both sides together), and the sideways shifts jawLeft/jawRight, mouthLeft/mouthRight
+#: (one movement to either side, not a left and a right muscle).
+_NOT_PAIRED = ("eyeBlink", "geo_corner_out", "jaw", "mouth")
+
+
+def _symmetry_pairs() -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """(names, left channel ids, right channel ids, AU scale of each pair) of the bilateral channels."""
+    full: dict[str, float] = {}
+    for terms in AU_TABLE.values():
+        for t in terms:
+            if t.corrects is None:  # a cue, not a correction: the channel change that reads as a full AU
+                full[t.channel] = min(full.get(t.channel, math.inf), abs(t.full))
+    names, left, right, scale = [], [], [], []
+    for i, n in enumerate(CHANNELS):
+        for a, b in (("Left", "Right"), ("_L", "_R")):
+            if n.endswith(a) and (n[: -len(a)] + b) in CHANNELS:
+                base = n[: -len(a)]
+                if base in _NOT_PAIRED:
+                    continue
+                names.append(base)
+                left.append(i)
+                right.append(CHANNELS.index(base + b))
+                scale.append(full.get(n, 1.0))
+    return tuple(names), np.array(left, np.int64), np.array(right, np.int64), np.array(scale, np.float64)
+
+
+#: The bilateral channel pairs :func:`symmetry` compares: names, left ids, right ids (``CHANNELS`` order), AU scale.
+SYMMETRY_PAIRS = _symmetry_pairs()
+
+
 def side_difference(x: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Left minus right of each bilateral pair (``x[..., left] - x[..., right]``), rectified ``x`` expected.
 
     The one measure of one-sidedness: the classifier's feature is its absolute
-    value over the event strength (``detector.training.features``), the
-    event's ``symmetry`` its sum over the sum of both sides (:func:`symmetry`).
+    value over the event strength (``detector.lab.training.features``, on the
+    AU estimates), the event's ``symmetry`` its activation-weighted sum over
+    the channel pairs (:func:`symmetry`).
     """
     return x[..., left] - x[..., right]
 
 
-def symmetry(au_delta: np.ndarray, min_total: float = 0.02) -> float | None:
-    """-1..1 left-right asymmetry of an AU delta vector (``AU_NAMES`` order); None if too little moved."""
-    xk = np.maximum(np.asarray(au_delta, np.float64), 0.0)
-    total = float(np.sum(xk[_BILATERAL_L]) + np.sum(xk[_BILATERAL_R]))
+def symmetry(channel_delta: np.ndarray, min_total: float, pair_tolerance: float) -> float | None:
+    """-1..1 left-right asymmetry of a channel change ``apex - baseline`` (``CHANNELS`` order); None if the pairs
+    moved less than ``min_total`` (``[ekman] symmetry_min``).  ``pair_tolerance``: ``[ekman]
+    symmetry_pair_tolerance``, 0 = every pair counts in full (the rule of the module doc)."""
+    d = np.asarray(channel_delta, np.float64)
+    if d.shape != (len(CHANNELS),):
+        raise ValueError(f"symmetry: expected {len(CHANNELS)} channels, got shape {d.shape}")
+    d = np.where(np.isfinite(d), d, 0.0)
+    _, left, right, scale = SYMMETRY_PAIRS
+    x = np.zeros_like(d)
+    x[left] = np.abs(d[left]) / scale  # each side's change, rising or falling (a lid narrows, a corner drops)
+    x[right] = np.abs(d[right]) / scale
+    act = x[left] + x[right]
+    total = float(np.sum(act))
     if total < max(min_total, 1e-9):
         return None
-    return float(np.clip(np.sum(side_difference(xk, _BILATERAL_L, _BILATERAL_R)) / total, -1.0, 1.0))
+    one = side_difference(x, left, right) / np.maximum(act, 1e-12)  # each pair's own one-sidedness, -1..1
+    if pair_tolerance > 0:
+        both = np.sign(d[left]) * np.sign(d[right]) > 0  # both sides moved the same way: a bilateral action
+        graded = np.sign(one) * np.maximum(np.abs(one) - pair_tolerance, 0.0) / max(1.0 - pair_tolerance, 1e-9)
+        one = np.where(both, graded, one)
+    return float(np.clip(np.sum(act * one) / total, -1.0, 1.0))
 
 
 def _crossing(t: np.ndarray, s: np.ndarray, level: float) -> float | None:
@@ -282,7 +344,8 @@ class EkmanTracker:
             return {}
         times, tr = self.trace(seg.onset_frame, seg.offset_frame, seg.baseline, seg.apex_values)
         on, off = phase_speeds(times, tr)
-        sym = symmetry(au_delta, opts.symmetry_min)
+        sym = symmetry(np.asarray(seg.apex_values, np.float64) - np.asarray(seg.baseline, np.float64),
+                       opts.symmetry_min, opts.symmetry_pair_tolerance)
         out: dict[str, Any] = {
             "subtle": is_subtle(seg.kind, seg.region, float(seg.intensity), self._intensities, opts),
             "symmetry": sym,
