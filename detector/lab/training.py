@@ -109,7 +109,7 @@ The IMAGE-mode rows above are single frames against a 4-frame neutral; the
 pipeline's events are smaller and smoother (segmenter baseline, smoothed apex).
 ``benchmarks/data/au_suite_tune.csv`` holds ``estimate_au_deltas`` of the
 pipeline's own events on the TUNE split of the synthetic suite and its
-real-like band (``benchmarks/suite_au_dataset.py``), labelled with the matched
+real-like band, seeds 0 and 1 (``benchmarks/suite_au_dataset.py``), labelled with the matched
 truth emotion; each row is added ``--suite-copies`` (64) times with the same
 jitter, labels kept (``--suite-dataset CSV``, ``--no-suite-dataset``).
 Estimator rows of ``SKIPPED_VARIANTS`` (lip press) are left out.
