@@ -23,8 +23,9 @@ Usage::
         --channels --out /tmp/ev_tune_s0.csv
     python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 1 --band suite real_like \\
         --channels --out /tmp/ev_tune_s1.csv
-    python benchmarks/emotion_cv.py /tmp/ev_tune_s1.csv                  # the bundled model
-    python benchmarks/emotion_cv.py --lofo --train-suite /tmp/ev_tune_s0.csv /tmp/ev_tune_s0.csv /tmp/ev_tune_s1.csv
+    python benchmarks/emotion_cv.py --set suite /tmp/ev_tune_s1.csv      # the bundled model
+    python benchmarks/emotion_cv.py --lofo --set suite --train-suite /tmp/ev_tune_s0.csv \
+        --train-suite /tmp/ev_tune_s1.csv /tmp/ev_tune_s0.csv /tmp/ev_tune_s1.csv
 """
 
 from __future__ import annotations
@@ -184,8 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--au-copies", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--errors", action="store_true", help="list the wrongly labelled matched events")
+    ap.add_argument("--set", choices=("suite", "real_like"), default=None,
+                    help="score only the events of this synthetic set (column `set`; default: all)")
     a = ap.parse_args(argv)
     rows = read_events(a.events)
+    if a.set:
+        rows = [r for r in rows if r["set"] == a.set]
     if not a.lofo:
         pred = labels(rows, onnx_predict(a.model))
         print(report(f"{', '.join(p.name for p in a.events)} ({a.model or 'bundled model'})", score(rows, pred)))
