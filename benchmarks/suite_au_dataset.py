@@ -37,6 +37,7 @@ if __package__ in (None, ""):
 from benchmarks import run_suite as RS  # noqa: E402
 from detector.core import facs  # noqa: E402
 from detector.run.config import load_config  # noqa: E402
+from detector.stages.features import CHANNELS  # noqa: E402
 
 
 def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: str = "suite") -> list[dict]:
@@ -45,13 +46,13 @@ def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: s
 
     config = load_config(None)
     items = RS.suite_features(split, fps, seed, None, work, jobs=jobs, band=band)
-    deltas: dict[int, np.ndarray] = {}
+    deltas: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     orig_est, orig_event = P.estimate_au_deltas, P.Event
-    last: list[np.ndarray] = []
+    last: list[tuple[np.ndarray, np.ndarray]] = []
 
     def est(d):
         out = orig_est(d)
-        last.append(out)
+        last.append((out, np.asarray(d, dtype=np.float32).copy()))
         return out
 
     def make_event(**kw):
@@ -69,7 +70,10 @@ def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: s
             by_pred = {j: i for i, j, _ in pairs}
             for j, e in enumerate(ev):
                 t = T[by_pred[j]] if j in by_pred else None
-                row = {n: f"{v:.5f}" for n, v in zip(facs.AU_NAMES, deltas[id(e)])}
+                au, ch = deltas[id(e)]
+                row = {n: f"{v:.5f}" for n, v in zip(facs.AU_NAMES, au)}
+                row.update({f"ch_{n}": f"{v:.6f}" for n, v in zip(CHANNELS, ch)})
+                row.update(pred=e.emotion, speech=int(bool(e.speech)))
                 row.update(emotion=t["emotion"] if t else "neutral", clip=name, fps=f"{fps:g}", seed=seed, set=band,
                            kind=e.kind, band=(t or {}).get("band", "-"),
                            truth_aus="+".join(sorted((t or {}).get("action_units", {}) or [])))
@@ -89,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--band", nargs="+", choices=("suite", "real_like"), default=["suite"],
                     help="synthetic sets (see run_suite.py --band)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--channels", action="store_true",
+                    help="also write each event's channel deltas (apex - baseline; columns ch_<channel>), so that a "
+                         "change of features.AU_TABLE can be re-scored without re-running the segmenter "
+                         "(benchmarks/event_eval.py)")
     a = ap.parse_args(argv)
     rows: list[dict] = []
     for band in a.band:
@@ -99,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"({sum(x['emotion'] != 'neutral' for x in r)} matched)", file=sys.stderr)
                 rows += r
     cols = list(facs.AU_NAMES) + ["emotion", "set", "clip", "fps", "seed", "kind", "band", "truth_aus"]
+    extra = [f"ch_{n}" for n in CHANNELS] + ["pred", "speech"]
+    if a.channels:
+        cols += extra
+    else:
+        for r in rows:
+            for n in extra:
+                del r[n]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols)

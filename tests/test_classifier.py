@@ -176,6 +176,40 @@ def test_training_is_deterministic_small():
     assert a != c
 
 
+def test_graph_reads_decreases_as_the_numpy_reference_does(tmp_path):
+    # Model version 3 also reads each AU's decrease (its share of the whole signed change): the ONNX
+    # graph must compute the same features as training.features, decreases included.
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(0.0, 0.1, (400, len(facs.AU_NAMES)))
+    T = np.eye(len(facs.EMOTIONS))[rng.integers(0, len(facs.EMOTIONS), len(X))]
+    w = training.train(X, T, 0, training.TrainConfig(epochs=2, hidden=8))
+    f = training.features(X)
+    assert f.shape == (len(X), training.N_FEATURES)
+    dec = f[:, -len(training.KEEP):]
+    assert dec.min() >= 0.0 and dec.max() <= 1.0
+    # a change with no decrease has none; flipping the sign of a rise moves it into the decreases
+    up = np.abs(X[:1])
+    assert np.all(training.features(up)[:, -len(training.KEEP):] == 0.0)
+    down = up.copy()
+    down[0, facs.AU_NAMES.index("AU23")] *= -1.0
+    assert training.features(down)[0, -len(training.KEEP):].max() > 0.0
+    path = tmp_path / "m.onnx"
+    path.write_bytes(training.to_onnx_bytes(w, {"emotions": json.dumps(list(facs.EMOTIONS))}))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    p = sess.run(None, {training.INPUT_NAME: X.astype(np.float32)})[0]
+    np.testing.assert_allclose(p, w.predict(X), atol=1e-4)
+
+
+def test_bundled_model_reads_decreases(clf):
+    # the same rises with and without the decreases of a lid opening (AU7 down) get different scores
+    x = au_vector(("AU05",), 0.1)
+    y = x.copy()
+    y[[facs.AU_NAMES.index("AU07_L"), facs.AU_NAMES.index("AU07_R")]] = -0.1
+    assert np.abs(clf.predict(x) - clf.predict(y)).max() > 0.01
+
+
 def test_script_rebuilds_the_committed_model(clf, tmp_path):
     # Full default build with the committed seed (about 5 s), as a user would
     # run it.  On the platform that built the committed file the bytes are

@@ -254,6 +254,37 @@ def test_one_sided_lip_corner_raise_moves_au12_of_that_side_only(neutral_face):
     assert au[_au("AU12_L")] > 5 * np.abs(au[right]).max()
 
 
+def test_jaw_drop_lowers_the_corners_without_reading_as_au15(neutral_face):
+    # A jaw drop carries the lip corners down with it (0.5-0.9 % IOD per 1 % of chin drop on the tune
+    # warps); AU15 subtracts half the chin's drop from the corners' (issue 17: the jaw drop of fear
+    # read as sadness's AU15 0.1).  The same corner drop with the jaw still is AU15.
+    L0 = neutral_face.landmarks.copy()
+    iod = _iod_px(L0)
+    corners = [291, 308, 61, 78]
+    fx = F.FeatureExtractor()
+    a = fx(neutral_face).channels
+
+    frown = L0.copy()
+    frown[corners, 1] += 0.015 * iod  # image down
+    d_frown = fx(_with_landmarks(neutral_face, frown)).channels - a
+    jaw = frown.copy()
+    jaw[152, 1] += 0.03 * iod  # chin tip down 3 % IOD
+    d_jaw = fx(_with_landmarks(neutral_face, jaw)).channels - a
+    assert d_jaw[_ch("geo_jaw")] > 0.02 and abs(d_frown[_ch("geo_jaw")]) < 1e-4
+    for side in "LR":
+        assert d_jaw[_ch(f"geo_corner_up_{side}")] < -0.01
+        au_frown = F.estimate_au_deltas(d_frown)[_au(f"AU15_{side}")]
+        au_jaw = F.estimate_au_deltas(d_jaw)[_au(f"AU15_{side}")]
+        assert au_frown > 0.1, au_frown
+        assert abs(au_jaw) < 0.03, au_jaw
+    assert F.estimate_au_deltas(d_jaw)[_au("AU26")] > 0.05
+    # a jaw that rises (mouth closing) is no corner depressor either way: the correction reads drops only
+    up = L0.copy()
+    up[152, 1] -= 0.03 * iod
+    d_up = fx(_with_landmarks(neutral_face, up)).channels - a
+    np.testing.assert_allclose(F.estimate_au_deltas(d_up)[[_au("AU15_L"), _au("AU15_R")]], 0.0, atol=1e-3)
+
+
 def test_real_smile_reads_as_au6_au12_au25_not_as_other_actions(landmarker, frames):
     fx = F.FeatureExtractor()
     (neutral,) = landmarker.detect(frames[0], 0.0)

@@ -40,7 +40,8 @@ Absolute vs. delta AU estimates
 Every AU is a fixed linear map of the channels, ``W @ x`` (:data:`AU_TABLE`),
 plus a few corrections that read only a channel's rise (``AUTerm.positive``:
 a smile's corner lift is removed from the upper-lip, lip-stretch and chin
-cues, a corner depressor is not added to them; the nose-wing cue keeps its
+cues, a corner depressor is not added to them; half of a jaw drop is removed
+from the corner-depressor cue of AU15; the nose-wing cue keeps its
 linear correction, which scored better on the tune faces), so it is exact on
 differences and has no dead zone near neutral:
 
@@ -502,7 +503,16 @@ def _au_spec() -> dict[str, tuple[AUTerm, ...]]:
             one_sided,
             _corr(f"geo_corner_up_{'R' if s == 'L' else 'L'}", 1.0, one_sided),
         )
-        spec[f"AU15_{s}"] = (T(f"mouthFrown{S}", 0.5, 0.5), T(f"geo_corner_up_{s}", 0.5, -0.05))
+        corner_down = T(f"geo_corner_up_{s}", 0.5, -0.05)
+        spec[f"AU15_{s}"] = (
+            T(f"mouthFrown{S}", 0.5, 0.5),
+            corner_down,
+            # A jaw drop carries the lip corners down (tune warps: 0.2-0.9 % IOD per 1 % IOD of chin
+            # drop), so fear's and surprise's AU26 read as sadness's AU15 (0.105 on AU26 warps).  The
+            # corner cue reads corner height + 0.5 x the chin's *drop*: tune warps (au_tune.csv), AU15
+            # AUC 0.87 -> 0.95, leak of AU26 into it 0.105 -> below 0.03 (issue 17, RESULTS.md).
+            _corr("geo_jaw", -0.5, corner_down, positive=True),
+        )
         stretch_out = (T("geo_corner_out_L", 0.2, 0.06), T("geo_corner_out_R", 0.2, 0.06))
         spec[f"AU20_{s}"] = (
             T(f"mouthStretch{S}", 0.6, 0.4),
