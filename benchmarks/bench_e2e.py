@@ -86,12 +86,18 @@ def bare(path: str, fast: bool = False) -> int:
 
     ``fast``: the results are read from MediaPipe's C result struct (``detector.stages.mp_results``,
     as ``analyze`` does) instead of MediaPipe's public API, which builds Python objects for every
-    landmark: the lower bound of the landmark stage itself."""
+    landmark, and MediaPipe is imported as ``analyze`` imports it (``import_mediapipe``: its drawing
+    helpers, and so matplotlib, not loaded): the lower bound of the landmark stage itself."""
     import cv2
+
+    sys.path.insert(0, str(ROOT))
+    if fast:  # as analyze imports it: without MediaPipe's drawing helpers (matplotlib)
+        from detector.stages.landmarks import import_mediapipe
+
+        import_mediapipe()
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    sys.path.insert(0, str(ROOT))
     from detector.core.options import LandmarkerOptions
     from detector.core.resources import resource_path
 

@@ -168,8 +168,51 @@ def face_centre_size(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     return landmarks[:, :2].mean(axis=0), float(np.ptp(landmarks[:, 0]))
 
 
+#: Modules of MediaPipe that ``import mediapipe`` loads and this package never uses: its drawing helpers, which
+#: import ``matplotlib.pyplot`` (0.6-0.8 s of the ~1 s ``import mediapipe`` takes on a quiet machine, 3 s on a
+#: loaded one).  :func:`import_mediapipe` loads them lazily: on first use of one of their names, by anyone.
+LAZY_MEDIAPIPE_MODULES = frozenset({"mediapipe.tasks.python.vision.drawing_utils",
+                                    "mediapipe.tasks.python.vision.drawing_styles"})
+
+
+class _LazyModules:
+    """A meta-path finder that gives the named modules a lazy loader (``importlib.util.LazyLoader``)."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.names:
+            return None
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def import_mediapipe():
+    """``import mediapipe``, with :data:`LAZY_MEDIAPIPE_MODULES` loaded lazily (start-up, issue 18).
+
+    The lazy modules are complete modules: the first attribute read on one of them runs it.  Only the first
+    import of MediaPipe in a process is affected; returns the ``mediapipe`` module.
+    """
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    finder = _LazyModules(LAZY_MEDIAPIPE_MODULES)
+    sys.meta_path.insert(0, finder)
+    try:
+        import mediapipe
+    finally:
+        sys.meta_path.remove(finder)
+    return mediapipe
+
+
 def mediapipe_options(options: LandmarkerOptions):
     """MediaPipe's ``FaceLandmarkerOptions`` for ours (model hash-checked; blendshapes and pose on)."""
+    import_mediapipe()
     from mediapipe.tasks.python import BaseOptions, vision
 
     model = verified_model(options.model_path, "face_landmarker.task")
@@ -199,7 +242,7 @@ class Landmarker:
     """
 
     def __init__(self, options: LandmarkerOptions = LandmarkerOptions(), fast_results: bool = True) -> None:
-        import mediapipe as mp
+        mp = import_mediapipe()
         from mediapipe.tasks.python import vision
 
         self.options = options
@@ -288,3 +331,49 @@ class Landmarker:
             )
             for i, lms in enumerate(result.face_landmarks)
         ]
+
+
+class LandmarkerAhead:
+    """A :class:`Landmarker` built on a thread while the caller does other work (issue 18: start-up, chunk borders).
+
+    MediaPipe builds its graph without holding the GIL, so this overlaps the segmenter's kernels loading, the
+    classifier's session, or the frames of the previous chunk.  :meth:`take` waits for the landmarker and hands it
+    over (the caller closes it), raising what building it raised; :meth:`close` waits and closes one never taken.
+    A context manager (``close`` on exit).
+    """
+
+    def __init__(self, options: LandmarkerOptions = LandmarkerOptions()) -> None:
+        import threading
+
+        self._lm: Landmarker | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._build, args=(options,), name="microexpr-landmarker", daemon=True)
+        self._thread.start()
+
+    def _build(self, options: LandmarkerOptions) -> None:
+        try:
+            self._lm = Landmarker(options)
+        except BaseException as e:  # noqa: BLE001 - raised by take()
+            self._error = e
+
+    def take(self) -> Landmarker:
+        self._thread.join()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+        lm, self._lm = self._lm, None
+        if lm is None:
+            raise RuntimeError("the landmarker was already taken")
+        return lm
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._lm is not None:
+            self._lm.close()
+            self._lm = None
+
+    def __enter__(self) -> "LandmarkerAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
