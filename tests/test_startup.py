@@ -96,3 +96,30 @@ def test_landmark_thread_waits_while_paused_and_stops_while_the_loop_does_not_ta
     stage.stop(timeout=5)  # results waiting, none taken: stop still ends the thread
     assert not stage._thread.is_alive()
     cap.stop()
+
+
+def test_stderr_silencing_windows_of_two_threads_nest():
+    import os
+    import threading
+
+    from detector.stages.landmarks import _native_stderr_silenced
+
+    before = os.fstat(2)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def b():
+        a_in.wait(5)
+        with _native_stderr_silenced():
+            b_in.set()
+            a_out.wait(5)
+            assert os.fstat(2).st_ino == os.stat(os.devnull).st_ino  # still silenced after A left
+
+    t = threading.Thread(target=b)
+    t.start()
+    with _native_stderr_silenced():
+        a_in.set()
+        b_in.wait(5)
+    a_out.set()
+    t.join(5)
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)  # back to the real stderr

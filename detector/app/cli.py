@@ -285,8 +285,10 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src, contextlib.ExitStack() as stack:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
         chunked = bool(borders) or (runner is not None and isinstance(src, VideoFileSource))
-        # not cut: the landmarker is built on a thread while the classifier and the segmenter's kernels load
-        ahead = None if chunked else stack.enter_context(LandmarkerAhead(cfg.landmarks))
+        # landmarks in this process: the (first) landmarker is built on a thread while the classifier and the
+        # segmenter's kernels load
+        local = not chunked or (runner is None and workers == 1)
+        ahead = stack.enter_context(LandmarkerAhead(cfg.landmarks)) if local else None
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
         events_sink, csv_sink = _open_sinks(output, frames_csv)
@@ -324,7 +326,7 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
                     src.close()  # the chunked run opens the file in each worker
                     run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
                                 on_event=on_event, on_progress=on_progress, stats=stats, on_warning=on_warning,
-                                runner=runner)
+                                runner=runner, landmarker=ahead)
                 else:
                     with ahead.take() as lm:
                         run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,28 +73,40 @@ def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
 
     MediaPipe logs through absl/glog straight to fd 2, ignoring GLOG_minloglevel,
     at graph creation and on the first inference.  Python-level stderr is
-    flushed first so nothing of ours is lost.
+    flushed first so nothing of ours is lost.  Windows of several threads (a
+    landmarker built ahead while another one starts) nest: fd 2 goes back to
+    stderr when the last one ends.
     """
     if not enabled:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _SILENCE_LOCK:
+        if _SILENCE["depth"] == 0:
+            sys.stderr.flush()
+            _SILENCE["saved"] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _SILENCE["depth"] += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE_LOCK:
+            _SILENCE["depth"] -= 1
+            if _SILENCE["depth"] == 0:
+                saved = _SILENCE.pop("saved")
+                os.dup2(saved, 2)
+                os.close(saved)
+
+
+_SILENCE_LOCK = threading.Lock()
+_SILENCE: dict = {"depth": 0}
 
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
     """SIGINT and SIGTERM held back: they reach their handlers when the block ends (main thread only)."""
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -343,8 +356,6 @@ class LandmarkerAhead:
     """
 
     def __init__(self, options: LandmarkerOptions = LandmarkerOptions()) -> None:
-        import threading
-
         self._lm: Landmarker | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._build, args=(options,), name="microexpr-landmarker", daemon=True)
