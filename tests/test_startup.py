@@ -1,5 +1,5 @@
-"""Start-up work of issue 18: MediaPipe imported without its drawing helpers, the landmarker built ahead on a
-thread, and the live loop's landmark thread."""
+"""Speed work of issue 18: MediaPipe imported without its drawing helpers, MediaPipe's stderr silencing from
+several threads, and the live loop's landmark thread."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 
 from detector.app.live import LandmarkThread
-from detector.core.options import LandmarkerOptions
-from detector.core.resources import ResourceError
-from detector.stages.landmarks import LandmarkerAhead
-from detector.stages.source import Frame, SourceError, ThreadedCapture, VideoFileSource
+from detector.stages.source import Frame, SourceError, ThreadedCapture
 
 CLIP = Path(__file__).parent / "data" / "single_face.mp4"
 
@@ -34,29 +31,6 @@ def test_mediapipe_is_imported_without_matplotlib_and_its_drawing_helpers_still_
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stderr
-
-
-def test_landmarker_built_ahead_finds_the_same_faces():
-    from detector.stages.landmarks import Landmarker
-
-    with VideoFileSource(CLIP) as src:
-        frames = [f for _, f in zip(range(5), src)]
-    with LandmarkerAhead(LandmarkerOptions()) as ahead, ahead.take() as a, Landmarker(LandmarkerOptions()) as b:
-        for f in frames:
-            fa, fb = a.detect(f.image, f.timestamp), b.detect(f.image, f.timestamp)
-            assert len(fa) == len(fb) == 1
-            assert np.array_equal(fa[0].landmarks, fb[0].landmarks)
-
-
-def test_landmarker_ahead_raises_at_take_and_closes_an_untaken_one():
-    ahead = LandmarkerAhead(LandmarkerOptions(model_path="/nonexistent/face.task"))
-    with pytest.raises(ResourceError, match="not found"):
-        ahead.take()
-    ahead.close()
-    ok = LandmarkerAhead(LandmarkerOptions())
-    ok.close()  # never taken: closed here
-    with pytest.raises(RuntimeError, match="already taken"):
-        ok.take()
 
 
 def _frames(n: int):

@@ -276,19 +276,14 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
     from detector.run.pipeline import Analyzer, run
     from detector.run.stats import RunStats
     from detector.stages.features import estimate_aus
-    from detector.stages.landmarks import LandmarkerAhead
+    from detector.stages.landmarks import Landmarker
     from detector.stages.source import VideoFileSource, open_source
 
     _check_outputs(path, output, frames_csv)
     summary = Summary(source=str(path))
     stats = RunStats()
-    with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src, contextlib.ExitStack() as stack:
+    with open_source(path, fps=fps, decode_ahead=MEDIA.decode_ahead) as src:
         borders = video_borders(src, chunk_s or DEFAULT_CHUNK_S) if isinstance(src, VideoFileSource) else []
-        chunked = bool(borders) or (runner is not None and isinstance(src, VideoFileSource))
-        # landmarks in this process: the (first) landmarker is built on a thread while the classifier and the
-        # segmenter's kernels load
-        local = not chunked or (runner is None and workers == 1)
-        ahead = stack.enter_context(LandmarkerAhead(cfg.landmarks)) if local else None
         analyzer = Analyzer(cfg)
         _warm_up(analyzer)
         events_sink, csv_sink = _open_sinks(output, frames_csv)
@@ -320,15 +315,16 @@ def _analyze_one(path, cfg, *, output=None, frames_csv=None, fps=None, workers=1
 
         interrupted = False
         error = None
+        chunked = bool(borders) or (runner is not None and isinstance(src, VideoFileSource))
         try:
             with SIGNALS.deferred():
                 if chunked:
                     src.close()  # the chunked run opens the file in each worker
                     run_chunked(path, cfg, analyzer, workers=workers, borders=borders, on_result=on_result,
                                 on_event=on_event, on_progress=on_progress, stats=stats, on_warning=on_warning,
-                                runner=runner, landmarker=ahead)
+                                runner=runner)
                 else:
-                    with ahead.take() as lm:
+                    with Landmarker(cfg.landmarks) as lm:
                         run(src, lm, analyzer, on_result=on_result, on_event=on_event, stats=stats)
         except KeyboardInterrupt:
             interrupted = True

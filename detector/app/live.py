@@ -770,7 +770,7 @@ def run(args) -> int:
     from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError, config_from_args, warn
     from detector.app.sinks import JsonlEventSink, Summary
     from detector.run.pipeline import Analyzer
-    from detector.stages.landmarks import LandmarkerAhead
+    from detector.stages.landmarks import Landmarker
     from detector.stages.source import SourceError, ThreadedCapture
 
     def info(msg: str) -> None:
@@ -830,14 +830,9 @@ def run(args) -> int:
             if sink is not None:
                 sink.write(e)
 
-        ahead = LandmarkerAhead(cfg.landmarks)  # built on a thread while the classifier and the kernels load
-        try:
+        with Landmarker(cfg.landmarks) as lm:
             analyzer = Analyzer(cfg)
             analyzer.warm_up()  # numba compiles here, not on the first live frame
-            lm = ahead.take()
-        finally:
-            ahead.close()
-        with lm:
             session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
                                   check_rate=not args.source)

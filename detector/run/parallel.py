@@ -207,7 +207,7 @@ class _SeekTooLate(Exception):
     pass
 
 
-def scan(job: _Job, end_of_run: Callable[[int], int] | None = None, first=None) -> Iterator[tuple]:
+def scan(job: _Job, end_of_run: Callable[[int], int] | None = None) -> Iterator[tuple]:
     """Landmarks and features of the frames of chunks [job.start, job.end): messages, in order.
 
     ``("head", [(ts, crc), ...])`` — the frames before the run's first border
@@ -218,12 +218,8 @@ def scan(job: _Job, end_of_run: Callable[[int], int] | None = None, first=None) 
     file (``eof``).
 
     ``end_of_run(chunk)`` is called when the run enters ``chunk`` and returns
-    the current end of the run (work stealing may have moved it).  ``first``: a
-    :class:`~detector.stages.landmarks.LandmarkerAhead` for the first chunk (one is
-    started here otherwise); each next chunk's landmarker is built while the chunk
-    before it is read.
+    the current end of the run (work stealing may have moved it).
     """
-    from detector.stages.landmarks import LandmarkerAhead
     from detector.stages.source import SourceError, VideoFileSource
 
     borders = job.borders
@@ -231,49 +227,21 @@ def scan(job: _Job, end_of_run: Callable[[int], int] | None = None, first=None) 
     start_t = borders[job.start - 1] if job.start > 0 else -math.inf
     margin = max(1.0, 3.0 * (job.warmup + 2) / 24.0)
     target: float | None = start_t - margin if (job.seek and job.start > 0) else None
-    make = _Landmarkers(job.options, first if first is not None else LandmarkerAhead(job.options))
-    try:
-        while True:
-            try:
-                yield from _scan_from(job, target, start_t, n_chunks, end_of_run, make, SourceError, VideoFileSource)
-                return
-            except _SeekTooLate:
-                # FFmpeg landed after the frames we need: seek further back (eventually to the start)
-                margin *= 3.0
-                target = start_t - margin
-                if target <= 0.0:
-                    target = None
-    finally:
-        make.close()
+    while True:
+        try:
+            yield from _scan_from(job, target, start_t, n_chunks, end_of_run, SourceError, VideoFileSource)
+            return
+        except _SeekTooLate:
+            # FFmpeg landed after the frames we need: seek further back (eventually to the start)
+            margin *= 3.0
+            target = start_t - margin
+            if target <= 0.0:
+                target = None
 
 
-class _Landmarkers:
-    """The fresh landmarkers of a run's chunks: ``make(more)`` gives the next one and, when ``more`` (another
-    chunk of the run follows), starts building the one after it on a thread (issue 18: a border then costs
-    only its warm-up frames, not MediaPipe's graph start-up)."""
-
-    def __init__(self, options, first=None) -> None:
-        self.options = options
-        self._next = first
-
-    def __call__(self, more: bool):
-        from detector.stages.landmarks import Landmarker, LandmarkerAhead
-
-        nxt, self._next = self._next, None
-        lm = nxt.take() if nxt is not None else Landmarker(self.options)
-        if more:
-            self._next = LandmarkerAhead(self.options)
-        return lm
-
-    def close(self) -> None:
-        if self._next is not None:
-            self._next.close()
-            self._next = None
-
-
-def _scan_from(job, target, start_t, n_chunks, end_of_run, make, SourceError, VideoFileSource):
+def _scan_from(job, target, start_t, n_chunks, end_of_run, SourceError, VideoFileSource):
     from detector.stages.features import FeatureExtractor
-    from detector.stages.landmarks import FaceObservation, face_centre_size
+    from detector.stages.landmarks import FaceObservation, Landmarker, face_centre_size
 
     borders = job.borders
     src = VideoFileSource(job.path, MEDIA.decode_ahead)
@@ -325,7 +293,7 @@ def _scan_from(job, target, start_t, n_chunks, end_of_run, make, SourceError, Vi
                 if chunk >= end:  # no frame of this run's chunks exists
                     yield ("end", end, head, False, 0)
                     return
-                lm = _fresh_landmarker(make(chunk + 1 < min(end, n_chunks)), recent)
+                lm = _fresh_landmarker(job.options, recent, Landmarker)
             elif ts >= next_border:
                 while ts >= next_border:
                     chunk += 1
@@ -339,9 +307,9 @@ def _scan_from(job, target, start_t, n_chunks, end_of_run, make, SourceError, Vi
                     yield ("end", end, tail, False, n_frames)
                     return
                 lm.close()
-                lm = _fresh_landmarker(make(chunk + 1 < min(end, n_chunks)), recent)
+                lm = _fresh_landmarker(job.options, recent, Landmarker)
             if lm is None:
-                lm = _fresh_landmarker(make(chunk + 1 < min(end, n_chunks)), recent)
+                lm = _fresh_landmarker(job.options, recent, Landmarker)
             faces = []
             for pts, bs, tf in lm.detect_untracked(frame.image, ts):
                 centre, size = face_centre_size(pts)
@@ -358,8 +326,9 @@ def _scan_from(job, target, start_t, n_chunks, end_of_run, make, SourceError, Vi
         src.close()
 
 
-def _fresh_landmarker(lm, recent):
-    """A new landmarker ``lm`` after it has seen the frames before a border (results discarded)."""
+def _fresh_landmarker(options, recent, Landmarker):
+    """A new landmarker that has seen the frames before a border (results discarded)."""
+    lm = Landmarker(options)
     for f in recent:
         lm.detect_untracked(f.image, f.timestamp)
     return lm
@@ -504,7 +473,6 @@ def run_chunked(
     stats=None,
     on_warning: Callable[[str], None] | None = None,
     runner: Callable | None = None,
-    landmarker=None,
 ) -> list:
     """Analyse a video file cut into chunks, landmarks in ``workers`` processes (see the module docstring).
 
@@ -529,8 +497,6 @@ def run_chunked(
         ``runner(path, config, borders, warmup_frames, consumer, on_progress, warn)`` feeds
         ``consumer`` the packed frames of chunks 0.. in order, as :func:`_run_pool` does.
         It is used even when the video is not cut (one chunk).
-    landmarker : LandmarkerAhead, optional
-        The first chunk's landmarker when the chunks are landmarked in this process (``workers`` 1).
     """
     from detector.run.stats import RunStats
     from detector.stages.source import SourceError, VideoFileSource, truncated
@@ -555,8 +521,7 @@ def run_chunked(
         if runner is not None:
             runner(path, config, borders_t, warmup_frames, consumer, on_progress, warn)
         elif len(runs) == 1:
-            _run_local(path, config, borders_t, 0, n_chunks, warmup_frames, consumer, on_progress, seek=False,
-                       first=landmarker)
+            _run_local(path, config, borders_t, 0, n_chunks, warmup_frames, consumer, on_progress, seek=False)
         else:
             _run_pool(path, config, borders_t, runs, warmup_frames, consumer, on_progress, warn)
         if truncated(consumer.index, total):
@@ -567,13 +532,13 @@ def run_chunked(
     return consumer.events
 
 
-def _run_local(path, config, borders, start, end, warmup, consumer, on_progress, seek: bool, first=None) -> None:
+def _run_local(path, config, borders, start, end, warmup, consumer, on_progress, seek: bool) -> None:
     """Chunks [start, end) in this process (one worker, or the fallback)."""
     from detector.stages.source import SourceError
 
     job = _Job(0, str(path), config.landmarks, borders, start, end, warmup, seek)
     done = consumer.index
-    for msg in scan(job, first=first):
+    for msg in scan(job):
         if msg[0] == "frames":
             consumer.feed(msg[1])
             done += len(msg[1]["ts"])
