@@ -314,11 +314,11 @@ class LandmarkThread:
     """Finds the faces of captured frames on its own thread, between the capture thread and the processing loop.
 
     MediaPipe releases the GIL while it runs, so the landmarks of one frame overlap the processing loop's work
-    on the one before it (pipeline, overlay, window).  ``detect(item)`` returns ``(t, faces)``; :meth:`get` gives
-    ``(item, t, faces, seconds the landmarks took)`` in capture order, None at the end of the stream, and raises what ended the
-    source (or the landmarker) after the frames before it.  At most ``depth`` results wait for the processing
-    loop; while they wait no frame is taken, so the capture's own rule (newest frame wins, or lossless) decides
-    what is dropped.  While ``paused`` no frame is taken either.
+    on the one before it (pipeline, overlay, window).  ``detect(item)`` returns ``(t, faces)``; :meth:`get`
+    gives ``(item, t, faces, seconds the landmarks took)`` in capture order, None at the end of the stream,
+    and raises what ended the source (or the landmarker) after the frames before it.  At most ``depth``
+    results wait for the processing loop; while they wait no frame is taken, so the capture's own rule
+    (newest frame wins, or lossless) decides what is dropped.  While ``paused`` no frame is taken either.
     """
 
     _END = object()
@@ -373,7 +373,8 @@ class LandmarkThread:
         return False
 
     def get(self, timeout: float | None = None):
-        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; :class:`TimeoutError` after ``timeout`` s."""
+        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; :class:`TimeoutError` after
+        ``timeout`` seconds."""
         try:
             entry = self._queue.get(timeout=timeout)
         except self._Empty:
