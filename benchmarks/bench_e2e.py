@@ -10,7 +10,8 @@ fresh ``python`` process timed from ``Popen`` to exit; the medians and their rat
   increasing), reading the results through MediaPipe's public API.
 * **analyze**: ``python -m detector analyze FILE -j 1 -q --no-progress -o OUT.jsonl``.
 
-``--breakdown`` also runs ``analyze`` once more per file with timers wrapped around the stages
+``--breakdown`` also runs ``analyze`` once more per file (``--breakdown-runs K``: K times, alternating with
+the ``--baseline`` checkout, medians) with timers wrapped around the stages
 (monkey-patched in the child process): start-up (process start to the first frame decoded),
 decode (``VideoFileSource`` iteration), landmarks (``Landmarker.detect_untracked``, which
 includes the fresh landmarkers of the chunk borders), features (``FeatureExtractor.__call__``),
@@ -86,12 +87,18 @@ def bare(path: str, fast: bool = False) -> int:
 
     ``fast``: the results are read from MediaPipe's C result struct (``detector.stages.mp_results``,
     as ``analyze`` does) instead of MediaPipe's public API, which builds Python objects for every
-    landmark: the lower bound of the landmark stage itself."""
+    landmark, and MediaPipe is imported as ``analyze`` imports it (``import_mediapipe``: its drawing
+    helpers, and so matplotlib, not loaded): the lower bound of the landmark stage itself."""
     import cv2
+
+    sys.path.insert(0, str(ROOT))
+    if fast:  # as analyze imports it: without MediaPipe's drawing helpers (matplotlib)
+        from detector.stages.landmarks import import_mediapipe
+
+        import_mediapipe()
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
-    sys.path.insert(0, str(ROOT))
     from detector.core.options import LandmarkerOptions
     from detector.core.resources import resource_path
 
@@ -232,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", nargs="*", metavar="NAME=PATH", help="files to time (default: short long 720p 4k)")
     ap.add_argument("--runs", type=int, default=3, help="pairs per file")
     ap.add_argument("--breakdown", action="store_true", help="also one timed-stages analyze run per file")
+    ap.add_argument("--breakdown-runs", type=int, default=1, metavar="K",
+                    help="timed-stages runs per file (and per --baseline, alternating); each figure is the median")
     ap.add_argument("--baseline", metavar="DIR", help="also time analyze from this checkout (e.g. a git archive)")
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON")
     args = ap.parse_args(argv)
@@ -247,15 +256,24 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in files.items():
             r = paired(Path(path), args.runs, Path(tmp), Path(args.baseline) if args.baseline else None)
             if args.breakdown:
-                r["breakdown"] = breakdown(Path(path), Path(tmp))
-                if args.baseline:
-                    r["breakdown_before"] = breakdown(Path(path), Path(tmp), Path(args.baseline))
+                runs: dict[str, list[dict]] = {}
+                for _ in range(max(1, args.breakdown_runs)):
+                    runs.setdefault("breakdown", []).append(breakdown(Path(path), Path(tmp)))
+                    if args.baseline:
+                        runs.setdefault("breakdown_before", []).append(breakdown(Path(path), Path(tmp),
+                                                                                 Path(args.baseline)))
+                for key, rs in runs.items():
+                    r[key] = {k: statistics.median(x.get(k, 0.0) for x in rs) for k in rs[0]}
+                    if len(rs) > 1:
+                        r[key + "_first_frame_runs"] = [x["first_frame_processed"] for x in rs]
             results[name] = r
             print(f"{name}: " + "; ".join(f"{k} {r['median'][k]:.2f} s ({_fmt(v)})" for k, v in r["times"].items())
                   + "; ratio " + ", ".join(f"{k} {v:.3f}" for k, v in r["ratio"].items()), flush=True)
             for key in ("breakdown", "breakdown_before"):
                 if key in r:
-                    print(f"  {key} (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r[key].items()), flush=True)
+                    print(f"  {key} (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r[key].items())
+                          + (f"; first frame per run {_fmt(r[key + '_first_frame_runs'])}"
+                             if key + "_first_frame_runs" in r else ""), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

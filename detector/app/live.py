@@ -3,8 +3,9 @@
 Flow, one direction::
 
     capture thread (ThreadedCapture: grab + monotonic stamp, 1-slot mailbox)
-        -> processing loop: Landmarker -> Analyzer (same code as ``analyze``)
-        -> LiveState (data for the overlay) -> Overlay (drawing)
+        -> landmark thread (LandmarkThread: Landmarker, MediaPipe runs without the GIL)
+        -> processing loop: Analyzer (same code as ``analyze``)
+        -> LiveState (data for the overlay) -> Overlay (drawing, at most ``LIVE.display_hz``)
         -> window / recording / event JSONL
 
 The capture thread never waits for processing: when processing falls behind,
@@ -295,6 +296,8 @@ class LiveStats:
     skipped_paused: int = 0
     wall_s: float = 0.0
     busy_s: float = 0.0  # landmarks + pipeline + overlay + output, summed over frames
+    main_s: float = 0.0  # pipeline + overlay + output (the processing loop's share), summed over frames
+    landmarks_s: float = 0.0  # landmarks on the landmark thread, summed over frames
     capture_fps: float = 0.0
     latency: array = field(default_factory=lambda: array("d"))  # grab -> pipeline result, per frame
     overlay: array = field(default_factory=lambda: array("d"))  # overlay drawing, per frame
@@ -305,6 +308,96 @@ class LiveStats:
     def percentile(self, what: str, q: float) -> float:
         a = getattr(self, what)
         return float(np.percentile(np.frombuffer(a, dtype=np.float64), q)) if len(a) else math.nan
+
+
+class LandmarkThread:
+    """Finds the faces of captured frames on its own thread, between the capture thread and the processing loop.
+
+    MediaPipe releases the GIL while it runs, so the landmarks of one frame overlap the processing loop's work
+    on the one before it (pipeline, overlay, window).  ``detect(item)`` returns ``(t, faces)``; :meth:`get`
+    gives ``(item, t, faces, seconds the landmarks took)`` in capture order, None at the end of the stream,
+    and raises what ended the source (or the landmarker) after the frames before it.  At most ``depth``
+    results wait for the processing loop; while they wait no frame is taken, so the capture's own rule
+    (newest frame wins, or lossless) decides what is dropped.  While ``paused`` no frame is taken either.
+    """
+
+    _END = object()
+
+    def __init__(self, capture, detect, clock=time.monotonic, depth: int = 1) -> None:
+        import queue
+        import threading
+
+        self._capture = capture
+        self._detect = detect
+        self._clock = clock
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+        self._Empty, self._Full = queue.Empty, queue.Full
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="microexpr-landmarks", daemon=True)
+        self.paused = False
+        self.busy_s = 0.0  # seconds spent finding faces
+
+    def start(self) -> "LandmarkThread":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                if self.paused:
+                    time.sleep(0.005)
+                    continue
+                try:
+                    item = self._capture.get(timeout=0.1)
+                except TimeoutError:
+                    continue
+                if item is None:
+                    break
+                t0 = self._clock()
+                t, faces = self._detect(item)
+                dt = self._clock() - t0
+                self.busy_s += dt
+                if not self._offer((item, t, faces, dt)):
+                    return
+            self._offer(self._END)
+        except BaseException as e:  # noqa: BLE001 - handed to the processing loop, raised there
+            self._offer(e)
+
+    def _offer(self, entry) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(entry, timeout=0.05)
+                return True
+            except self._Full:
+                continue
+        return False
+
+    def get(self, timeout: float | None = None):
+        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; :class:`TimeoutError` after
+        ``timeout`` seconds."""
+        try:
+            entry = self._queue.get(timeout=timeout)
+        except self._Empty:
+            raise TimeoutError("no frame from the landmark thread") from None
+        if entry is self._END:
+            self._queue.put(entry)  # stays the end for later calls
+            return None
+        if isinstance(entry, BaseException):
+            self._queue.put(self._END)
+            raise entry
+        return entry
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the thread and wait for it (the frame it is on is finished first), so that the landmarker can be
+        closed after this returns."""
+        self._stopping.set()
+        end = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < end:
+            try:
+                self._queue.get_nowait()
+            except self._Empty:
+                pass
+            self._thread.join(0.05)
 
 
 class LiveSession:
@@ -362,6 +455,7 @@ class LiveSession:
         self._last_dropped = 0
         self._t_start = 0.0
         self._seen: set[int] = set()
+        self._stage: LandmarkThread | None = None
         self.check_rate = check_rate
         self.rate_warned = False
 
@@ -425,6 +519,8 @@ class LiveSession:
             return False
         if action is Action.PAUSE:
             st.paused = not st.paused
+            if self._stage is not None:
+                self._stage.paused = st.paused
             self.log("paused (space resumes)" if st.paused else "resumed")
             if st.paused and self._last_frame is not None and self.window is not None:
                 self._show_paused()
@@ -461,12 +557,22 @@ class LiveSession:
 
     # -- loop
     def step(self, item) -> None:
-        """Process one captured frame: landmarks, pipeline, state, overlay, outputs."""
+        """Process one captured frame: landmarks, pipeline, state, overlay, outputs (all on this thread)."""
         t_start = self.clock()
+        t, faces = self._landmarks(item)
+        self._process(item, t, faces, self.clock() - t_start)
+
+    def _landmarks(self, item) -> tuple[float, list]:
+        """The media time of a captured frame and the faces in it (run on the landmark thread by :meth:`run`)."""
         if self._t_origin is None:
             self._t_origin = item.grab_time
         t = item.timestamp if self.use_source_time else item.grab_time - self._t_origin
-        faces = self.landmarker.detect(item.image, t)
+        return t, self.landmarker.detect(item.image, t)
+
+    def _process(self, item, t: float, faces: list, landmarks_s: float) -> None:
+        """The rest of :meth:`step` for a frame whose faces are known (found in ``landmarks_s`` seconds):
+        pipeline, state, overlay, outputs."""
+        t0 = self.clock()
         result = self.analyzer.step(self.stats.run.frames, t, faces)
         t_result = self.clock()
         st = self.stats
@@ -477,7 +583,9 @@ class LiveSession:
         self._proc.tick(t_result)
         if self.recorder is not None or self._due(t_result):
             self._draw(item.image)
-        st.busy_s += self.clock() - t_start
+        rest = self.clock() - t0
+        st.busy_s += landmarks_s + rest
+        st.main_s += rest
 
     def _due(self, now: float) -> bool:
         """Whether the display wants a new picture (at most ``LIVE.display_hz`` a second)."""
@@ -540,8 +648,11 @@ class LiveSession:
         """
         t_wall = self.clock()
         self._last_report = self._t_start = t_wall
+        stage = LandmarkThread(self.capture, self._landmarks, self.clock, depth=LIVE.landmark_queue)
+        self._stage = stage
         try:
             self.capture.start()
+            stage.start()
             while True:
                 if self.window is not None and self._poll_due():
                     if not self.apply(key_action(self.window.poll(1))):
@@ -556,20 +667,22 @@ class LiveSession:
                         time.sleep(0.01)
                     continue
                 try:
-                    item = self.capture.get(timeout=0.1)
+                    got = stage.get(timeout=0.1)
                 except TimeoutError:
                     continue
-                if item is None:
+                if got is None:
                     break
-                self.step(item)
+                self._process(*got)
                 self._check_drops(self.clock())
         finally:
+            stage.stop()  # before the caller closes the landmarker
             self.capture.stop()
             self.stats.wall_s = self.clock() - t_wall
             self.stats.dropped = self.capture.dropped
             self.stats.grabbed = self.capture.grabbed
             self.stats.capture_fps = self.capture.capture_fps
             self.stats.lossless = self.capture.lossless
+            self.stats.landmarks_s = stage.busy_s
         return self.stats
 
     def finish(self) -> list[Event]:
@@ -615,15 +728,23 @@ def _per_s(n: int, seconds: float) -> str:
 
 def summary_table(stats: LiveStats, summary) -> str:
     """The end-of-run table: the analyze summary plus the live numbers."""
-    busy = stats.busy_s / stats.run.frames if stats.run.frames else math.nan
+    n = stats.run.frames
+    busy = stats.busy_s / n if n else math.nan
+    if n and stats.landmarks_s > 0:  # landmarks on their own thread: the slower of the two stages sets the pace
+        lm, rest = stats.landmarks_s / n, stats.main_s / n
+        work = (f"per-frame work    {_fmt_ms(busy)} mean: landmarks {_fmt_ms(lm)} on their own thread, the rest "
+                f"{_fmt_ms(rest)} (capacity {1.0 / max(lm, rest):.1f} fps)")
+    elif busy > 0:
+        work = f"per-frame work    {_fmt_ms(busy)} mean (capacity {1.0 / busy:.1f} fps)"
+    else:
+        work = "per-frame work    -"
     lines = [
         summary.table().rstrip("\n"),
         f"frames grabbed    {stats.grabbed} (capture {stats.capture_fps:.1f} fps at the end)",
         f"frames dropped    {stats.dropped}"
         + (f" ({100.0 * stats.dropped / stats.grabbed:.1f} %)" if stats.grabbed else "")
         + (f", {stats.skipped_paused} skipped while paused" if stats.skipped_paused else ""),
-        f"per-frame work    {_fmt_ms(busy)} mean (capacity {1.0 / busy:.1f} fps)" if busy > 0
-        else "per-frame work    -",
+        work,
         f"latency           grab -> result p50 {_fmt_ms(stats.percentile('latency', 50))}, "
         f"p95 {_fmt_ms(stats.percentile('latency', 95))}"
         + (" (includes waiting in the as-fast-as-possible queue)" if stats.lossless else ""),

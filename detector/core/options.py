@@ -154,6 +154,8 @@ class LiveOptions:
     display_hz: float = opt(60.0, "Hz", lo=0, open_lo=True)  # the overlay is drawn and the window polled at most
     #                                                 this often; every frame still goes through the detector
     #                                                 (and, with --record, every frame is drawn and written)
+    landmark_queue: int = opt(1, "frames", lo=1)  # faces found on the landmark thread that may wait for the
+    #                                               processing loop; while they wait no frame is taken
 
 
 @dataclass(frozen=True)

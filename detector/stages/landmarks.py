@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,28 +73,40 @@ def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
 
     MediaPipe logs through absl/glog straight to fd 2, ignoring GLOG_minloglevel,
     at graph creation and on the first inference.  Python-level stderr is
-    flushed first so nothing of ours is lost.
+    flushed first so nothing of ours is lost.  Windows of several threads (a
+    landmarker built ahead while another one starts) nest: fd 2 goes back to
+    stderr when the last one ends.
     """
     if not enabled:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _SILENCE_LOCK:
+        if _SILENCE["depth"] == 0:
+            sys.stderr.flush()
+            _SILENCE["saved"] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _SILENCE["depth"] += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE_LOCK:
+            _SILENCE["depth"] -= 1
+            if _SILENCE["depth"] == 0:
+                saved = _SILENCE.pop("saved")
+                os.dup2(saved, 2)
+                os.close(saved)
+
+
+_SILENCE_LOCK = threading.Lock()
+_SILENCE: dict = {"depth": 0}
 
 
 @contextlib.contextmanager
 def _signals_blocked() -> Iterator[None]:
     """SIGINT and SIGTERM held back: they reach their handlers when the block ends (main thread only)."""
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -168,8 +181,51 @@ def face_centre_size(landmarks: np.ndarray) -> tuple[np.ndarray, float]:
     return landmarks[:, :2].mean(axis=0), float(np.ptp(landmarks[:, 0]))
 
 
+#: Modules of MediaPipe that ``import mediapipe`` loads and this package never uses: its drawing helpers, which
+#: import ``matplotlib.pyplot`` (0.6-0.8 s of the ~1 s ``import mediapipe`` takes on a quiet machine, 3 s on a
+#: loaded one).  :func:`import_mediapipe` loads them lazily: on first use of one of their names, by anyone.
+LAZY_MEDIAPIPE_MODULES = frozenset({"mediapipe.tasks.python.vision.drawing_utils",
+                                    "mediapipe.tasks.python.vision.drawing_styles"})
+
+
+class _LazyModules:
+    """A meta-path finder that gives the named modules a lazy loader (``importlib.util.LazyLoader``)."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name, path, target=None):
+        if name not in self.names:
+            return None
+        import importlib.machinery
+        import importlib.util
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
+
+
+def import_mediapipe():
+    """``import mediapipe``, with :data:`LAZY_MEDIAPIPE_MODULES` loaded lazily (start-up, issue 18).
+
+    The lazy modules are complete modules: the first attribute read on one of them runs it.  Only the first
+    import of MediaPipe in a process is affected; returns the ``mediapipe`` module.
+    """
+    if "mediapipe" in sys.modules:
+        return sys.modules["mediapipe"]
+    finder = _LazyModules(LAZY_MEDIAPIPE_MODULES)
+    sys.meta_path.insert(0, finder)
+    try:
+        import mediapipe
+    finally:
+        sys.meta_path.remove(finder)
+    return mediapipe
+
+
 def mediapipe_options(options: LandmarkerOptions):
     """MediaPipe's ``FaceLandmarkerOptions`` for ours (model hash-checked; blendshapes and pose on)."""
+    import_mediapipe()
     from mediapipe.tasks.python import BaseOptions, vision
 
     model = verified_model(options.model_path, "face_landmarker.task")
@@ -199,7 +255,7 @@ class Landmarker:
     """
 
     def __init__(self, options: LandmarkerOptions = LandmarkerOptions(), fast_results: bool = True) -> None:
-        import mediapipe as mp
+        mp = import_mediapipe()
         from mediapipe.tasks.python import vision
 
         self.options = options
@@ -288,3 +344,4 @@ class Landmarker:
             )
             for i, lms in enumerate(result.face_landmarks)
         ]
+

@@ -8,11 +8,10 @@ assume ``frame_index / nominal_fps``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
 import re
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,7 @@ class VideoFileSource(FrameSource):
 
         self._cv2 = cv2
         self._ahead = int(decode_ahead)
-        self._reader: ReaderThread | None = None
+        self._reader: ThreadedCapture | None = None
         p = Path(path)
         self.name = str(p)
         if not p.exists():
@@ -161,13 +160,14 @@ class VideoFileSource(FrameSource):
         self._seeked = True
 
     def __iter__(self) -> Iterator[Frame]:
-        """The frames in order; with ``decode_ahead`` > 0 they are decoded on a reader thread, that many
-        frames ahead of the consumer (same frames, same errors, at the same place in the stream)."""
+        """The frames in order; with ``decode_ahead`` > 0 they are decoded on a reader thread (a lossless
+        :class:`ThreadedCapture`), that many frames ahead of the consumer (same frames, same errors, at the
+        same place in the stream)."""
         if self._ahead <= 0 or self._cap is None:
             return self._decode()
         self._stop_reader()
-        self._reader = ReaderThread(self._decode(), self._ahead)
-        return iter(self._reader)
+        self._reader = ThreadedCapture(self._decode(), lossless=True, queue_size=self._ahead).start()
+        return (Frame(f.index, f.timestamp, f.image) for f in self._reader)
 
     def _decode(self) -> Iterator[Frame]:
         cv2 = self._cv2
@@ -203,61 +203,8 @@ class VideoFileSource(FrameSource):
 
     def _stop_reader(self) -> None:
         if self._reader is not None:
-            self._reader.stop()
+            self._reader.stop(timeout=None)  # the thread is off the capture before it is released
             self._reader = None
-
-
-class ReaderThread:
-    """Runs an iterator on a daemon thread, at most ``ahead`` items ahead of the consumer.
-
-    Iterating the reader gives the same items; an exception of the iterator is raised to the
-    consumer after the items before it.  :meth:`stop` ends the thread (and closes the iterator)
-    before the caller frees what the iterator reads from (OpenCV's capture).
-    """
-
-    _END = object()
-
-    def __init__(self, items: Iterator, ahead: int) -> None:
-        self._items = items
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(ahead)))
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="microexpr-decode", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for item in self._items:
-                if not self._offer((item, None)):
-                    return
-            self._offer((self._END, None))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
-            self._offer((self._END, e))
-
-    def _offer(self, entry) -> bool:
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator:
-        while True:
-            item, error = self._queue.get()
-            if item is self._END:
-                if error is not None:
-                    raise error
-                return
-            yield item
-
-    def stop(self) -> None:
-        self._stopping.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self._queue.get_nowait()
-            self._thread.join(0.05)
-        self._items.close()
 
 
 def frame_number(path: str | Path) -> int | None:
@@ -476,7 +423,8 @@ class ThreadedCapture:
       one not yet taken, which is counted in ``dropped``.  Each frame keeps
       the time it was grabbed, so drops never bend timestamps.
     * ``lossless=True``: a bounded queue; the capture thread waits for the
-      consumer, so every frame is delivered (``--as-fast-as-possible``).
+      consumer, so every frame is delivered (``--as-fast-as-possible``, and
+      the decode-ahead reader of :class:`VideoFileSource`).
 
     With ``pace=True`` frames are released at the source's own rate (their
     timestamps, relative to the first one), as a camera would deliver them;
@@ -597,6 +545,14 @@ class ThreadedCapture:
             raise err
         return None
 
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        """The frames as :meth:`get` gives them, to the end of the stream (where the source's error is raised)."""
+        while True:
+            item = self.get()
+            if item is None:
+                return
+            yield item
+
     def skip_pending(self) -> int:
         """Discard frames waiting in the mailbox/queue (e.g. while paused); returns how many."""
         with self._cond:
@@ -620,13 +576,16 @@ class ThreadedCapture:
         with self._cond:
             return self._done and not self._items
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Ask the capture thread to end and wait for it (close the source afterwards)."""
+    def stop(self, timeout: float | None = 3.0) -> None:
+        """Ask the capture thread to end and wait for it (``timeout`` None: as long as it takes); close the
+        source afterwards.  A generator given as ``frames`` is closed here once the thread has ended."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if isinstance(self._frames, types.GeneratorType) and not self._thread.is_alive():
+            self._frames.close()
 
     def __enter__(self) -> "ThreadedCapture":
         return self.start()
