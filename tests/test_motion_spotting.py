@@ -111,6 +111,24 @@ def test_a_rise_held_then_kept_most_of_the_way_starts_where_it_rose(snr, residua
     assert 2.15 <= found[0].offset <= 2.5, found[0].offset
 
 
+@pytest.mark.parametrize("snr", [8.0, 25.0])
+def test_an_abrupt_rise_held_at_its_apex_then_returning_is_one_macro_event(snr):
+    # a deliberate expression: 150 ms up, held at its apex for 2 s, 300 ms back to neutral.  Its rise
+    # is micro-short, but a face resting at its apex (no fall at all) is an expression still held,
+    # not a micro-expression that kept its level: one macro event over the whole of it, not a micro
+    # for the rise (and its activation fading only because the running noise scale grew with the
+    # held state is no return)
+    times = make_times(8.0, FPS)
+    p = held_profile(times, 2.0, 0.15, 2.0, 0.3, 0.0)
+    clip = make_clip(8.0, FPS, [], seed=int(snr),
+                     extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))])
+    found = [s for s in segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)]
+    assert [s.kind for s in found] == ["macro"], [(s.kind, s.onset, s.offset) for s in found]
+    e = found[0]
+    iou = (min(e.offset, 4.45) - max(e.onset, 2.0)) / (max(e.offset, 4.45) - min(e.onset, 2.0))
+    assert iou >= 0.5, (e.onset, e.offset)
+
+
 def test_without_the_rest_rule_the_same_rise_runs_on():
     # the level detector alone (motion_lag_s = 0: the rest rule off) waits for the old baseline: the event is
     # not a micro expression ending at 2.2 s (what the rest rule fixes)

@@ -69,8 +69,12 @@ Algorithm, per face
    departure and without the event signal falling back, is a new rise from the
    level the held rise kept: the held rise is reported, that level becomes the
    baseline, and the new rise is sought from there; resting on for
-   ``settle_max_s`` reports a micro-short held rise, a macro-long one waits for
-   its return or ``max_duration_s``.  While both
+   ``settle_max_s`` reports a micro-short held rise that fell a little before it
+   came to rest; one that rests at its apex (an expression still held), or a
+   macro-long one, waits for its return or ``max_duration_s``.  A state with a held
+   rise whose activation fades while the face keeps the held level (in the noise
+   units of the state's start: the running ones grow with a held state) reports
+   the held rise, not one long event.  While both
    lids are lowered (closure gauges at ``lids_lowered_min``) the face is not at
    rest: eyes shut or looking down end when they open again.
    The rule applies only to a face that was *still* before the rise: the face

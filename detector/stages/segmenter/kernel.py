@@ -20,8 +20,8 @@ from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, 
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
-from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_ONSET, held_views, info_views,
-                                             state_views)
+from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_APEX, ROW_OFFSET, ROW_ONSET,
+                                             held_views, info_views, state_views)
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -181,6 +181,15 @@ def _end_settled(sc, st, cfg, info, c, tc, out, nout):
 
 
 @njit(cache=True, inline="always")
+def _held_fell(sc, held):
+    """The active state's held rise fell a little before it came to rest (its offset is after its
+    apex): a micro-expression that kept part of its apex.  One that rests at its apex is an
+    expression still held: it waits for its return."""
+    row = held.rows[sc.held_rise]
+    return row[ROW_OFFSET] > row[ROW_APEX]
+
+
+@njit(cache=True, inline="always")
 def _held_onset_frame(sc, st, c):
     """Ring frame of the active state's held rise's onset (its row keeps the time), searched back
     from centre c, no earlier than the state's ev_limit."""
@@ -295,7 +304,7 @@ def _at_rest(sc, st, cfg, c, tc, dep):
     if sc.held_rise == -1:
         hold_rise(sc, st, cfg, c)
     if sc.settled == 2:
-        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
+        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and _held_fell(sc, st.held):
             return True
         sc.held_long = 1
     sc.settled = 0
@@ -401,12 +410,12 @@ def end_segment(sc, st, cfg, info, out, nout):
         t_last = st.ring.t[last % sc.ring_size]
         if sc.below != 0 and last >= sc.ev_trigger:
             nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
+        elif sc.held_rise >= 0:
+            release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
         elif (sc.still_from >= 0 and sc.peak_departure >= cfg.settle_departure_z
               and sc.pre_motion <= cfg.still_motion_max
               and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
             nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
-        else:
-            release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
         _end_idle(sc)
     elif sc.state == CALIB:
         begin_calibration(sc)  # calibration needs calibration_s of contiguous frames

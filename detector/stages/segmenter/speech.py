@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.stages.segmenter.locate import finalize
+from detector.stages.segmenter.locate import event_signal, event_weights, finalize
 from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_ONSET
 
 
@@ -108,9 +108,24 @@ def release_held_rise(sc, held, tc):
 
 
 @njit(cache=True)
+def back_from_held(sc, st, cfg, nend):
+    """The face has left the level its held rise kept: in the noise units of the state's start, the
+    event signal at nend is below settle_level of its value at the peak activation."""
+    ch = st.ch
+    R = sc.ring_size
+    event_weights(ch, cfg, ch.event_dev, ch.event_dev_raw)
+    return event_signal(nend, st.ring, ch, R) < cfg.settle_level * event_signal(sc.peak_act_at, st.ring, ch, R)
+
+
+@njit(cache=True)
 def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
     """Finalize the active state; an event the speech channels carried is held for
     ``speech_lookahead_s`` (see :func:`release`) instead of being reported at once."""
+    if sc.held_rise >= 0 and sc.settled == 0 and not back_from_held(sc, st, cfg, nend):
+        # its activation fell only because the running noise scales grew while it was held: the
+        # face kept the level, so the rise it held is the event
+        release_held_rise(sc, st.held, tc)
+        return nout
     drop_held_rise(sc, st.held)  # the state ended by itself: its rise to a held level was a slow expression
     n1 = finalize(sc, st.ch, st.ring, cfg, nend, out, nout)
     if n1 == nout or cfg.speech_cycles <= 0.0 or cfg.speech_lookahead_s <= 0.0 or not mouth_dominated(st.ch, info):
