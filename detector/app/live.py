@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import enum
 import math
+import queue
 import sys
+import threading
 import time
 from array import array
 from collections import deque
@@ -324,14 +326,10 @@ class LandmarkThread:
     _END = object()
 
     def __init__(self, capture, detect, clock=time.monotonic, depth: int = 1) -> None:
-        import queue
-        import threading
-
         self._capture = capture
         self._detect = detect
         self._clock = clock
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
-        self._Empty, self._Full = queue.Empty, queue.Full
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="microexpr-landmarks", daemon=True)
         self.paused = False
@@ -368,7 +366,7 @@ class LandmarkThread:
             try:
                 self._queue.put(entry, timeout=0.05)
                 return True
-            except self._Full:
+            except queue.Full:
                 continue
         return False
 
@@ -377,7 +375,7 @@ class LandmarkThread:
         ``timeout`` seconds."""
         try:
             entry = self._queue.get(timeout=timeout)
-        except self._Empty:
+        except queue.Empty:
             raise TimeoutError("no frame from the landmark thread") from None
         if entry is self._END:
             self._queue.put(entry)  # stays the end for later calls
@@ -395,7 +393,7 @@ class LandmarkThread:
         while self._thread.is_alive() and time.monotonic() < end:
             try:
                 self._queue.get_nowait()
-            except self._Empty:
+            except queue.Empty:
                 pass
             self._thread.join(0.05)
 

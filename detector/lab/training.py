@@ -723,13 +723,20 @@ def to_onnx_bytes(w: Weights, metadata: dict[str, str]) -> bytes:
         const("b2", w.b2.astype(f32)),
     ]
     N = helper.make_node
+
+    def l2_norm(x: str, tag: str) -> list:
+        """Nodes of norm{tag} = ||x|| per row and denom{tag} = max(norm{tag}, eps)."""
+        return [
+            N("Mul", [x, x], [f"sq{tag}"]),
+            N("ReduceSum", [f"sq{tag}", "axis1"], [f"ss{tag}"], keepdims=1),
+            N("Sqrt", [f"ss{tag}"], [f"norm{tag}"]),
+            N("Max", [f"norm{tag}", "eps"], [f"denom{tag}"]),
+        ]
+
     nodes = [
         N("Gather", [INPUT_NAME, "keep_idx"], ["xs"], axis=1),
         N("Relu", ["xs"], ["xk"]),
-        N("Mul", ["xk", "xk"], ["sq"]),
-        N("ReduceSum", ["sq", "axis1"], ["ss"], keepdims=1),
-        N("Sqrt", ["ss"], ["norm"]),
-        N("Max", ["norm", "eps"], ["denom"]),
+        *l2_norm("xk", ""),
         N("Div", ["xk", "denom"], ["u"]),
         N("Gather", ["xk", "pair_l"], ["xl"], axis=1),
         N("Gather", ["xk", "pair_r"], ["xr"], axis=1),
@@ -741,10 +748,7 @@ def to_onnx_bytes(w: Weights, metadata: dict[str, str]) -> bytes:
         N("Clip", ["logn", "logn_min", "logn_max"], ["strength"]),
         N("Neg", ["xs"], ["xneg"]),
         N("Relu", ["xneg"], ["xdec"]),
-        N("Mul", ["xs", "xs"], ["sq_all"]),
-        N("ReduceSum", ["sq_all", "axis1"], ["ss_all"], keepdims=1),
-        N("Sqrt", ["ss_all"], ["norm_all"]),
-        N("Max", ["norm_all", "eps"], ["denom_all"]),
+        *l2_norm("xs", "_all"),
         N("Div", ["xdec", "denom_all"], ["dec"]),
         N("Concat", ["u", "asym", "strength", "dec"], ["feat"], axis=1),
         N("MatMul", ["feat", "W1"], ["h0"]),

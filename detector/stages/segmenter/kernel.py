@@ -140,7 +140,7 @@ def _settled(sc, ch, ring, cfg, c):
     if m < 0 or (np.isfinite(shut) and shut >= cfg.lids_lowered_min):
         sc.still_from = -1
         return False
-    event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
+    event_weights(ch, cfg, False)
     e = event_signal(c, ring, ch, R)
     if abs(e - event_signal(m, ring, ch, R)) >= cfg.settle_z:
         sc.still_from = -1
@@ -232,7 +232,7 @@ def _returning(sc, ch, ring, cfg, c):
     m = int(ring.lag[c % R])
     if m < 0:
         return False
-    event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
+    event_weights(ch, cfg, False)
     return event_signal(c, ring, ch, R) <= event_signal(m, ring, ch, R) - cfg.settle_z
 
 
@@ -273,7 +273,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
         sc.t_final = np.inf
     waited = tc - sc.t_below
     if waited >= cfg.end_hold_s:
-        event_weights(st.ch, cfg, st.ch.abs_dev, st.ch.abs_dev_raw)
+        event_weights(st.ch, cfg, False)
         e = event_signal(c, st.ring, st.ch, sc.ring_size)
         if e <= cfg.return_z or waited >= cfg.end_hold_s + cfg.tail_max_s:
             # ended; keep a post-roll of backtrack_widen x its length so the offset can be sought

@@ -47,11 +47,13 @@ def event_signal_raw(n, ring, ch, R):
 
 
 @njit(cache=True)
-def event_weights(ch, cfg, abs_dev, abs_dev_raw):
-    """Weights of the channels that carried the event (ch.weight); ch.scale(_raw) get the noise scales
-    from ``abs_dev`` (``abs_dev_raw``): the running ones (ch.abs_dev: is the face still moving?) or
-    those from the state's start (ch.event_dev: where did the event start and end?)."""
+def event_weights(ch, cfg, start_units):
+    """Weights of the channels that carried the event (ch.weight); ch.scale(_raw) get the noise scales:
+    the running ones (ch.abs_dev: is the face still moving?) or, ``start_units``, those from the
+    state's start (ch.event_dev: where did an event that ended at rest start and end?)."""
     peak = ch.peak
+    abs_dev = ch.event_dev if start_units else ch.abs_dev
+    abs_dev_raw = ch.event_dev_raw if start_units else ch.abs_dev_raw
     scale = ch.scale
     scale_raw = ch.scale_raw
     weight = ch.weight
@@ -220,7 +222,8 @@ def backtrack_weak(ring, apex, n0, nend, R, cfg, nrise):
     # event's half-peak width when that is longer than the detection window (slow events)
     col = ring.e
     hl, hr = crossings(ring.e, apex, n0, nend, R, 0.5 * ring.e[apex % R])
-    ws = cfg.backtrack_widen * max(t[min(hr, max(nrise, hl)) % R] - t[hl % R], 0.0)
+    hr = min(hr, max(nrise, hl))
+    ws = cfg.backtrack_widen * (t[hr % R] - t[hl % R])
     if ws > 2.0 * half:
         box_smooth(ring, n0, nend, R, 0.5 * ws)
         col = ring.e2
@@ -360,14 +363,12 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     n0 = sc.ev_limit
     ntrig = sc.ev_trigger
     t = ring.t
-    if sc.settled != 0:
-        # an event that ended at rest is located in the noise units of its start (a long held
-        # state has raised the running ones, and its rise would look as weak as noise)
-        event_weights(ch, cfg, ch.event_dev, ch.event_dev_raw)
-    else:
-        event_weights(ch, cfg, ch.abs_dev, ch.abs_dev_raw)
-    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, nend if sc.settled == 0 else max(sc.still_from, ntrig))
-    if sc.settled != 0:
+    at_rest = sc.settled != 0
+    # an event that ended at rest is located in the noise units of its start (a long held state has
+    # raised the running ones, and its rise would look as weak as noise); its width ends where it came to rest
+    event_weights(ch, cfg, at_rest)
+    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, max(sc.still_from, ntrig) if at_rest else nend)
+    if at_rest:
         apex, off = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
     t_on = t[on % R]
     t_off = t[off % R]

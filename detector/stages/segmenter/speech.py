@@ -113,7 +113,7 @@ def back_from_held(sc, st, cfg, nend):
     event signal at nend is below settle_level of its value at the peak activation."""
     ch = st.ch
     R = sc.ring_size
-    event_weights(ch, cfg, ch.event_dev, ch.event_dev_raw)
+    event_weights(ch, cfg, True)
     return event_signal(nend, st.ring, ch, R) < cfg.settle_level * event_signal(sc.peak_act_at, st.ring, ch, R)
 
 
