@@ -75,8 +75,25 @@ def test_a_rise_that_keeps_its_level_and_a_new_rise_from_there_are_two_events(sn
     found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
     assert [s.kind for s in found] == ["micro", "micro"], [(s.kind, s.onset, s.offset) for s in found]
     first, second = found
-    assert abs(first.onset - 2.0) <= 0.04 + 1e-9 and 2.06 < first.offset <= 2.25, (first.onset, first.offset)
+    # (its fall is under a noise unit: the offset may be put one rise after the apex, segmenter rest_min_s)
+    assert abs(first.onset - 2.0) <= 0.04 + 1e-9 and 2.06 < first.offset <= 2.3, (first.onset, first.offset)
     assert abs(second.onset - 3.0) <= 0.05 and second.offset < 3.5, (second.onset, second.offset)
+
+
+@pytest.mark.parametrize("snr", [8.0, 25.0])
+def test_a_brief_rise_whose_fall_is_lost_in_the_noise_ends_one_rise_after_its_apex(snr):
+    # 120 ms up, then a 150 ms fall by a tenth that stays (real faces keep 0.9 of the apex at the 90th
+    # percentile): the fall is under one noise unit, so the face seems to rest at its apex 120 ms after
+    # the onset, shorter than real micro-expressions (200 ms or more in 90 %).  Its offset is put one
+    # rise after the apex (real ones fall as long as they rise), not at the apex (IoU < 0.5 there).
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.12, 0.15, 0.9)
+    for seed in range(int(snr), int(snr) + 4):
+        clip = make_clip(8.0, FPS, [], seed=seed,
+                         extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))])
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+        assert [s.kind for s in found] == ["micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert 2.19 <= found[0].offset <= 2.35, (seed, found[0].apex, found[0].offset)
 
 
 def held_profile(times: np.ndarray, onset: float, rise: float, hold: float, fall: float,

@@ -269,6 +269,9 @@ class SegmenterConfig:
     settle_level: float = opt(0.8, "fraction", lo=0, open_lo=True)  # fraction of the event's peak activation; a face still above it holds its apex
     settle_max_s: float = opt(1.5, "s", lo=0)  # s, a face still this long has settled whatever its level (a held apex longer
     #                            than this is reported as an event that ended where the motion stopped)
+    rest_min_s: float = opt(0.2, "s", lo=0)  # s, an event that comes to rest near its apex (settle_level) sooner than this
+    #                          after its onset (its fall lost in the noise; real micro-expressions last 200 ms or
+    #                          more in 90 %) is given a fall as long as its rise (real: 150 ms each in the median); 0 = off
     resplit_rel: float = opt(0.4, "fraction", lo=0)  # fraction of the state's peak departure: a rise held near its peak (still above
     #                           settle_level) is reported at once when the face departs again this fast (and at
     #                           least settle_departure_z) without falling back: a new rise from the level it kept

@@ -62,6 +62,7 @@ KERNEL_CONFIG = np.dtype([
     ("still_motion_max", np.float64),
     ("still_window_s", np.float64),
     ("resplit_rel", np.float64),
+    ("rest_min_s", np.float64),
 ])
 
 

@@ -20,7 +20,7 @@ from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, 
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
-from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_APEX, ROW_OFFSET, ROW_ONSET,
+from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_ONSET,
                                              held_views, info_views, state_views)
 
 # --------------------------------------------------------------------------- per centre frame
@@ -76,6 +76,7 @@ def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
     sc.peak_act_at = c
     sc.held_rise = -1
     sc.held_long = 0
+    sc.held_fell = 0
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -178,15 +179,6 @@ def _end_settled(sc, st, cfg, info, c, tc, out, nout):
     nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
     _rest_baseline(sc, st, sc.still_from, c, held)
     return nout
-
-
-@njit(cache=True, inline="always")
-def _held_fell(sc, held):
-    """The active state's held rise fell a little before it came to rest (its offset is after its
-    apex): a micro-expression that kept part of its apex.  One that rests at its apex is an
-    expression still held: it waits for its return."""
-    row = held.rows[sc.held_rise]
-    return row[ROW_OFFSET] > row[ROW_APEX]
 
 
 @njit(cache=True, inline="always")
@@ -304,7 +296,7 @@ def _at_rest(sc, st, cfg, c, tc, dep):
     if sc.held_rise == -1:
         hold_rise(sc, st, cfg, c)
     if sc.settled == 2:
-        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and _held_fell(sc, st.held):
+        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and sc.held_fell == 1:
             return True
         sc.held_long = 1
     sc.settled = 0

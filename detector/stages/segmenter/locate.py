@@ -267,29 +267,40 @@ def rest_level(ring, ch, n0, n1, R):
 
 
 
+@njit(cache=True, inline="always")
+def unseen_fall(t, cfg, on, apex, off, nend, R):
+    """Offset of an event that came to rest near its apex: ``off``, unless the event is then shorter
+    than rest_min_s (shorter than real micro-expressions: most of its fall was lost in the noise); then no earlier
+    than one rise after the apex (real micro-expressions fall as long as they rise, 150 ms in the
+    median), and no later than nend."""
+    rise = t[apex % R] - t[on % R]
+    if t[off % R] - t[on % R] >= cfg.rest_min_s:
+        return off
+    while off < nend and t[(off + 1) % R] <= t[apex % R] + rise + EPS:
+        off += 1
+    return off
+
+
 @njit(cache=True)
 def rest_apex_offset(ring, ch, cfg, on, apex, still_from, nend, R):
     """(apex, offset) of an event whose face came to rest at a new level (mean event signal over the
     still frames still_from..nend): the offset is the first frame after the apex where the signal is
     within return_z of that level (before still_from); a face that rests at its apex (a rise to a
-    held level, the apex inside the still run) has its apex and offset where the signal first
-    reached that level."""
+    held level, the apex inside the still run) has its apex where the signal first reached that
+    level.  The third value: it rests near its apex (settle_level of it or more)."""
     e = ring.e
     rest = rest_level(ring, ch, still_from, nend, R)
-    if rest >= cfg.settle_level * e[apex % R]:
-        if apex < still_from:  # it fell a little before it came to rest: the offset is where the fall ended
-            off = apex
-            while off < still_from and e[off % R] > rest + cfg.return_z:
-                off += 1
-            return apex, off
-        off = on
-        while off < nend and e[off % R] < rest - cfg.return_z:
+    near_apex = rest >= cfg.settle_level * e[apex % R]
+    if near_apex and apex >= still_from:
+        apex = on
+        while apex < nend and e[apex % R] < rest - cfg.return_z:
+            apex += 1
+        off = apex
+    else:  # it fell a little, or back towards its start, before it came to rest: the offset is where the fall ended
+        off = apex
+        while off < (still_from if near_apex else nend) and e[off % R] > rest + cfg.return_z:
             off += 1
-        return off, off
-    off = apex
-    while off < nend and e[off % R] > rest + cfg.return_z:
-        off += 1
-    return apex, off
+    return apex, off, near_apex
 
 
 @njit(cache=True)
@@ -369,7 +380,10 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     event_weights(ch, cfg, at_rest)
     on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, max(sc.still_from, ntrig) if at_rest else nend)
     if at_rest:
-        apex, off = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
+        apex, off, near_apex = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
+        sc.rest_fell = 1 if off > apex else 0
+        if near_apex:
+            off = unseen_fall(t, cfg, on, apex, off, nend, R)
     t_on = t[on % R]
     t_off = t[off % R]
     dur = t_off - t_on
