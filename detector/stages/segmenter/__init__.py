@@ -63,6 +63,10 @@ Algorithm, per face
    rests at (for a held one, where ``e`` first reached it, or where its small fall
    ended), and that level (mean over the still frames) becomes the new baseline;
    after a held one, a return to the neutral from before ends it (no new event).
+   An event that rests near its apex (``settle_level``) sooner than ``rest_min_s``
+   after its onset had a fall too small to see (real micro-expressions last 200 ms
+   or more in 90 % of cases, and fall as long as they rise): its offset is put no
+   earlier than one rise after its apex.
    A rise that comes to rest *above* ``settle_level`` is kept aside (held) and the
    state goes on: ending by level within ``max_duration_s`` it was an expression
    at its apex (one event); a new departure, at ``resplit_rel`` of the state's peak
