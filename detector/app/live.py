@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import enum
 import math
-import queue
 import sys
-import threading
 import time
 from array import array
 from collections import deque
@@ -40,6 +38,7 @@ from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
 from detector.core.events import Event
 from detector.core.facs import REGIONS
 from detector.core.options import LIVE
+from detector.core.producer import NOTHING, ProducerThread
 from detector.run.stats import RunStats
 
 #: Below this camera rate a warning says that the briefest expressions cannot be resolved.
@@ -312,7 +311,7 @@ class LiveStats:
         return float(np.percentile(np.frombuffer(a, dtype=np.float64), q)) if len(a) else math.nan
 
 
-class LandmarkThread:
+class LandmarkThread(ProducerThread):
     """Finds the faces of captured frames on its own thread, between the capture thread and the processing loop.
 
     MediaPipe releases the GIL while it runs, so the landmarks of one frame overlap the processing loop's work
@@ -323,79 +322,35 @@ class LandmarkThread:
     (newest frame wins, or lossless) decides what is dropped.  While ``paused`` no frame is taken either.
     """
 
-    _END = object()
+    #: How long one wait for the capture lasts before stop and pause are checked again, seconds.
+    CAPTURE_POLL_S = 0.1
 
     def __init__(self, capture, detect, clock=time.monotonic, depth: int = 1) -> None:
+        super().__init__(self._landmarks_of_next, depth=depth, name="microexpr-landmarks")
         self._capture = capture
         self._detect = detect
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="microexpr-landmarks", daemon=True)
-        self.paused = False
         self.busy_s = 0.0  # seconds spent finding faces
 
-    def start(self) -> "LandmarkThread":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
+    def _landmarks_of_next(self):
+        """The next frame's ``(item, t, faces, landmarks_s)`` (the producer, on the landmark thread);
+        ``NOTHING`` while the capture has no frame yet; :class:`StopIteration` at its end."""
         try:
-            while not self._stopping.is_set():
-                if self.paused:
-                    time.sleep(0.005)
-                    continue
-                try:
-                    item = self._capture.get(timeout=0.1)
-                except TimeoutError:
-                    continue
-                if item is None:
-                    break
-                t0 = self._clock()
-                t, faces = self._detect(item)
-                dt = self._clock() - t0
-                self.busy_s += dt
-                if not self._offer((item, t, faces, dt)):
-                    return
-            self._offer(self._END)
-        except BaseException as e:  # noqa: BLE001 - handed to the processing loop, raised there
-            self._offer(e)
+            item = self._capture.get(timeout=self.CAPTURE_POLL_S)
+        except TimeoutError:
+            return NOTHING
+        if item is None:
+            raise StopIteration
+        t0 = self._clock()
+        t, faces = self._detect(item)
+        dt = self._clock() - t0
+        self.busy_s += dt
+        return item, t, faces, dt
 
-    def _offer(self, entry) -> bool:
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def get(self, timeout: float | None = None):
-        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; :class:`TimeoutError` after
-        ``timeout`` seconds."""
-        try:
-            entry = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError("no frame from the landmark thread") from None
-        if entry is self._END:
-            self._queue.put(entry)  # stays the end for later calls
-            return None
-        if isinstance(entry, BaseException):
-            self._queue.put(self._END)
-            raise entry
-        return entry
-
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = 10.0) -> None:
         """End the thread and wait for it (the frame it is on is finished first), so that the landmarker can be
         closed after this returns."""
-        self._stopping.set()
-        end = time.monotonic() + timeout
-        while self._thread.is_alive() and time.monotonic() < end:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(0.05)
+        super().stop(timeout)
 
 
 class LiveSession:
