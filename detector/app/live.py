@@ -320,6 +320,7 @@ class LandmarkThread(ProducerThread):
     and raises what ended the source (or the landmarker) after the frames before it.  At most ``depth``
     results wait for the processing loop; while they wait no frame is taken, so the capture's own rule
     (newest frame wins, or lossless) decides what is dropped.  While ``paused`` no frame is taken either.
+    A :class:`~detector.core.producer.ProducerThread` whose producer is :meth:`_landmarks_of_next`.
     """
 
     #: How long one wait for the capture lasts before stop and pause are checked again, seconds.

@@ -448,6 +448,8 @@ class ThreadedCapture:
 
     #: Grab times kept for :attr:`capture_fps`, frames.
     RATE_WINDOW = 32
+    #: Longest sleep of a paced capture between checks of :meth:`stop`, seconds.
+    PACE_SLEEP_S = 0.05
 
     def __init__(
         self,
@@ -467,7 +469,7 @@ class ThreadedCapture:
         self._recent: deque[float] = deque(maxlen=self.RATE_WINDOW)  # grab times of the last frames, seconds
         self._producer = ProducerThread.over(
             self._stamped(), depth=queue_size if lossless else 1, keep_newest=not lossless,
-            name="microexpr-capture", on_queued=self._count)
+            name="microexpr-capture", on_queued=self._note_grab)
 
     # -- producer (on the capture thread)
     def _stamped(self) -> Iterator[CapturedFrame]:
@@ -479,17 +481,18 @@ class ThreadedCapture:
             if self.pace and paced_from is None:
                 paced_from = (self._clock(), frame.timestamp)
             elif self.pace:
-                self._wait_until(paced_from[0] + frame.timestamp - paced_from[1])
+                self._wait_until(paced_from[0] + (frame.timestamp - paced_from[1]))
             yield CapturedFrame(seq, frame.index, frame.timestamp, self._clock(), frame.image)
 
     def _wait_until(self, when: float) -> None:
         """Sleep until ``clock()`` reaches ``when`` seconds (or the capture is stopped)."""
         wait = when - self._clock()
         while wait > 0 and not self._producer.stopping:
-            self._sleep(min(wait, 0.05))
+            self._sleep(min(wait, self.PACE_SLEEP_S))
             wait = when - self._clock()
 
-    def _count(self, item: CapturedFrame) -> None:
+    def _note_grab(self, item: CapturedFrame) -> None:
+        """Keep the grab time of a frame that entered the mailbox/queue, for :attr:`capture_fps`."""
         self._recent.append(item.grab_time)
 
     # -- consumer
