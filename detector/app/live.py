@@ -375,12 +375,15 @@ class LiveSession:
     check_rate : bool
         Warn (once, after 3 s) if the measured capture rate is below
         ``LIVE.min_good_fps`` (cameras that report a rate they don't deliver).
+    between_frames : callable, optional
+        Called before each frame is taken; what it raises ends the run there (the CLI's deferred Ctrl-C,
+        so that a frame counted as processed is also in the recording and the event file).
     """
 
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
                  recorder: Recorder | None = None, window: Window | None = None,
                  snapshot_dir: Path = Path("."), log=None, clock=time.monotonic,
-                 probs_every_s: float = 1 / 15, check_rate: bool = False) -> None:
+                 probs_every_s: float = 1 / 15, check_rate: bool = False, between_frames=None) -> None:
         self.capture = capture
         self.landmarker = landmarker
         self.analyzer = analyzer
@@ -412,6 +415,7 @@ class LiveSession:
         self._stage: LandmarkThread | None = None
         self.check_rate = check_rate
         self.rate_warned = False
+        self.between_frames = between_frames or (lambda: None)
 
     # -- events and state
     def _emit(self, events: list[Event], t: float) -> None:
@@ -608,6 +612,7 @@ class LiveSession:
             self.capture.start()
             stage.start()
             while True:
+                self.between_frames()
                 if self.window is not None and self._poll_due():
                     if not self.apply(key_action(self.window.poll(1))):
                         break
@@ -722,7 +727,7 @@ def _open_source(args):
 
 def run(args) -> int:
     """Run ``microexpr live``; returns the exit code.  User errors raise the CLI's one-line error types."""
-    from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError, config_from_args, warn
+    from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, SIGNALS, CliError, config_from_args, warn
     from detector.app.sinks import JsonlEventSink, Summary
     from detector.run.pipeline import Analyzer
     from detector.stages.landmarks import Landmarker
@@ -790,10 +795,11 @@ def run(args) -> int:
             analyzer.warm_up()  # numba compiles here, not on the first live frame
             session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
-                                  check_rate=not args.source)
+                                  check_rate=not args.source, between_frames=SIGNALS.check)
             session.rate_warned = rate_warned
             try:
-                session.run()
+                with SIGNALS.deferred():  # Ctrl-C ends the run between frames, every output whole
+                    session.run()
             except KeyboardInterrupt:
                 interrupted = True
             except (SourceError, OSError) as e:  # the camera/file failed mid-run: keep what was found
