@@ -141,7 +141,7 @@ def test_stop_unblocks_a_producer_waiting_on_a_full_queue():
     cap = ThreadedCapture(frames, lossless=True, queue_size=2).start()
     _wait_until(lambda: cap.grabbed == 2)
     cap.stop(timeout=5)
-    assert not cap._thread.is_alive()
+    assert not cap.alive
     assert cap.grabbed == 2
 
 

@@ -28,7 +28,7 @@ def test_close_in_the_middle_stops_the_reader():
     next(it)
     reader = src._reader
     src.close()  # the thread is stopped before the capture is released
-    assert src._reader is None and not reader._thread.is_alive()
+    assert src._reader is None and not reader.alive
 
 
 def _frames(n: int, error: bool = False):
@@ -51,5 +51,5 @@ def test_stop_closes_a_generator_source_once_the_thread_has_ended():
     cap = ThreadedCapture(gen, lossless=True, queue_size=2).start()
     assert cap.get(timeout=5).index == 0
     cap.stop(timeout=None)
-    assert not cap._thread.is_alive()
+    assert not cap.alive
     assert gen.gi_frame is None  # closed: the decoder's finally blocks have run

@@ -68,7 +68,7 @@ def test_landmark_thread_waits_while_paused_and_stops_while_the_loop_does_not_ta
     stage.paused = False
     assert stage.get(timeout=5)[0].index == 0
     stage.stop(timeout=5)  # results waiting, none taken: stop still ends the thread
-    assert not stage._thread.is_alive()
+    assert not stage.alive
     cap.stop()
 
 

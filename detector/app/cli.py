@@ -18,7 +18,8 @@ from pathlib import Path
 
 from detector import __version__  # noqa: E402  (quiets OpenCV's log before cv2 is imported)
 
-from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, config_from_args, warn
+from detector.app.common import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SIGNALS, CliError,
+                                 config_from_args, warn)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -43,59 +44,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-class _Signals:
-    """SIGINT (Ctrl-C) and SIGTERM end a run the same way: as ``KeyboardInterrupt``.
-
-    Inside :meth:`deferred` (the frame loop) the first signal only records
-    itself and :meth:`check`, called between frames, raises then: the frame in
-    hand is finished, every output record is whole and the segmenter's state
-    is consistent for the final flush.  Elsewhere (start-up), or on a second
-    signal, ``KeyboardInterrupt`` is raised at once.  The exit code is
-    ``128 + signal number``: 130 for SIGINT, 143 for SIGTERM.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._deferring = False
-
-    def install(self) -> None:
-        try:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, self._handle)
-        except ValueError:  # not the main thread (main() called from a thread): keep Python's defaults
-            pass
-
-    def _handle(self, signum, frame) -> None:
-        first = self.signum is None
-        self.signum = self.signum or signum
-        if first and self._deferring:
-            return
-        raise KeyboardInterrupt
-
-    def check(self) -> None:
-        if self.signum is not None and self._deferring:
-            self._deferring = False
-            raise KeyboardInterrupt
-
-    def deferred(self):
-        import contextlib
-
-        @contextlib.contextmanager
-        def cm():
-            self._deferring = True
-            try:
-                yield
-                self.check()  # a signal during the last frame
-            finally:
-                self._deferring = False
-
-        return cm()
-
-    def exit_code(self) -> int:
-        return 128 + int(self.signum or signal.SIGINT)
-
-
-SIGNALS = _Signals()
 
 
 class Progress:

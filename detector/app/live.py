@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import enum
 import math
-import queue
 import sys
-import threading
 import time
 from array import array
 from collections import deque
@@ -40,6 +38,7 @@ from detector.app.overlay import CalibrationView, Overlay, OverlayState, Status
 from detector.core.events import Event
 from detector.core.facs import REGIONS
 from detector.core.options import LIVE
+from detector.core.producer import NOTHING, ProducerThread
 from detector.run.stats import RunStats
 
 #: Below this camera rate a warning says that the briefest expressions cannot be resolved.
@@ -312,7 +311,7 @@ class LiveStats:
         return float(np.percentile(np.frombuffer(a, dtype=np.float64), q)) if len(a) else math.nan
 
 
-class LandmarkThread:
+class LandmarkThread(ProducerThread):
     """Finds the faces of captured frames on its own thread, between the capture thread and the processing loop.
 
     MediaPipe releases the GIL while it runs, so the landmarks of one frame overlap the processing loop's work
@@ -321,81 +320,38 @@ class LandmarkThread:
     and raises what ended the source (or the landmarker) after the frames before it.  At most ``depth``
     results wait for the processing loop; while they wait no frame is taken, so the capture's own rule
     (newest frame wins, or lossless) decides what is dropped.  While ``paused`` no frame is taken either.
+    A :class:`~detector.core.producer.ProducerThread` whose producer is :meth:`_landmarks_of_next`.
     """
 
-    _END = object()
+    #: How long one wait for the capture lasts before stop and pause are checked again, seconds.
+    CAPTURE_POLL_S = 0.1
 
     def __init__(self, capture, detect, clock=time.monotonic, depth: int = 1) -> None:
+        super().__init__(self._landmarks_of_next, depth=depth, name="microexpr-landmarks")
         self._capture = capture
         self._detect = detect
         self._clock = clock
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="microexpr-landmarks", daemon=True)
-        self.paused = False
         self.busy_s = 0.0  # seconds spent finding faces
 
-    def start(self) -> "LandmarkThread":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
+    def _landmarks_of_next(self):
+        """The next frame's ``(item, t, faces, landmarks_s)`` (the producer, on the landmark thread);
+        ``NOTHING`` while the capture has no frame yet; :class:`StopIteration` at its end."""
         try:
-            while not self._stopping.is_set():
-                if self.paused:
-                    time.sleep(0.005)
-                    continue
-                try:
-                    item = self._capture.get(timeout=0.1)
-                except TimeoutError:
-                    continue
-                if item is None:
-                    break
-                t0 = self._clock()
-                t, faces = self._detect(item)
-                dt = self._clock() - t0
-                self.busy_s += dt
-                if not self._offer((item, t, faces, dt)):
-                    return
-            self._offer(self._END)
-        except BaseException as e:  # noqa: BLE001 - handed to the processing loop, raised there
-            self._offer(e)
+            item = self._capture.get(timeout=self.CAPTURE_POLL_S)
+        except TimeoutError:
+            return NOTHING
+        if item is None:
+            raise StopIteration
+        t0 = self._clock()
+        t, faces = self._detect(item)
+        dt = self._clock() - t0
+        self.busy_s += dt
+        return item, t, faces, dt
 
-    def _offer(self, entry) -> bool:
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(entry, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def get(self, timeout: float | None = None):
-        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; :class:`TimeoutError` after
-        ``timeout`` seconds."""
-        try:
-            entry = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError("no frame from the landmark thread") from None
-        if entry is self._END:
-            self._queue.put(entry)  # stays the end for later calls
-            return None
-        if isinstance(entry, BaseException):
-            self._queue.put(self._END)
-            raise entry
-        return entry
-
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float | None = 10.0) -> None:
         """End the thread and wait for it (the frame it is on is finished first), so that the landmarker can be
         closed after this returns."""
-        self._stopping.set()
-        end = time.monotonic() + timeout
-        while self._thread.is_alive() and time.monotonic() < end:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._thread.join(0.05)
+        super().stop(timeout)
 
 
 class LiveSession:
@@ -419,12 +375,15 @@ class LiveSession:
     check_rate : bool
         Warn (once, after 3 s) if the measured capture rate is below
         ``LIVE.min_good_fps`` (cameras that report a rate they don't deliver).
+    between_frames : callable, optional
+        Called before each frame is taken; what it raises ends the run there (the CLI's deferred Ctrl-C,
+        so that a frame counted as processed is also in the recording and the event file).
     """
 
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
                  recorder: Recorder | None = None, window: Window | None = None,
                  snapshot_dir: Path = Path("."), log=None, clock=time.monotonic,
-                 probs_every_s: float = 1 / 15, check_rate: bool = False) -> None:
+                 probs_every_s: float = 1 / 15, check_rate: bool = False, between_frames=None) -> None:
         self.capture = capture
         self.landmarker = landmarker
         self.analyzer = analyzer
@@ -456,6 +415,7 @@ class LiveSession:
         self._stage: LandmarkThread | None = None
         self.check_rate = check_rate
         self.rate_warned = False
+        self.between_frames = between_frames or (lambda: None)
 
     # -- events and state
     def _emit(self, events: list[Event], t: float) -> None:
@@ -652,6 +612,7 @@ class LiveSession:
             self.capture.start()
             stage.start()
             while True:
+                self.between_frames()
                 if self.window is not None and self._poll_due():
                     if not self.apply(key_action(self.window.poll(1))):
                         break
@@ -766,7 +727,7 @@ def _open_source(args):
 
 def run(args) -> int:
     """Run ``microexpr live``; returns the exit code.  User errors raise the CLI's one-line error types."""
-    from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CliError, config_from_args, warn
+    from detector.app.common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, SIGNALS, CliError, config_from_args, warn
     from detector.app.sinks import JsonlEventSink, Summary
     from detector.run.pipeline import Analyzer
     from detector.stages.landmarks import Landmarker
@@ -834,10 +795,11 @@ def run(args) -> int:
             analyzer.warm_up()  # numba compiles here, not on the first live frame
             session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
-                                  check_rate=not args.source)
+                                  check_rate=not args.source, between_frames=SIGNALS.check)
             session.rate_warned = rate_warned
             try:
-                session.run()
+                with SIGNALS.deferred():  # Ctrl-C ends the run between frames, every output whole
+                    session.run()
             except KeyboardInterrupt:
                 interrupted = True
             except (SourceError, OSError) as e:  # the camera/file failed mid-run: keep what was found

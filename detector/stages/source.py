@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import threading
+import sys
+import time
 import types
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.core.options import MEDIA
+from detector.core.producer import ProducerThread
 
 IMAGE_SUFFIXES = MEDIA.image_suffixes
 VIDEO_SUFFIXES = MEDIA.video_suffixes
@@ -314,9 +317,6 @@ class CameraSource(FrameSource):
         fourcc: str = "MJPG",
         fail_after_s: float = 2.0,
     ) -> None:
-        import sys
-        import time
-
         import cv2
 
         self._cv2 = cv2
@@ -426,9 +426,10 @@ class ThreadedCapture:
       consumer, so every frame is delivered (``--as-fast-as-possible``, and
       the decode-ahead reader of :class:`VideoFileSource`).
 
-    With ``pace=True`` frames are released at the source's own rate (their
-    timestamps, relative to the first one), as a camera would deliver them;
-    use it to play a file "live".
+    Both are a :class:`~detector.core.producer.ProducerThread` over the
+    frames, stamped with their grab time.  With ``pace=True`` frames are
+    released at the source's own rate (their timestamps, relative to the
+    first one), as a camera would deliver them; use it to play a file "live".
 
     Parameters
     ----------
@@ -445,6 +446,11 @@ class ThreadedCapture:
         Depth of the lossless queue, frames.
     """
 
+    #: Grab times kept for :attr:`capture_fps`, frames.
+    RATE_WINDOW = 32
+    #: Longest sleep of a paced capture between checks of :meth:`stop`, seconds.
+    PACE_SLEEP_S = 0.05
+
     def __init__(
         self,
         frames,
@@ -455,73 +461,43 @@ class ThreadedCapture:
         sleep=None,
         queue_size: int = 4,
     ) -> None:
-        import time
-
         self._frames = frames
         self.lossless = lossless
         self.pace = pace
         self._clock = clock or time.monotonic
         self._sleep = sleep or time.sleep
-        self._cond = threading.Condition()
-        self._items: list[CapturedFrame] = []
-        self._cap = 1 if not lossless else max(1, int(queue_size))
-        self._done = False
-        self._stop = False
-        self.error: BaseException | None = None
-        self.grabbed = 0
-        self.dropped = 0
-        self.delivered = 0
-        self._recent: list[float] = []  # grab times of the last frames, for capture_fps
-        self._thread = threading.Thread(target=self._run, name="microexpr-capture", daemon=True)
+        self._recent: deque[float] = deque(maxlen=self.RATE_WINDOW)  # grab times of the last frames, seconds
+        self._producer = ProducerThread.over(
+            self._stamped(), depth=queue_size if lossless else 1, keep_newest=not lossless,
+            name="microexpr-capture", on_queued=self._note_grab)
 
-    # -- producer
-    def _run(self) -> None:
-        try:
-            t0 = None
-            pts0 = 0.0
-            for frame in self._frames:
-                if self._stop:
-                    break
-                if self.pace:
-                    if t0 is None:
-                        t0, pts0 = self._clock(), frame.timestamp
-                    else:
-                        wait = t0 + (frame.timestamp - pts0) - self._clock()
-                        while wait > 0 and not self._stop:
-                            self._sleep(min(wait, 0.05))
-                            wait = t0 + (frame.timestamp - pts0) - self._clock()
-                grab = self._clock()
-                item = CapturedFrame(self.grabbed, frame.index, frame.timestamp, grab, frame.image)
-                if not self._put(item):
-                    break
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            self.error = e
-        finally:
-            with self._cond:
-                self._done = True
-                self._cond.notify_all()
+    # -- producer (on the capture thread)
+    def _stamped(self) -> Iterator[CapturedFrame]:
+        """The source's frames, each stamped with its grab time (after waiting for its time, with ``pace``)."""
+        paced_from = None  # (clock, timestamp) of the first frame, seconds
+        for seq, frame in enumerate(self._frames):
+            if self._producer.stopping:
+                return
+            if self.pace and paced_from is None:
+                paced_from = (self._clock(), frame.timestamp)
+            elif self.pace:
+                self._wait_until(paced_from[0] + (frame.timestamp - paced_from[1]))
+            yield CapturedFrame(seq, frame.index, frame.timestamp, self._clock(), frame.image)
 
-    def _put(self, item: CapturedFrame) -> bool:
-        with self._cond:
-            if self.lossless:
-                while len(self._items) >= self._cap and not self._stop:
-                    self._cond.wait(0.1)
-                if self._stop:
-                    return False
-            elif self._items:
-                self._items.clear()
-                self.dropped += 1
-            self._items.append(item)
-            self.grabbed += 1
-            self._recent.append(item.grab_time)
-            if len(self._recent) > 64:
-                del self._recent[:32]
-            self._cond.notify_all()
-            return True
+    def _wait_until(self, when: float) -> None:
+        """Sleep until ``clock()`` reaches ``when`` seconds (or the capture is stopped)."""
+        wait = when - self._clock()
+        while wait > 0 and not self._producer.stopping:
+            self._sleep(min(wait, self.PACE_SLEEP_S))
+            wait = when - self._clock()
+
+    def _note_grab(self, item: CapturedFrame) -> None:
+        """Keep the grab time of a frame that entered the mailbox/queue, for :attr:`capture_fps`."""
+        self._recent.append(item.grab_time)
 
     # -- consumer
     def start(self) -> "ThreadedCapture":
-        self._thread.start()
+        self._producer.start()
         return self
 
     def get(self, timeout: float | None = None) -> CapturedFrame | None:
@@ -531,41 +507,35 @@ class ThreadedCapture:
         been delivered, and :class:`TimeoutError` if no frame came within
         ``timeout`` seconds.
         """
-        with self._cond:
-            ok = self._cond.wait_for(lambda: self._items or self._done, timeout)
-            if not ok:
-                raise TimeoutError("no frame from the source")
-            if self._items:
-                item = self._items.pop(0)
-                self.delivered += 1
-                self._cond.notify_all()
-                return item
-        if self.error is not None:
-            err, self.error = self.error, None
-            raise err
-        return None
+        return self._producer.get(timeout)
 
     def __iter__(self) -> Iterator[CapturedFrame]:
         """The frames as :meth:`get` gives them, to the end of the stream (where the source's error is raised)."""
-        while True:
-            item = self.get()
-            if item is None:
-                return
-            yield item
+        return iter(self._producer)
 
     def skip_pending(self) -> int:
         """Discard frames waiting in the mailbox/queue (e.g. while paused); returns how many."""
-        with self._cond:
-            n = len(self._items)
-            self._items.clear()
-            self._cond.notify_all()
-            return n
+        return self._producer.skip_pending()
+
+    @property
+    def grabbed(self) -> int:
+        """Frames the source delivered (dropped ones included)."""
+        return self._producer.queued
+
+    @property
+    def dropped(self) -> int:
+        """Frames replaced in the mailbox by a newer one before they were taken (live mode)."""
+        return self._producer.dropped
+
+    @property
+    def delivered(self) -> int:
+        """Frames taken by :meth:`get`."""
+        return self._producer.delivered
 
     @property
     def capture_fps(self) -> float:
         """Rate at which the source delivered the last frames, frames per second (0 if unknown)."""
-        with self._cond:
-            r = self._recent[-32:]
+        r = tuple(self._recent)
         if len(r) < 2 or r[-1] <= r[0]:
             return 0.0
         return (len(r) - 1) / (r[-1] - r[0])
@@ -573,18 +543,18 @@ class ThreadedCapture:
     @property
     def finished(self) -> bool:
         """True once the source is exhausted (or failed) and nothing is left to take."""
-        with self._cond:
-            return self._done and not self._items
+        return self._producer.finished
+
+    @property
+    def alive(self) -> bool:
+        """Whether the capture thread is running."""
+        return self._producer.alive
 
     def stop(self, timeout: float | None = 3.0) -> None:
         """Ask the capture thread to end and wait for it (``timeout`` None: as long as it takes); close the
         source afterwards.  A generator given as ``frames`` is closed here once the thread has ended."""
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        if isinstance(self._frames, types.GeneratorType) and not self._thread.is_alive():
+        self._producer.stop(timeout)
+        if isinstance(self._frames, types.GeneratorType) and not self._producer.alive:
             self._frames.close()
 
     def __enter__(self) -> "ThreadedCapture":
