@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import signal
 import sys
 import time
@@ -883,8 +884,6 @@ def entry() -> None:
     # Every output is closed by now.  With numba, onnxruntime and MediaPipe loaded, the interpreter's shutdown
     # spent 0.3-0.5 s walking their objects for reference cycles (issue 18: a 2.4 s clip took ~3 s); frozen
     # objects are left out of those collections.
-    import gc
-
     gc.freeze()
     sys.exit(code)
 

@@ -348,11 +348,6 @@ class LandmarkThread(ProducerThread):
         self.busy_s += dt
         return item, t, faces, dt
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """End the thread and wait for it (the frame it is on is finished first), so that the landmarker can be
-        closed after this returns."""
-        super().stop(timeout)
-
 
 class LiveSession:
     """One run of the live loop over a :class:`~detector.stages.source.ThreadedCapture`.
@@ -634,7 +629,7 @@ class LiveSession:
                 self._process(*got)
                 self._check_drops(self.clock())
         finally:
-            stage.stop()  # before the caller closes the landmarker
+            stage.stop(timeout=10.0)  # the frame it is on is finished first: the caller closes the landmarker next
             self.capture.stop()
             self.stats.wall_s = self.clock() - t_wall
             self.stats.dropped = self.capture.dropped

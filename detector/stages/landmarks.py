@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.machinery
+import importlib.util
 import logging
 import os
 import sys
@@ -80,27 +82,35 @@ def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
     if not enabled:
         yield
         return
-    with _SILENCE_LOCK:
-        if _SILENCE["depth"] == 0:
+    with _SILENCE.lock:
+        if _SILENCE.depth == 0:
             sys.stderr.flush()
-            _SILENCE["saved"] = os.dup(2)
+            _SILENCE.saved_fd = os.dup(2)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             os.close(devnull)
-        _SILENCE["depth"] += 1
+        _SILENCE.depth += 1
     try:
         yield
     finally:
-        with _SILENCE_LOCK:
-            _SILENCE["depth"] -= 1
-            if _SILENCE["depth"] == 0:
-                saved = _SILENCE.pop("saved")
-                os.dup2(saved, 2)
-                os.close(saved)
+        with _SILENCE.lock:
+            _SILENCE.depth -= 1
+            if _SILENCE.depth == 0:
+                os.dup2(_SILENCE.saved_fd, 2)
+                os.close(_SILENCE.saved_fd)
+                _SILENCE.saved_fd = -1
 
 
-_SILENCE_LOCK = threading.Lock()
-_SILENCE: dict = {"depth": 0}
+@dataclass
+class _StderrSilence:
+    """The process's one fd-2 silencing: windows open (nesting across threads), the saved stderr fd."""
+
+    depth: int = 0
+    saved_fd: int = -1
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+
+_SILENCE = _StderrSilence()
 
 
 @contextlib.contextmanager
@@ -197,9 +207,6 @@ class _LazyModules:
     def find_spec(self, name, path, target=None):
         if name not in self.names:
             return None
-        import importlib.machinery
-        import importlib.util
-
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = importlib.util.LazyLoader(spec.loader)
@@ -344,4 +351,3 @@ class Landmarker:
             )
             for i, lms in enumerate(result.face_landmarks)
         ]
-

@@ -76,7 +76,6 @@ def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
     sc.peak_act_at = c
     sc.held_rise = -1
     sc.held_long = 0
-    sc.held_fell = 0
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -121,6 +120,13 @@ def _follow_peaks(sc, ch, c, a, dep):
         sc.peak_act_at = c
     if dep > sc.peak_departure:
         sc.peak_departure = dep
+
+
+@njit(cache=True, inline="always")
+def _brief_rise_from_still(sc, cfg):
+    """The rest rule (step 4b) may end the active state: it departed at settle_departure_z or faster
+    (a brief rise), from a face that was still before it (still_motion_max)."""
+    return sc.peak_departure >= cfg.settle_departure_z and sc.pre_motion <= cfg.still_motion_max
 
 
 @njit(cache=True, inline="always")
@@ -296,7 +302,7 @@ def _at_rest(sc, st, cfg, c, tc, dep):
     if sc.held_rise == -1:
         hold_rise(sc, st, cfg, c)
     if sc.settled == 2:
-        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and sc.held_fell == 1:
+        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and sc.rest_fell == 1:
             return True
         sc.held_long = 1
     sc.settled = 0
@@ -335,8 +341,8 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
         return nout
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
-    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and sc.peak_departure >= cfg.settle_departure_z
-            and sc.pre_motion <= cfg.still_motion_max and sc.held_long == 0 and sc.held_rise != -2):
+    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _brief_rise_from_still(sc, cfg)
+            and sc.held_long == 0 and sc.held_rise != -2):
         # a brief rise (fast departure) from a still face that has come to rest; slow states, and
         # states of a face that was moving already (talking), end by level (step 4)
         if _at_rest(sc, st, cfg, c, tc, dep):
@@ -404,8 +410,7 @@ def end_segment(sc, st, cfg, info, out, nout):
             nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
         elif sc.held_rise >= 0:
             release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
-        elif (sc.still_from >= 0 and sc.peak_departure >= cfg.settle_departure_z
-              and sc.pre_motion <= cfg.still_motion_max
+        elif (sc.still_from >= 0 and _brief_rise_from_still(sc, cfg)
               and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
             nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
         _end_idle(sc)

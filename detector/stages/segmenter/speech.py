@@ -86,7 +86,6 @@ def hold_rise(sc, st, cfg, c):
     if sc.held_rise < 0:
         sc.held_rise = -2  # tried: no second try in this state
     sc.held_from = sc.still_from
-    sc.held_fell = sc.rest_fell  # fell a little before it came to rest: a micro-expression that kept part of its apex
     sc.settled = 0
     return True
 
