@@ -246,6 +246,26 @@ def test_blink_is_a_blink_and_a_one_sided_lid_tightening_is_an_expression():
         assert [(s.kind, round(s.apex)) for s in found] == [("blink", 2), ("micro", 5)], [(s.kind, s.apex) for s in found]
 
 
+def test_a_blink_while_the_face_keeps_a_brief_rise_loses_neither():
+    # brows lowered in 150 ms and kept there (no fall: the rise is held while it is unclear whether the
+    # face returns), a blink 1.75 s later, then the brows relax back to the old neutral over 1.5 s.
+    # Both the brief rise and the blink are reported.  The state used to end with only one of them:
+    # the blink (the held rise was taken for a slow expression's start) or the rise (the blink was
+    # under way when the face got back to the old neutral, and that return dropped the state).
+    for seed in range(6):
+        t, X, regions, blink, closure = _eye_clip(seed)
+        rise = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - 2.0) / 0.15, 0.0, 1.0))
+        p = rise * (1.0 - np.clip((t - 3.8) / 1.5, 0.0, 1.0))
+        X[:, 3:5] += 0.12 * p[:, None]
+        m, b = _bump(t, 3.9, 0.2)
+        X[m, 0:2] += 0.6 * b[:, None]
+        X[m, 2] += 0.3 * b
+        found = sorted(segment(t, X, None, regions, blink, MOTION, closure_channels=closure), key=lambda s: s.onset)
+        assert [s.kind for s in found] == ["micro", "blink"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert abs(found[0].onset - 2.0) <= 0.06 and found[0].offset < 2.5, (seed, found[0].onset, found[0].offset)
+        assert abs(found[1].onset - 3.9) <= 0.05, (seed, found[1].onset)
+
+
 def test_eyes_shut_longer_than_a_blink_is_a_closure_not_an_expression():
     # eyes closed for 1.5 s (AU43): one "closure" event (never an emotion event), and the reopening
     # is not a second event although the eyes rested closed long enough to look still

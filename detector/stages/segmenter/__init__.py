@@ -78,7 +78,12 @@ Algorithm, per face
    macro-long one, waits for its return or ``max_duration_s``.  A state with a held
    rise whose activation fades while the face keeps the held level (in the noise
    units of the state's start: the running ones grow with a held state) reports
-   the held rise, not one long event.  While both
+   the held rise, not one long event; so does a state whose event, located when it
+   ends, is a later one (a blink while the face kept the level) when the held rise was
+   micro-short: both are reported.  A state from a still face under way when the face
+   gets back to the neutral kept from before a held expression is reported (when its
+   peak was ``start_z`` away from that neutral: a blink, a new rise), not dropped
+   with the return.  While both
    lids are lowered (closure gauges at ``lids_lowered_min``) the face is not at
    rest: eyes shut or looking down end when they open again.
    The rule applies only to a face that was *still* before the rise: the face

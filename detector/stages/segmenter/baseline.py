@@ -97,10 +97,9 @@ def calibration_step(sc, ch, ring, cfg, c, tc):
 
 
 @njit(cache=True, inline="always")
-def restore_old_baseline(sc, ch, cfg, y):
-    """After a dropped long state: once the face is back at the earlier neutral baseline the
-    long state is over; restore that baseline at once instead of waiting for a re-seed.
-    ``y`` is the centre's smoothed channels.  Returns True when restored."""
+def old_deviation(ch, cfg, y):
+    """How far the smoothed channels ``y`` are from the earlier neutral baseline (kept aside after a
+    dropped long state or a held expression): the top-k mean of |y - old| in noise units."""
     C = y.shape[0]
     floor = cfg.noise_floor
     abs_dev = ch.abs_dev
@@ -109,15 +108,20 @@ def restore_old_baseline(sc, ch, cfg, y):
     for k in range(C):
         s = noise_scale(abs_dev[k], floor)
         dev[k] = abs(y[k] - old[k]) / s
-    if top_k_mean(dev, C, int(cfg.top_k), ch.topk_buf) < cfg.end_z:
-        baseline = ch.baseline
-        for k in range(C):
-            baseline[k] = old[k]
-        sc.has_old = 0
-        sc.state = IDLE
-        sc.below = 0
-        return True
-    return False
+    return top_k_mean(dev, C, int(cfg.top_k), ch.topk_buf)
+
+
+@njit(cache=True, inline="always")
+def restore_old_baseline(sc, ch):
+    """The face is back at the earlier neutral baseline: the long state (or held expression) is
+    over; restore that baseline at once instead of waiting for a re-seed, and go idle."""
+    baseline = ch.baseline
+    old = ch.baseline_old
+    for k in range(baseline.shape[0]):
+        baseline[k] = old[k]
+    sc.has_old = 0
+    sc.state = IDLE
+    sc.below = 0
 
 
 @njit(cache=True, inline="always")

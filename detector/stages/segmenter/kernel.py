@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
-from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, restore_old_baseline,
+from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, old_deviation,
+                                         restore_old_baseline,
                                          update_idle)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
@@ -373,9 +374,15 @@ def process_centre(sc, st, cfg, info, out, nout):
     sc.n_centre = c + 1
     state = sc.state
     clear_centre(ring, pc)
-    if sc.has_old != 0 and state != IDLE:
-        if restore_old_baseline(sc, ch, cfg, ring.y[pc]):
-            return nout
+    if sc.has_old != 0 and state != IDLE and old_deviation(ch, cfg, ring.y[pc]) < cfg.end_z:
+        if (state == ACTIVE and sc.pre_motion <= cfg.still_motion_max
+                and old_deviation(ch, cfg, ring.y[sc.peak_act_at % R]) >= cfg.start_z):
+            # an event of its own (a blink, a new rise) from a still face was under way when the face
+            # got back to the old neutral: it is reported, not dropped with the state (a talking
+            # face's ends by level, step 4)
+            nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+        restore_old_baseline(sc, ch)
+        return nout
     if state == CALIB:
         calibration_step(sc, ch, ring, cfg, c, tc)
         return nout

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from detector.stages.segmenter.locate import event_signal, event_weights, finalize
-from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_ONSET
+from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
 
 
 @njit(cache=True, inline="always")
@@ -121,13 +121,20 @@ def back_from_held(sc, st, cfg, nend):
 def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
     """Finalize the active state; an event the speech channels carried is held for
     ``speech_lookahead_s`` (see :func:`release`) instead of being reported at once."""
-    if sc.held_rise >= 0 and sc.settled == 0 and not back_from_held(sc, st, cfg, nend):
-        # its activation fell only because the running noise scales grew while it was held: the
-        # face kept the level, so the rise it held is the event
-        release_held_rise(sc, st.held, tc)
-        return nout
-    drop_held_rise(sc, st.held)  # the state ended by itself: its rise to a held level was a slow expression
+    j = sc.held_rise
+    # its activation fell only because the running noise scales grew while it was held: the face
+    # kept the level, so the rise it held is the event
+    kept = j >= 0 and sc.settled == 0 and not back_from_held(sc, st, cfg, nend)
+    brief = j >= 0 and not held_is_long(sc, st.held, st.ring, cfg)
     n1 = finalize(sc, st.ch, st.ring, cfg, nend, out, nout)
+    # the state's event is a later one than the rise it held (a blink while the face kept the level)
+    later = j >= 0 and n1 > nout and out[nout, ROW_ONSET] >= st.held.rows[j, ROW_OFFSET]
+    if kept or (brief and later):
+        release_held_rise(sc, st.held, tc)  # a micro-short rise to a level, or a level kept: it stands
+    else:
+        drop_held_rise(sc, st.held)  # the state ended by itself: its rise to a held level was a slow expression
+    if kept and not later:
+        return nout
     if n1 == nout or cfg.speech_cycles <= 0.0 or cfg.speech_lookahead_s <= 0.0 or not mouth_dominated(st.ch, info):
         return n1
     held = st.held
