@@ -207,6 +207,8 @@ class SegmenterConfig:
     smooth_s: float = opt(0.025, "s", lo=0)  # s, width of the centred moving average (at least one frame)
     top_k: int = opt(2, "count", lo=1)  # channels averaged (largest |z|) for the activation; 1 = max over channels
     start_z: float = opt(4.5, "noise units", lo=0, open_lo=True)  # noise units, activation that starts an event (high hysteresis threshold)
+    start_hold_s: float = opt(0.01, "s", lo=0)  # s, the activation stays at start_z this long (frames x their interval) before an event starts
+    #                              (a noise crossing of one frame at 200 fps is no rise; at 100 fps and below one frame counts its interval, 10 ms or more)
     end_z: float = opt(3.5, "noise units", lo=0, open_lo=True)  # noise units, activation below which an event may end (low threshold)
     end_hold_s: float = opt(0.02, "s", lo=0)  # s, activation must stay below end_z this long before the event ends
     return_z: float = opt(1.0, "noise units", lo=0)  # noise units, event signal level taken as "back at baseline" (onset/offset)

@@ -39,7 +39,10 @@ Algorithm, per face
    statistic keeps 60 noisy channels from raising false alarms while a pair
    moving together needs only ``start_z`` each.  Region activation is the
    largest ``|z_c|`` among the region's channels.
-4. **Hysteresis.**  An event starts when the activation reaches ``start_z``.
+4. **Hysteresis.**  An event starts when the activation has stayed at ``start_z``
+   for ``start_hold_s`` (its frames counted with their intervals: at 200 fps two
+   frames, at 100 fps and below one): at 200 fps a noise crossing often lasts one
+   frame, a real rise (90-265 ms to its apex) far longer.
    It ends once the activation has stayed below ``end_z`` for ``end_hold_s``
    and the event's own signal ``e`` (below) is back at ``return_z`` (or
    ``tail_max_s`` later); a post-roll of ``backtrack_widen`` times its length

@@ -20,6 +20,7 @@ KERNEL_CONFIG = np.dtype([
     ("half_smooth_s", np.float64),  # smooth_s / 2
     ("top_k", np.float64),
     ("start_z", np.float64),
+    ("start_hold_s", np.float64),
     ("end_z", np.float64),
     ("end_hold_s", np.float64),
     ("return_z", np.float64),

@@ -393,8 +393,13 @@ def process_centre(sc, st, cfg, info, out, nout):
     nout = release(sc, st.held, cfg, tc, out, nout)
     if state == IDLE:
         if a >= cfg.start_z:
-            _start_event(sc, ch, ring, cfg, c, tc, a, dep)
-        elif dtc > 0.0:
+            sc.above_s += dtc
+            if sc.above_s >= cfg.start_hold_s - EPS:
+                sc.above_s = 0.0
+                _start_event(sc, ch, ring, cfg, c, tc, a, dep)
+            return nout
+        sc.above_s = 0.0
+        if dtc > 0.0:
             m = int(ring.lag[pc])
             update_idle(ch, info, cfg, ring.x[pc], ring.y[pc], ring.y[max(m, 0) % R], m >= 0, dtc, a, speech)
         return nout

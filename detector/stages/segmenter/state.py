@@ -70,6 +70,7 @@ SCALARS = np.dtype([
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s
+    ("above_s", np.float64),  # idle: time the activation has stayed at start_z (frames x their interval), s
     ("t_trigger", np.float64),  # time of the trigger, s
     ("peak_act", np.float64),  # peak activation of the active state
     ("peak_departure", np.float64),  # peak departure motion of the active state (motion noise units)
