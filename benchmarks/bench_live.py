@@ -11,6 +11,8 @@ goes first swapping from run to run):
 Prints the lines of each run's summary table (dropped, per-frame work, latency, overlay, rates), the load
 average before it and the CPU seconds the run's process used (user + system; the Xvfb server not included),
 then per mode and checkout the median of each figure over the runs.  ``--modes`` picks the modes.
+``--landmark-threads 1,2`` runs this checkout once per listed thread count (``live --landmark-threads N``),
+alternating like a baseline (names ``lt1``, ``lt2``); without it ``live`` runs with its default.
 Make the files with ``--make-files`` (a real talking clip, woman2.mp4, forwards then backwards,
 re-timed to 120 and 100 fps; in /tmp/microexpr_e2e, not committed).
 
@@ -19,6 +21,7 @@ Usage::
     python benchmarks/bench_live.py --make-files
     xvfb-run -a python benchmarks/bench_live.py --runs 2
     xvfb-run -a python benchmarks/bench_live.py --runs 4 --modes fast,paced100 --baseline /tmp/base
+    xvfb-run -a python benchmarks/bench_live.py --runs 3 --landmark-threads 1,2
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ FIGURES = {
     "dropped": (r"frames dropped\s+(\d+)", "frames"),
     "processed": (r"processed ([\d.]+) fps", "fps"),
     "drawn": (r"drawn ([\d.]+) fps", "fps"),
-    "landmarks": (r"landmarks ([\d.]+) ms on their own thread", "ms/frame"),
+    "landmarks": (r"landmarks ([\d.]+) ms on (?:their own thread|\d+ threads)", "ms/frame"),
     "rest": (r"the rest ([\d.]+) ms", "ms/frame"),
     "p50": (r"grab -> result p50 ([\d.]+) ms", "ms"),
     "p95": (r"grab -> result p50 [\d.]+ ms, p95 ([\d.]+) ms", "ms"),
@@ -103,18 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--baseline", metavar="DIR", help="also run this checkout, alternating")
     ap.add_argument("--modes", default=",".join(modes()), help="comma-separated, of: " + ", ".join(modes()))
+    ap.add_argument("--landmark-threads", metavar="N,M", help="run this checkout with each of these thread counts")
     args = ap.parse_args(argv)
     if args.make_files:
         make_files()
         return 0
-    checkouts = {"after": ROOT} | ({"before": Path(args.baseline)} if args.baseline else {})
+    threads = args.landmark_threads.split(",") if args.landmark_threads else []
+    checkouts = ({f"lt{n}": (ROOT, ["--landmark-threads", n]) for n in threads} or {"after": (ROOT, [])}) | (
+        {"before": (Path(args.baseline), [])} if args.baseline else {})
     results: dict[tuple[str, str], list[dict[str, float]]] = {}
     for mode in args.modes.split(","):
         for i in range(args.runs):
             order = list(checkouts.items())[:: -1 if i % 2 else 1]  # who goes first alternates too
-            for name, checkout in order:
+            for name, (checkout, extra) in order:
                 print(f"== {mode} {name} run {i + 1} (load {os.getloadavg()[0]:.1f})", flush=True)
-                lines, cpu_s = run_live(checkout, modes()[mode])
+                lines, cpu_s = run_live(checkout, modes()[mode] + extra)
                 for line in lines:
                     print("   " + line, flush=True)
                 print(f"   cpu               {cpu_s:.2f} s", flush=True)

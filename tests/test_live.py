@@ -233,7 +233,7 @@ def live_fast(tmp_path_factory):
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(["live", "--source", str(CLIP), "--no-window", "--as-fast-as-possible",
+        rc = main(["live", "--source", str(CLIP), "--no-window", "--as-fast-as-possible", "--landmark-threads", "1",
                    "--record", str(rec), "--events", str(ev)])
     return SimpleNamespace(rc=rc, rec=rec, ev=ev, out=out.getvalue(), err=err.getvalue())
 
@@ -278,6 +278,23 @@ def test_headless_events_equal_analyze(live_fast, analyzed):
         assert a["onset"] == pytest.approx(b["onset"], abs=1e-6)
         assert a["offset"] == pytest.approx(b["offset"], abs=1e-6)
         assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-4)
+
+
+def test_landmarks_on_two_threads_process_every_frame_in_order_and_close_every_landmarker(tmp_path, monkeypatch,
+                                                                                           capsys):
+    from detector.stages.landmarks import Landmarker
+
+    closed, close = [], Landmarker.close
+    monkeypatch.setattr(Landmarker, "close", lambda self: closed.append(self._lm is not None) or close(self))
+    rec, ev = tmp_path / "two.mp4", tmp_path / "two.jsonl"
+    assert main(["live", "--source", str(SHORT), "--no-window", "--as-fast-as-possible", "--landmark-threads", "2",
+                 "--record", str(rec), "--events", str(ev)]) == 0
+    out = capsys.readouterr().out
+    assert _summary_int(out, "frames") == _frames_of(SHORT) == _frames_of(rec)
+    assert "on 2 threads" in out and _summary_int(out, "frames with face") == _frames_of(SHORT)
+    assert closed == [True, True]  # both landmarkers closed, each once
+    for line in ev.read_text().splitlines():
+        Event.from_dict(json.loads(line))
 
 
 def test_paced_run_records_what_it_processed(tmp_path, capsys):
@@ -366,8 +383,10 @@ def test_missing_camera_is_a_one_line_error(capsys):
 def test_bad_arguments(capsys, tmp_path):
     assert main(["live", "--camera", "0", "--as-fast-as-possible", "--no-window"]) == 2
     assert main(["live", "--source", str(tmp_path / "missing.mp4"), "--no-window"]) == 2
+    assert main(["live", "--source", str(SHORT), "--no-window", "--landmark-threads", "0"]) == 2
     err = capsys.readouterr().err
     assert "--as-fast-as-possible needs --source" in err and "no such file" in err
+    assert "--landmark-threads must be at least 1" in err
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="DISPLAY is how Linux names the screen")

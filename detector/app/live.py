@@ -3,7 +3,9 @@
 Flow, one direction::
 
     capture thread (ThreadedCapture: grab + monotonic stamp, 1-slot mailbox)
-        -> landmark thread (LandmarkThread: Landmarker, MediaPipe runs without the GIL)
+        -> landmark threads (LandmarkPool: ``LIVE.landmark_threads`` workers, each a LandmarkThread with its
+           own Landmarker, taking the frames in turn; MediaPipe runs without the GIL; one thread:
+           a single LandmarkThread)
         -> processing loop: Analyzer (same code as ``analyze``)
         -> LiveState (data for the overlay) -> Overlay (drawing, at most ``LIVE.display_hz``)
         -> window / recording / event JSONL
@@ -13,8 +15,10 @@ the newest frame replaces the one waiting and the old one is counted as
 dropped.  The segmenter is driven by timestamps, not frame counts, so drops do
 not bend durations.  Timestamps are the grab time (seconds since the first
 frame) for a camera or a paced file, and the file's presentation times with
-``--as-fast-as-possible`` (then every frame is processed, and the events equal
-``microexpr analyze`` on the same file).
+``--as-fast-as-possible`` (then every frame is processed, and with
+``--landmark-threads 1`` the events equal ``microexpr analyze`` on the same
+file; with more threads each landmarker tracks every n-th frame, so the
+landmarks differ slightly).
 
 Frame indices in events are indices of *processed* frames, i.e. of the frames
 of the ``--record`` video; with ``--as-fast-as-possible`` they are the file's
@@ -23,9 +27,11 @@ frame indices.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import sys
+import threading
 import time
 from array import array
 from collections import deque
@@ -298,7 +304,8 @@ class LiveStats:
     wall_s: float = 0.0
     busy_s: float = 0.0  # landmarks + pipeline + overlay + output, summed over frames
     main_s: float = 0.0  # pipeline + overlay + output (the processing loop's share), summed over frames
-    landmarks_s: float = 0.0  # landmarks on the landmark thread, summed over frames
+    landmarks_s: float = 0.0  # landmarks on the landmark thread(s), summed over frames
+    landmark_threads: int = 1
     capture_fps: float = 0.0
     latency: array = field(default_factory=lambda: array("d"))  # grab -> pipeline result, per frame
     overlay: array = field(default_factory=lambda: array("d"))  # overlay drawing, per frame
@@ -349,6 +356,169 @@ class LandmarkThread(ProducerThread):
         return item, t, faces, dt
 
 
+class FrameTurns:
+    """Hands the frames of a capture to ``n`` takers in turn, in capture order: taker ``k`` gets frames
+    ``k, k + n, k + 2n, ...`` (the dispatch of :class:`LandmarkPool`; each taker is one worker's capture).
+
+    A taker gets ``prepare(frame)``, called in capture order.  The end of the capture, or an exception from
+    it, goes to the taker whose turn it was, and every other taker then gets the end (None), as after
+    :meth:`end`.
+    """
+
+    def __init__(self, capture, n: int, prepare=lambda item: item) -> None:
+        self._capture = capture
+        self.n = n
+        self._prepare = prepare
+        self._cond = threading.Condition()
+        self._turn = 0  # index of the next frame to take; its taker is _turn % n
+        self._ended = False
+
+    def taker(self, k: int) -> "Taker":
+        return Taker(self, k)
+
+    def end(self) -> None:
+        """Every taker gets the end from now on (one waiting for its turn at once)."""
+        with self._cond:
+            self._ended = True
+            self._cond.notify_all()
+
+    def take(self, k: int, timeout: float):
+        """Taker ``k``'s next frame, prepared (None at the end); :class:`TimeoutError` if its turn or the
+        frame did not come within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._ended or self._turn % self.n == k, timeout):
+                raise TimeoutError(f"not taker {k}'s turn within {timeout} s")
+            if self._ended:
+                return None
+        item = self._get(max(0.0, deadline - time.monotonic()))  # only taker k acts on k's turn: no lock held
+        if item is None:
+            return None
+        prepared = self._prepare(item)
+        with self._cond:
+            self._turn += 1
+            self._cond.notify_all()
+        return prepared
+
+    def _get(self, timeout: float):
+        """The capture's next frame; its end and its errors end every taker."""
+        try:
+            item = self._capture.get(timeout=timeout)
+        except TimeoutError:
+            raise
+        except BaseException:
+            self.end()
+            raise
+        if item is None:
+            self.end()
+        return item
+
+
+@dataclass(frozen=True)
+class Taker:
+    """Taker ``k`` of :class:`FrameTurns`, with a capture's ``get(timeout)``."""
+
+    turns: FrameTurns
+    k: int
+
+    def get(self, timeout: float | None = None):
+        return self.turns.take(self.k, LandmarkThread.CAPTURE_POLL_S if timeout is None else timeout)
+
+
+class LandmarkPool:
+    """The faces of captured frames found on ``len(detects)`` threads, each with its own landmarker, and
+    delivered in capture order: :meth:`get` gives what :meth:`LandmarkThread.get` gives,
+    ``(item, t, faces, seconds the landmarks took)``.
+
+    The workers (:class:`LandmarkThread` s) take the capture's frames in turn (:class:`FrameTurns`): worker
+    ``k`` takes frames ``k, k + n, ...``, so each landmarker sees strictly increasing timestamps, and
+    :meth:`get` reads their results in the same turn.  ``time_of(item)`` gives a frame's media time (called
+    in capture order, as the frame is taken); ``detects[k](image, t)`` finds the faces without track ids;
+    ``track(faces, t)`` gives them their ids, in capture order on the thread that calls :meth:`get`, so the
+    ids come from one tracker whichever landmarker found the faces.  At most ``depth`` results per worker
+    wait for the processing loop; while they wait that worker takes no frame and the others wait for its
+    turn, so the capture's own rule still decides what is dropped.  A worker's end or error ends the stream
+    there, after the frames before it; then :meth:`get` gives None.
+    """
+
+    def __init__(self, capture, time_of, detects, track, clock=time.monotonic, depth: int = 1) -> None:
+        self._time_of = time_of
+        self._track = track
+        self._turns = FrameTurns(capture, len(detects), prepare=self._timed)
+        self.workers = [LandmarkThread(self._turns.taker(k), _untracked(detect), clock, depth=depth)
+                        for k, detect in enumerate(detects)]
+        self._next = 0
+        self._over = False
+
+    def _timed(self, item):
+        return item, self._time_of(item)
+
+    def start(self) -> "LandmarkPool":
+        for w in self.workers:
+            w.start()
+        return self
+
+    def get(self, timeout: float | None = None):
+        """The next frame's ``(item, t, faces, landmarks_s)``; None at the end; raises a worker's error after
+        the frames before it; :class:`TimeoutError` if nothing came within ``timeout`` seconds."""
+        if self._over:
+            return None
+        try:
+            got = self.workers[self._next % len(self.workers)].get(timeout)
+        except TimeoutError:
+            raise
+        except BaseException:
+            self._end()
+            raise
+        if got is None:
+            self._end()
+            return None
+        self._next += 1
+        (item, t), _, faces, dt = got
+        return item, t, self._track(faces, t), dt
+
+    def _end(self) -> None:
+        self._over = True
+        self._turns.end()
+
+    @property
+    def paused(self) -> bool:
+        return self.workers[0].paused
+
+    @paused.setter
+    def paused(self, value: bool) -> None:
+        for w in self.workers:
+            w.paused = value
+
+    @property
+    def busy_s(self) -> float:
+        """Seconds spent finding faces, summed over the workers."""
+        return sum(w.busy_s for w in self.workers)
+
+    @property
+    def alive(self) -> bool:
+        return any(w.alive for w in self.workers)
+
+    def stop(self, timeout: float | None = 3.0) -> None:
+        """End every worker (each after the frame it is on) and wait for them, up to ``timeout`` seconds in all."""
+        self._turns.end()
+        for w in self.workers:
+            w.stop(timeout=0)  # all asked at once, then waited for
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for w in self.workers:
+            w.stop(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+
+def _untracked(detect):
+    """``detect(image, t)`` as a worker's :class:`LandmarkThread` calls it: ``(item, t) -> (t, faces)``."""
+
+    def run(timed):
+        item, t = timed
+        return t, detect(item.image, t)
+
+    return run
+
+
 class LiveSession:
     """One run of the live loop over a :class:`~detector.stages.source.ThreadedCapture`.
 
@@ -367,6 +537,9 @@ class LiveSession:
         Outputs; ``window`` None = headless.
     snapshot_dir : Path
         Where ``s`` writes PNG snapshots.
+    more_landmarkers : sequence, optional
+        Landmarkers besides ``landmarker`` (same options): the landmarks then run on ``1 + len(...)``
+        threads, one landmarker each (:class:`LandmarkPool`); ``landmarker`` gives the track ids.
     check_rate : bool
         Warn (once, after 3 s) if the measured capture rate is below
         ``LIVE.min_good_fps`` (cameras that report a rate they don't deliver).
@@ -378,9 +551,11 @@ class LiveSession:
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
                  recorder: Recorder | None = None, window: Window | None = None,
                  snapshot_dir: Path = Path("."), log=None, clock=time.monotonic,
-                 probs_every_s: float = 1 / 15, check_rate: bool = False, between_frames=None) -> None:
+                 probs_every_s: float = 1 / 15, check_rate: bool = False, between_frames=None,
+                 more_landmarkers=()) -> None:
         self.capture = capture
         self.landmarker = landmarker
+        self.more_landmarkers = list(more_landmarkers)
         self.analyzer = analyzer
         self.use_source_time = use_source_time
         self.on_event = on_event
@@ -407,7 +582,7 @@ class LiveSession:
         self._last_dropped = 0
         self._t_start = 0.0
         self._seen: set[int] = set()
-        self._stage: LandmarkThread | None = None
+        self._stage: LandmarkThread | LandmarkPool | None = None
         self.check_rate = check_rate
         self.rate_warned = False
         self.between_frames = between_frames or (lambda: None)
@@ -517,10 +692,22 @@ class LiveSession:
 
     def _landmarks(self, item) -> tuple[float, list]:
         """The media time of a captured frame and the faces in it (run on the landmark thread by :meth:`run`)."""
+        t = self._time_of(item)
+        return t, self.landmarker.detect(item.image, t)
+
+    def _time_of(self, item) -> float:
+        """The media time of a captured frame (called in capture order)."""
         if self._t_origin is None:
             self._t_origin = item.grab_time
-        t = item.timestamp if self.use_source_time else item.grab_time - self._t_origin
-        return t, self.landmarker.detect(item.image, t)
+        return item.timestamp if self.use_source_time else item.grab_time - self._t_origin
+
+    def _landmark_stage(self) -> LandmarkThread | LandmarkPool:
+        """The landmark thread, or with more landmarkers one thread per landmarker."""
+        if not self.more_landmarkers:
+            return LandmarkThread(self.capture, self._landmarks, self.clock, depth=LIVE.landmark_queue)
+        detects = [lm.detect_untracked for lm in (self.landmarker, *self.more_landmarkers)]
+        return LandmarkPool(self.capture, self._time_of, detects, self.landmarker.track, self.clock,
+                            depth=LIVE.landmark_queue)
 
     def _process(self, item, t: float, faces: list, landmarks_s: float) -> None:
         """The rest of :meth:`step` for a frame whose faces are known (found in ``landmarks_s`` seconds):
@@ -601,8 +788,7 @@ class LiveSession:
         """
         t_wall = self.clock()
         self._last_report = self._t_start = t_wall
-        stage = LandmarkThread(self.capture, self._landmarks, self.clock, depth=LIVE.landmark_queue)
-        self._stage = stage
+        stage = self._stage = self._landmark_stage()
         try:
             self.capture.start()
             stage.start()
@@ -637,6 +823,7 @@ class LiveSession:
             self.stats.capture_fps = self.capture.capture_fps
             self.stats.lossless = self.capture.lossless
             self.stats.landmarks_s = stage.busy_s
+            self.stats.landmark_threads = 1 + len(self.more_landmarkers)
         return self.stats
 
     def finish(self) -> list[Event]:
@@ -657,7 +844,7 @@ def add_arguments(p) -> None:
     src.add_argument("--source", metavar="FILE", help="play a video file as if it were a camera")
     p.add_argument("--as-fast-as-possible", action="store_true",
                    help="with --source: process every frame as fast as possible instead of at the file's own "
-                        "rate (no drops; results equal `microexpr analyze`)")
+                        "rate (no drops; with --landmark-threads 1 the results equal `microexpr analyze`)")
     p.add_argument("--width", type=int, metavar="W", help="camera frame width to ask for, pixels")
     p.add_argument("--height", type=int, metavar="H", help="camera frame height to ask for, pixels")
     p.add_argument("--fps", type=float, default=120.0, metavar="F",
@@ -668,6 +855,10 @@ def add_arguments(p) -> None:
     p.add_argument("--snapshot-dir", metavar="DIR", default=".", help="where `s` writes PNG snapshots (default .)")
     p.add_argument("--config", metavar="TOML", help="settings overriding configs/default.toml")
     p.add_argument("--max-faces", type=int, metavar="N", help="faces to track (default from config: 1)")
+    p.add_argument("--landmark-threads", type=int, metavar="N", default=LIVE.landmark_threads,
+                   help=f"MediaPipe landmarkers, each on its own thread and given every N-th frame (default "
+                        f"{LIVE.landmark_threads}; 1: one landmarker sees every frame, slightly smoother "
+                        f"landmarks, lower capacity)")
     p.add_argument("--include-blinks", action="store_true", help="also report blink events (kind 'blink')")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
 
@@ -684,10 +875,11 @@ def summary_table(stats: LiveStats, summary) -> str:
     """The end-of-run table: the analyze summary plus the live numbers."""
     n = stats.run.frames
     busy = stats.busy_s / n if n else math.nan
-    if n and stats.landmarks_s > 0:  # landmarks on their own thread: the slower of the two stages sets the pace
-        lm, rest = stats.landmarks_s / n, stats.main_s / n
-        work = (f"per-frame work    {_fmt_ms(busy)} mean: landmarks {_fmt_ms(lm)} on their own thread, the rest "
-                f"{_fmt_ms(rest)} (capacity {1.0 / max(lm, rest):.1f} fps)")
+    if n and stats.landmarks_s > 0:  # landmarks on their own thread(s): the slower stage sets the pace
+        lm, rest, k = stats.landmarks_s / n, stats.main_s / n, stats.landmark_threads
+        where = "on their own thread" if k == 1 else f"on {k} threads"
+        work = (f"per-frame work    {_fmt_ms(busy)} mean: landmarks {_fmt_ms(lm)} {where}, the rest "
+                f"{_fmt_ms(rest)} (capacity {1.0 / max(lm / k, rest):.1f} fps)")
     elif busy > 0:
         work = f"per-frame work    {_fmt_ms(busy)} mean (capacity {1.0 / busy:.1f} fps)"
     else:
@@ -743,6 +935,8 @@ def run(args) -> int:
 
     if fps_problem(args.fps):
         raise CliError(f"--fps {fps_problem(args.fps)}")
+    if args.landmark_threads < 1:
+        raise CliError("--landmark-threads must be at least 1")
     snap = Path(args.snapshot_dir)
     if not snap.is_dir():
         raise CliError(f"--snapshot-dir {snap}: no such folder")
@@ -785,12 +979,13 @@ def run(args) -> int:
             if sink is not None:
                 sink.write(e)
 
-        with Landmarker(cfg.landmarks) as lm:
+        with Landmarker(cfg.landmarks) as lm, contextlib.ExitStack() as more:  # every landmarker closed
+            others = [more.enter_context(Landmarker(cfg.landmarks)) for _ in range(args.landmark_threads - 1)]
             analyzer = Analyzer(cfg)
             analyzer.warm_up()  # numba compiles here, not on the first live frame
             session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
-                                  check_rate=not args.source, between_frames=SIGNALS.check)
+                                  check_rate=not args.source, between_frames=SIGNALS.check, more_landmarkers=others)
             session.rate_warned = rate_warned
             try:
                 with SIGNALS.deferred():  # Ctrl-C ends the run between frames, every output whole
