@@ -16,8 +16,7 @@ from numba import njit
 
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, old_deviation,
-                                         restore_old_baseline,
-                                         update_idle)
+                                                restore_old_baseline, update_idle)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
@@ -124,10 +123,16 @@ def _follow_peaks(sc, ch, c, a, dep):
 
 
 @njit(cache=True, inline="always")
+def _still_before(sc, cfg):
+    """The face was still before the active state's trigger (still_motion_max): not talking."""
+    return sc.pre_motion <= cfg.still_motion_max
+
+
+@njit(cache=True, inline="always")
 def _brief_rise_from_still(sc, cfg):
     """The rest rule (step 4b) may end the active state: it departed at settle_departure_z or faster
-    (a brief rise), from a face that was still before it (still_motion_max)."""
-    return sc.peak_departure >= cfg.settle_departure_z and sc.pre_motion <= cfg.still_motion_max
+    (a brief rise), from a face that was still before it."""
+    return sc.peak_departure >= cfg.settle_departure_z and _still_before(sc, cfg)
 
 
 @njit(cache=True, inline="always")
@@ -357,6 +362,20 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
 
 
 @njit(cache=True, inline="always")
+def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
+    """The face is back at the neutral kept aside (after a dropped long state or a held expression):
+    that neutral is restored and the state goes idle.  An active state of its own (a blink, a new rise:
+    its peak start_z away from that neutral) from a still face is reported first, not dropped with the
+    return; a talking face's ends by level (step 4)."""
+    R = sc.ring_size
+    if (sc.state == ACTIVE and _still_before(sc, cfg)
+            and old_deviation(st.ch, cfg, st.ring.y[sc.peak_act_at % R]) >= cfg.start_z):
+        nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+    restore_old_baseline(sc, st.ch)
+    return nout
+
+
+@njit(cache=True, inline="always")
 def process_centre(sc, st, cfg, info, out, nout):
     """Smooth, normalise and run the state machine on the next centre frame."""
     ring = st.ring
@@ -375,14 +394,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     state = sc.state
     clear_centre(ring, pc)
     if sc.has_old != 0 and state != IDLE and old_deviation(ch, cfg, ring.y[pc]) < cfg.end_z:
-        if (state == ACTIVE and sc.pre_motion <= cfg.still_motion_max
-                and old_deviation(ch, cfg, ring.y[sc.peak_act_at % R]) >= cfg.start_z):
-            # an event of its own (a blink, a new rise) from a still face was under way when the face
-            # got back to the old neutral: it is reported, not dropped with the state (a talking
-            # face's ends by level, step 4)
-            nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-        restore_old_baseline(sc, ch)
-        return nout
+        return _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout)
     if state == CALIB:
         calibration_step(sc, ch, ring, cfg, c, tc)
         return nout
