@@ -8,6 +8,8 @@ median 0.44 of the way up (benchmarks/data/real_me_stats.json).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -279,6 +281,30 @@ def test_eyes_shut_longer_than_a_blink_is_a_closure_not_an_expression():
         found = segment(t, X, None, regions, blink, cfg, closure_channels=closure)
         assert [s.kind for s in found] == ["closure"], [(s.kind, s.onset, s.offset) for s in found]
         assert abs(found[0].onset - 2.0) <= 0.05 and abs(found[0].offset - 3.7) <= 0.1
+
+
+def test_an_eye_closure_does_not_hide_the_weak_brow_raise_that_follows():
+    # eyes closed for 1.7 s on a still face, then 0.9 s later a weak brow raise (3 noise units, 300 ms).
+    # The closure's long state raised the noise scales of every channel it moved; an eye event is no
+    # sign of a restless face, so that noise is given back when it ends (noise_revert) and the raise
+    # is found.  Kept (noise_revert off), the raise stays under start_z.
+    found_with, found_without = 0, 0
+    for seed in range(6):
+        t, X, regions, blink, closure = _eye_clip(seed)
+        m = (t >= 2.0) & (t < 3.7)
+        shut = np.clip(np.minimum(t[m] - 2.0, 3.7 - t[m]) / 0.1, 0.0, 1.0)
+        X[m, 0:2] += 0.7 * shut[:, None]
+        X[m, 2] += 0.35 * shut
+        X[m, 3] += 0.05 * shut  # brows follow the lids a little
+        m, b = _bump(t, 4.6, 0.3)
+        X[m, 3:5] += 0.03 * b[:, None]
+        found = segment(t, X, None, regions, blink, MOTION, closure_channels=closure)
+        assert [s.kind for s in found] == ["closure", "micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert abs(found[1].onset - 4.6) <= 0.05 and abs(found[1].offset - 4.9) <= 0.1, (seed, found[1])
+        found_with += 1
+        kept = segment(t, X, None, regions, blink, replace(MOTION, noise_revert=False), closure_channels=closure)
+        found_without += sum(s.kind == "micro" for s in kept)
+    assert found_with == 6 and found_without <= 1, (found_with, found_without)
 
 
 @pytest.mark.parametrize("scale", [1e-3, 0.1, 1.0, 30.0])

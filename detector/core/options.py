@@ -203,6 +203,7 @@ class SegmenterConfig:
     baseline_tau_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, time constant of the running neutral baseline (EMA)
     baseline_clip_z: float = opt(2.0, "noise units", lo=0, open_lo=True)  # noise units, largest baseline step per update (robust EMA)
     noise_tau_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, time constant of the running noise scale (EMA of |x - baseline|)
+    noise_revert: bool = opt(True, "true/false")  # true/false, an eye event (blink, closure, gaze) from a still face gives back the noise its state added
     noise_clip_z: float = opt(3.0, "noise units", lo=0, open_lo=True)  # noise units, |x - baseline| is clipped to this before entering the noise EMA
     noise_adapt_s: float = opt(0.5, "s", lo=0)  # s, an active state older than this keeps updating the noise scale (0 = never):
     #                             a face that stays "active" (speech, drift) raises its own noise scale

@@ -28,7 +28,11 @@ Algorithm, per face
    a state older than ``noise_adapt_s`` updates it again: real faces drift,
    talk and move their heads, with slow "hold" noise 3-6 x the white noise
    the calibration second sees, and without this a restless face stays
-   "active" (and blind) most of the time.  After a too-long state is
+   "active" (and blind) most of the time.  An eye event (blink, eye closure,
+   look down) reported from a still face gives that adaptation back when it
+   ends (``noise_revert``): a 1-3 s closure or look down is no sign of a
+   restless face, and kept, its raised noise hid the next micro-expression
+   for seconds.  After a too-long state is
    dropped, re-calibration keeps the noise scale at least at its previous
    level (``recalibrate_keeps_noise``).  Because the noise is
    measured on the *smoothed* signal, z is in units of the smoothed noise

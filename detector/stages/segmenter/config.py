@@ -15,6 +15,7 @@ KERNEL_CONFIG = np.dtype([
     ("baseline_tau_s", np.float64),
     ("baseline_clip_z", np.float64),
     ("noise_tau_s", np.float64),
+    ("noise_revert", np.float64),  # 1.0: true
     ("noise_clip_z", np.float64),
     ("noise_floor", np.float64),
     ("half_smooth_s", np.float64),  # smooth_s / 2
@@ -71,11 +72,13 @@ def kernel_config(cfg: SegmenterConfig) -> np.ndarray:
     """The (1,) :data:`KERNEL_CONFIG` record of ``cfg``; the kernels read it as ``cfg = kcfg[0]``."""
     k = np.zeros(1, dtype=KERNEL_CONFIG)
     for name in KERNEL_CONFIG.names:
-        if name in ("half_smooth_s", "reject_head_motion", "region_upper", "recalibrate_keeps_noise"):
+        if name in ("half_smooth_s", "reject_head_motion", "region_upper", "recalibrate_keeps_noise",
+                    "noise_revert"):
             continue
         k[name] = getattr(cfg, name)
     k["half_smooth_s"] = cfg.smooth_s / 2.0
     k["reject_head_motion"] = 1.0 if cfg.head_motion == "reject" else 0.0
     k["recalibrate_keeps_noise"] = 1.0 if cfg.recalibrate_keeps_noise else 0.0
+    k["noise_revert"] = 1.0 if cfg.noise_revert else 0.0
     k["region_upper"][0] = [1.0 if name in UPPER_REGIONS else 0.0 for name in REGIONS]
     return k

@@ -20,8 +20,9 @@ from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, 
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
-from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, MARGIN, ROW_ONSET,
-                                             held_views, info_views, state_views)
+from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, KIND_BLINK, KIND_CLOSURE, KIND_GAZE, MARGIN,
+                                             ROW_ONSET, held_views, info_views, state_views)
+from detector.stages.segmenter.stats import noise_scale, top_k_mean
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -76,6 +77,7 @@ def _start_event(sc, ch, ring, cfg, c, tc, a, dep):
     sc.peak_act_at = c
     sc.held_rise = -1
     sc.held_long = 0
+    sc.last_kind = -1
     sc.peak_departure = dep
     sc.still_from = -1
     sc.mj_rises = 0
@@ -189,7 +191,7 @@ def _end_settled(sc, st, cfg, info, c, tc, out, nout):
         # came to rest, on the channels that rose; the whole state's onset may not go before it
         sc.ev_limit = _held_onset_frame(sc, st, c)
     nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-    _rest_baseline(sc, st, sc.still_from, c, held)
+    _rest_baseline(sc, st, cfg, sc.still_from, c, held)
     return nout
 
 
@@ -207,7 +209,7 @@ def _held_onset_frame(sc, st, c):
 
 
 @njit(cache=True, inline="always")
-def _rest_baseline(sc, st, n0, n1, keep_old):
+def _rest_baseline(sc, st, cfg, n0, n1, keep_old):
     """The face rests at a new level: its mean over the still frames n0..n1 becomes the neutral
     baseline, and the state goes idle.  ``keep_old``: after a held expression the neutral from before
     is kept (a later return to it ends that expression, it is no new event)."""
@@ -225,7 +227,7 @@ def _rest_baseline(sc, st, n0, n1, keep_old):
         baseline[k] = acc * inv
     sc.still_from = -1
     sc.settled = 0
-    _end_idle(sc)
+    _end_reported(sc, st, cfg, n1)
 
 
 @njit(cache=True, inline="always")
@@ -241,18 +243,53 @@ def _returning(sc, ch, ring, cfg, c):
 
 
 @njit(cache=True)
-def _split_held(sc, st, c, tc):
+def _split_held(sc, st, cfg, c, tc):
     """The face moved again (departure at settle_departure_z) after its rise had come to rest near
     its peak: report the held rise now, take the level it rested at (mean over the held still run up
     to motion_lag_s ago) as the new neutral baseline, and look for the new rise from there."""
     release_held_rise(sc, st.held, tc)
-    _rest_baseline(sc, st, sc.held_from, max(int(st.ring.lag[c % sc.ring_size]), sc.held_from), True)
+    _rest_baseline(sc, st, cfg, sc.held_from, max(int(st.ring.lag[c % sc.ring_size]), sc.held_from), True)
 
 
 @njit(cache=True, inline="always")
 def _end_idle(sc):
     sc.state = IDLE
     sc.below = 0
+
+
+@njit(cache=True, inline="always")
+def _eye_event_from_still(sc, cfg):
+    """The state just reported an eye event (a blink, an eye closure or a look down) of a face that
+    was still before it."""
+    k = sc.last_kind
+    return (k == KIND_BLINK or k == KIND_CLOSURE or k == KIND_GAZE) and _still_before(sc, cfg)
+
+
+@njit(cache=True, inline="always")
+def _neutral_in_start_units(ch, cfg, y):
+    """The smoothed channels ``y`` are within end_z of the baseline in the noise units of the state's
+    start (top-k mean): the face is back at its neutral, not at a level it kept."""
+    floor = cfg.noise_floor
+    dev = ch.az  # scratch
+    for k in range(y.shape[0]):
+        dev[k] = abs(y[k] - ch.baseline[k]) / noise_scale(ch.event_dev[k], floor)
+    return top_k_mean(dev, y.shape[0], int(cfg.top_k), ch.topk_buf) < cfg.end_z
+
+
+@njit(cache=True, inline="always")
+def _end_reported(sc, st, cfg, c):
+    """The active state has been finalized at centre c: go idle.  After an eye event from a still
+    face that is back at its neutral, the noise its long state added (noise_adapt_s) is given back
+    (noise_revert): none of that was a restless face.  Kept, a look down of 1.4 s on a tune face
+    left a brow channel's noise scale at 3 x its level before, 1.5 s later still 2 x, and a
+    one-sided brow raise then never reached start_z."""
+    ch = st.ch
+    if (cfg.noise_revert > 0.5 and _eye_event_from_still(sc, cfg)
+            and _neutral_in_start_units(ch, cfg, st.ring.y[c % sc.ring_size])):
+        for k in range(ch.abs_dev.shape[0]):
+            ch.abs_dev[k] = min(ch.abs_dev[k], ch.event_dev[k])
+            ch.abs_dev_raw[k] = min(ch.abs_dev_raw[k], ch.event_dev_raw[k])
+    _end_idle(sc)
 
 
 @njit(cache=True, inline="always")
@@ -263,7 +300,7 @@ def _post_roll(sc, st, cfg, info, c, tc, a, out, nout):
         return nout
     if tc >= sc.t_final:
         nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-        _end_idle(sc)
+        _end_reported(sc, st, cfg, c)
     return nout
 
 
@@ -286,7 +323,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
             sc.t_final = tc + post
             if post <= 0.0:
                 nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-                _end_idle(sc)
+                _end_reported(sc, st, cfg, c)
     return nout
 
 
@@ -299,7 +336,7 @@ def _at_rest(sc, st, cfg, c, tc, dep):
     ch = st.ch
     if (sc.held_rise >= 0 and dep >= max(cfg.settle_departure_z, cfg.resplit_rel * sc.peak_departure)
             and not _returning(sc, ch, st.ring, cfg, c)):
-        _split_held(sc, st, c, tc)
+        _split_held(sc, st, cfg, c, tc)
         return False
     if not _settled(sc, ch, st.ring, cfg, c):
         return False

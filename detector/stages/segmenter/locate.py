@@ -416,4 +416,5 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     else:
         kind = KIND_MACRO
     write_row(out[nout], ring, ch, on, apex, off, kind, region, pk_a, head)
+    sc.last_kind = kind
     return nout + 1

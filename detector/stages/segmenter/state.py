@@ -65,6 +65,7 @@ SCALARS = np.dtype([
     ("held_rise", np.int64),  # held slot of the active state's rise to a held level (-1: none), see kernel
     ("held_from", np.int64),  # first centre of the still run the held rise came to rest in
     ("held_long", np.int64),  # 1: a macro-long held rise has rested settle_max_s (state ends by level only)
+    ("last_kind", np.int64),  # kind of the event the active state reported last (-1: none yet)
     ("rest_fell", np.int64),  # 1: the event finalize located last at rest fell a little before it came to rest
     #                           (for a held rise: read until the state ends, no other finalize comes between)
     ("t_last_in", np.float64),  # time of the latest frame received, s
