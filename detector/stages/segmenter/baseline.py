@@ -97,18 +97,30 @@ def calibration_step(sc, ch, ring, cfg, c, tc):
 
 
 @njit(cache=True, inline="always")
+def deviation(ch, cfg, y, ref, dev):
+    """How far the smoothed channels ``y`` are from the levels ``ref``: the top-k mean of |y - ref| in
+    the noise units of ``dev`` (an EMA of |x - baseline|, e.g. ch.abs_dev or ch.event_dev)."""
+    floor = cfg.noise_floor
+    out = ch.az  # scratch
+    for k in range(y.shape[0]):
+        out[k] = abs(y[k] - ref[k]) / noise_scale(dev[k], floor)
+    return top_k_mean(out, y.shape[0], int(cfg.top_k), ch.topk_buf)
+
+
+@njit(cache=True, inline="always")
 def old_deviation(ch, cfg, y):
     """How far the smoothed channels ``y`` are from the earlier neutral baseline (kept aside after a
-    dropped long state or a held expression): the top-k mean of |y - old| in noise units."""
-    C = y.shape[0]
-    floor = cfg.noise_floor
-    abs_dev = ch.abs_dev
-    old = ch.baseline_old
-    dev = ch.az  # scratch
-    for k in range(C):
-        s = noise_scale(abs_dev[k], floor)
-        dev[k] = abs(y[k] - old[k]) / s
-    return top_k_mean(dev, C, int(cfg.top_k), ch.topk_buf)
+    dropped long state or a held expression), in the running noise units."""
+    return deviation(ch, cfg, y, ch.baseline_old, ch.abs_dev)
+
+
+@njit(cache=True, inline="always")
+def give_back_noise(ch):
+    """The noise scales fall back to their level when the active state started (ch.event_dev*); none
+    rises."""
+    for k in range(ch.abs_dev.shape[0]):
+        ch.abs_dev[k] = min(ch.abs_dev[k], ch.event_dev[k])
+        ch.abs_dev_raw[k] = min(ch.abs_dev_raw[k], ch.event_dev_raw[k])
 
 
 @njit(cache=True, inline="always")

@@ -15,14 +15,13 @@ import numpy as np
 from numba import njit
 
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
-from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, old_deviation,
-                                                restore_old_baseline, update_idle)
+from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, deviation,
+                                                give_back_noise, old_deviation, restore_old_baseline, update_idle)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
 from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, KIND_BLINK, KIND_CLOSURE, KIND_GAZE, MARGIN,
                                              ROW_ONSET, held_views, info_views, state_views)
-from detector.stages.segmenter.stats import noise_scale, top_k_mean
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -266,29 +265,17 @@ def _eye_event_from_still(sc, cfg):
 
 
 @njit(cache=True, inline="always")
-def _neutral_in_start_units(ch, cfg, y):
-    """The smoothed channels ``y`` are within end_z of the baseline in the noise units of the state's
-    start (top-k mean): the face is back at its neutral, not at a level it kept."""
-    floor = cfg.noise_floor
-    dev = ch.az  # scratch
-    for k in range(y.shape[0]):
-        dev[k] = abs(y[k] - ch.baseline[k]) / noise_scale(ch.event_dev[k], floor)
-    return top_k_mean(dev, y.shape[0], int(cfg.top_k), ch.topk_buf) < cfg.end_z
-
-
-@njit(cache=True, inline="always")
 def _end_reported(sc, st, cfg, c):
     """The active state has been finalized at centre c: go idle.  After an eye event from a still
-    face that is back at its neutral, the noise its long state added (noise_adapt_s) is given back
-    (noise_revert): none of that was a restless face.  Kept, a 2.9 s eye closure on a tune face
-    (boy_group, 200 fps) left mouthShrugLower's noise scale at 0.023, 3.8 x its level before, and a
-    chin raise (AU17) 1.2 s later read z 1 and was never reported."""
+    face that is back at its neutral (within end_z of the baseline in the noise units of the state's
+    start), the noise its long state added (noise_adapt_s) is given back (noise_revert): none of that
+    was a restless face.  Kept, a 2.9 s eye closure on a tune face (boy_group, 200 fps) left
+    mouthShrugLower's noise scale at 0.023, 3.8 x its level before, and a chin raise (AU17) 1.2 s
+    later read z 1 and was never reported."""
     ch = st.ch
     if (cfg.noise_revert > 0.5 and _eye_event_from_still(sc, cfg)
-            and _neutral_in_start_units(ch, cfg, st.ring.y[c % sc.ring_size])):
-        for k in range(ch.abs_dev.shape[0]):
-            ch.abs_dev[k] = min(ch.abs_dev[k], ch.event_dev[k])
-            ch.abs_dev_raw[k] = min(ch.abs_dev_raw[k], ch.event_dev_raw[k])
+            and deviation(ch, cfg, st.ring.y[c % sc.ring_size], ch.baseline, ch.event_dev) < cfg.end_z):
+        give_back_noise(ch)
     _end_idle(sc)
 
 
