@@ -46,3 +46,20 @@ def test_untracked_detection_plus_tracking_is_detect():
             got = b.track(b.detect_untracked(f.image, f.timestamp), f.timestamp)
             assert [o.track_id for o in got] == [o.track_id for o in ref]
             assert all(np.array_equal(x.landmarks, y.landmarks) for x, y in zip(got, ref))
+
+
+def test_a_warmed_up_landmarker_still_finds_the_first_frame_at_time_zero():
+    """The live view warms MediaPipe up on the source's first frame at media time 0; the same frame found
+    again at time 0 must not be refused for a non-increasing timestamp, and ids start at the first face."""
+    options = load_config().landmarks
+    with open_source(CLIP) as src:
+        first = src.first_image.copy()
+        frames = [f for _, f in zip(range(5), src)]
+    assert np.array_equal(first, frames[0].image) and frames[0].timestamp == 0.0
+    with Landmarker(options) as warm, Landmarker(options) as cold:
+        warm.warm_up(first)
+        for f in frames:
+            got, ref = warm.detect(f.image, f.timestamp), cold.detect(f.image, f.timestamp)
+            assert len(got) == len(ref) == 1
+            assert got[0].track_id == ref[0].track_id == 0
+            assert np.abs(got[0].landmarks - ref[0].landmarks).max() < 5.0  # pixels; tracked from the warm-up

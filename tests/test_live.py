@@ -437,3 +437,29 @@ def test_window_opens_and_keys_drive_pause_snapshot_and_quit(xvfb, tmp_path):
     assert _frames_of(rec) == processed
     snaps = list(tmp_path.glob("microexpr-*.png"))
     assert len(snaps) == 1 and cv2.imread(str(snaps[0])) is not None
+
+
+class RecordingWindow:
+    """A window that records what happens, and when, against a capture's grab count."""
+
+    def __init__(self, capture) -> None:
+        self.capture, self.calls, self.closed = capture, [], False
+
+    def show(self, frame):
+        self.calls.append(("show", frame.shape, int(frame.max()), self.capture.grabbed))
+
+    def poll(self, ms=1):
+        return -1
+
+
+def test_the_window_opens_with_the_overlay_before_the_first_frame_is_grabbed():
+    frames = [Frame(k, k / 30, np.full((90, 160, 3), 50, np.uint8)) for k in range(3)]
+    cap = ThreadedCapture(frames, lossless=True)
+    win = RecordingWindow(cap)
+    s = LiveSession(cap, NoFaces(), FakeAnalyzer(), use_source_time=True, log=lambda m: None, window=win,
+                    frame_size=(160, 90))
+    s.run()
+    first = win.calls[0]
+    assert first[0] == "show" and first[1] == (90, 160, 3) and first[3] == 0  # before any frame was grabbed
+    assert first[2] > 0  # the overlay is drawn on the black frame
+    assert len(win.calls) >= 2 and win.calls[-1][3] > 0  # then the frames themselves

@@ -546,14 +546,18 @@ class LiveSession:
     between_frames : callable, optional
         Called before each frame is taken; what it raises ends the run there (the CLI's deferred Ctrl-C,
         so that a frame counted as processed is also in the recording and the event file).
+    frame_size : (width, height), optional
+        The source's frame size: the window then opens, with the overlay on a black frame, before the
+        capture starts (opening it and the first drawing take 25-40 ms, which the first frames would wait).
     """
 
     def __init__(self, capture, landmarker, analyzer, *, use_source_time: bool, on_event=None,
                  recorder: Recorder | None = None, window: Window | None = None,
                  snapshot_dir: Path = Path("."), log=None, clock=time.monotonic,
                  probs_every_s: float = 1 / 15, check_rate: bool = False, between_frames=None,
-                 more_landmarkers=()) -> None:
+                 more_landmarkers=(), frame_size: tuple[int, int] | None = None) -> None:
         self.capture = capture
+        self.frame_size = frame_size
         self.landmarker = landmarker
         self.more_landmarkers = list(more_landmarkers)
         self.analyzer = analyzer
@@ -745,6 +749,16 @@ class LiveSession:
         if self.window is not None:
             self.window.show(frame)
 
+    def _open_window(self) -> None:
+        """Open the window on a black frame of the source's size, overlay drawn, before the first frame."""
+        if self.window is None or not self.frame_size or min(self.frame_size) <= 0:
+            return
+        w, h = self.frame_size
+        frame = np.zeros((h, w, 3), np.uint8)
+        self.overlay.annotate(frame, self.state.overlay_state(self._status()))
+        self.window.show(frame)
+        self.window.poll(1)
+
     def _poll_due(self) -> bool:
         """Keys and window events are read at the display rate (each read waits at least 1 ms), always
         while paused."""
@@ -790,6 +804,7 @@ class LiveSession:
         self._last_report = self._t_start = t_wall
         stage = self._stage = self._landmark_stage()
         try:
+            self._open_window()
             self.capture.start()
             stage.start()
             while True:
@@ -981,11 +996,15 @@ def run(args) -> int:
 
         with Landmarker(cfg.landmarks) as lm, contextlib.ExitStack() as more:  # every landmarker closed
             others = [more.enter_context(Landmarker(cfg.landmarks)) for _ in range(args.landmark_threads - 1)]
+            if source.first_image is not None:  # MediaPipe's start-up here, not on the first live frames
+                for landmarker in (lm, *others):
+                    landmarker.warm_up(source.first_image)
             analyzer = Analyzer(cfg)
             analyzer.warm_up()  # numba compiles here, not on the first live frame
             session = LiveSession(capture, lm, analyzer, use_source_time=bool(args.as_fast_as_possible),
                                   on_event=on_event, recorder=recorder, window=window, snapshot_dir=snap, log=info,
-                                  check_rate=not args.source, between_frames=SIGNALS.check, more_landmarkers=others)
+                                  check_rate=not args.source, between_frames=SIGNALS.check, more_landmarkers=others,
+                                  frame_size=(w, h))
             session.rate_warned = rate_warned
             try:
                 with SIGNALS.deferred():  # Ctrl-C ends the run between frames, every output whole

@@ -74,13 +74,15 @@ class FrameSource:
 
     Attributes: ``name`` (for messages), ``total_frames`` (expected count, or
     None if unknown), ``nominal_fps`` (container or given rate, for display
-    only), ``size`` (width, height in pixels).
+    only), ``size`` (width, height in pixels), ``first_image`` (the first
+    frame, BGR, read when the source was opened; None if not known).
     """
 
     name: str = ""
     total_frames: int | None = None
     nominal_fps: float = 0.0
     size: tuple[int, int] = (0, 0)
+    first_image: np.ndarray | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -142,6 +144,7 @@ class VideoFileSource(FrameSource):
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = fps if 0.0 < fps < 10000.0 else 0.0
         self.size = (first.shape[1], first.shape[0])
+        self.first_image = first
         self._seeked = False
         self.first_timestamp = self._first_ts if np.isfinite(self._first_ts) else 0.0  # seconds
 
@@ -260,6 +263,7 @@ class ImageFolderSource(FrameSource):
         self.total_frames = len(self._files)
         self.nominal_fps = float(fps)
         self.size = (first.shape[1], first.shape[0])
+        self.first_image = first
 
     def __iter__(self) -> Iterator[Frame]:
         for i, f in enumerate(self._files):
@@ -352,6 +356,7 @@ class CameraSource(FrameSource):
         self._first_ts = self._clock()
         self._cap = cap
         self.size = (first.shape[1], first.shape[0])
+        self.first_image = first
         got = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = got if 0.0 < got < 10000.0 else 0.0
         self.fourcc = _fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
