@@ -75,7 +75,8 @@ class FrameSource:
     Attributes: ``name`` (for messages), ``total_frames`` (expected count, or
     None if unknown), ``nominal_fps`` (container or given rate, for display
     only), ``size`` (width, height in pixels), ``first_image`` (the first
-    frame, BGR, read when the source was opened; None if not known).
+    frame, BGR, read when the source was opened, kept until iteration starts;
+    None if not known).
     """
 
     name: str = ""
@@ -182,7 +183,7 @@ class VideoFileSource(FrameSource):
             return
         step = 1.0 / self.nominal_fps if self.nominal_fps else 1.0 / 30.0
         image, ts = self._first, self._first_ts
-        self._first = None
+        self._first = self.first_image = None  # (a 4K frame is 24 MB)
         index = 0
         last_ts = -np.inf
         while image is not None:
@@ -373,7 +374,7 @@ class CameraSource(FrameSource):
         if cap is None:
             return
         image, ts = self._first, self._first_ts
-        self._first = None
+        self._first = self.first_image = None  # (a 4K frame is 24 MB)
         index = 0
         if image is not None:
             yield Frame(index, ts, image)
