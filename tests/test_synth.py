@@ -52,9 +52,9 @@ def test_builtin_faces_exist_and_splits_share_no_face():
 def test_the_second_tune_split_draws_schedules_of_its_own():
     # tune2's clips must not replay the test split's (or tune's) event schedules on another face
     for plan in (S.suite_plan, S.real_like_plan):
-        own = [[it for it in p["items"]] for p in plan("tune2", 0, None)]
+        own = [p["items"] for p in plan("tune2", 0, None)]
         for other in ("tune", "test"):
-            assert own != [[it for it in p["items"]] for p in plan(other, 0, None)], (plan.__name__, other)
+            assert own != [p["items"] for p in plan(other, 0, None)], (plan.__name__, other)
 
 
 def test_load_face_frames_at_requested_iod(face):

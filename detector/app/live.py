@@ -751,7 +751,7 @@ class LiveSession:
 
     def _open_window(self) -> None:
         """Open the window on a black frame of the source's size, overlay drawn, before the first frame."""
-        if self.window is None or not self.frame_size or min(self.frame_size) <= 0:
+        if self.window is None or self.frame_size is None:
             return
         w, h = self.frame_size
         frame = np.zeros((h, w, 3), np.uint8)

@@ -74,9 +74,9 @@ class FrameSource:
 
     Attributes: ``name`` (for messages), ``total_frames`` (expected count, or
     None if unknown), ``nominal_fps`` (container or given rate, for display
-    only), ``size`` (width, height in pixels), ``first_image`` (the first
-    frame, BGR, read when the source was opened, kept until iteration starts;
-    None if not known).
+    only), ``size`` (width, height in pixels), ``first_image`` (the frame
+    iteration starts with, BGR, read when the source was opened or seeked; a
+    video or camera lets it go once iteration starts; None if not known).
     """
 
     name: str = ""
@@ -138,14 +138,13 @@ class VideoFileSource(FrameSource):
             cap.release()
             raise SourceError(f"{p}: video has no decodable frames")
         self._cap = cap
-        self._first = first
+        self.first_image = first
         self._first_ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.total_frames = n if n > 0 else None
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = fps if 0.0 < fps < 10000.0 else 0.0
         self.size = (first.shape[1], first.shape[0])
-        self.first_image = first
         self._seeked = False
         self.first_timestamp = self._first_ts if np.isfinite(self._first_ts) else 0.0  # seconds
 
@@ -162,7 +161,7 @@ class VideoFileSource(FrameSource):
             return
         self._cap.set(cv2.CAP_PROP_POS_MSEC, max(0.0, float(seconds)) * 1000.0)
         ok, first = self._cap.read()
-        self._first = first if ok else None
+        self.first_image = first if ok else None
         self._first_ts = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         self._seeked = True
 
@@ -182,8 +181,8 @@ class VideoFileSource(FrameSource):
         if cap is None:
             return
         step = 1.0 / self.nominal_fps if self.nominal_fps else 1.0 / 30.0
-        image, ts = self._first, self._first_ts
-        self._first = self.first_image = None  # (a 4K frame is 24 MB)
+        image, ts = self.first_image, self._first_ts
+        self.first_image = None  # held no longer than needed (a 4K frame is 24 MB)
         index = 0
         last_ts = -np.inf
         while image is not None:
@@ -353,11 +352,10 @@ class CameraSource(FrameSource):
         if not ok or first is None:
             cap.release()
             raise SourceError(f"camera {index}: opened but delivers no frames (is another program using it?)")
-        self._first = first
+        self.first_image = first
         self._first_ts = self._clock()
         self._cap = cap
         self.size = (first.shape[1], first.shape[0])
-        self.first_image = first
         got = float(cap.get(cv2.CAP_PROP_FPS))
         self.nominal_fps = got if 0.0 < got < 10000.0 else 0.0
         self.fourcc = _fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
@@ -373,8 +371,8 @@ class CameraSource(FrameSource):
         cap, clock = self._cap, self._clock
         if cap is None:
             return
-        image, ts = self._first, self._first_ts
-        self._first = self.first_image = None  # (a 4K frame is 24 MB)
+        image, ts = self.first_image, self._first_ts
+        self.first_image = None  # held no longer than needed (a 4K frame is 24 MB)
         index = 0
         if image is not None:
             yield Frame(index, ts, image)
