@@ -60,7 +60,8 @@ from detector.run.config import Config, load_config  # noqa: E402
 from detector.lab.evaluate import score  # noqa: E402
 from detector.core.events import EYE_KINDS  # noqa: E402
 from detector.core.facs import EMOTIONS  # noqa: E402
-from detector.stages.features import CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+from detector.stages.features import CHANNELS, GEOMETRY_CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+from detector.stages.landmarks import BLENDSHAPE_NAMES  # noqa: E402
 from benchmarks.synthkit.faces import SPLIT_KEYS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,27 +82,43 @@ class Track:
     """Per-frame features of one clip (the first face track): what the segmenter sees.
 
     ``times`` (N,) s, ``X`` (N, C) channels (NaN rows: no face), ``pose`` (N, 6),
-    ``present`` (N,) bool.
+    ``present`` (N,) bool.  ``raw`` (N, 52 + G), when known, holds every MediaPipe
+    blendshape and every geometry channel: the cache keeps it, so that a change of the
+    channel set (a blendshape added or dropped) does not need the landmarks run again.
     """
 
-    def __init__(self, times: np.ndarray, X: np.ndarray, pose: np.ndarray, present: np.ndarray) -> None:
-        self.times, self.X, self.pose, self.present = times, X, pose, present
+    def __init__(self, times: np.ndarray, X: np.ndarray, pose: np.ndarray, present: np.ndarray,
+                 raw: np.ndarray | None = None) -> None:
+        self.times, self.X, self.pose, self.present, self.raw = times, X, pose, present, raw
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp.npz")
+        extra = {} if self.raw is None else {"raw": self.raw, "raw_names": np.array(_RAW_NAMES)}
         np.savez_compressed(tmp, times=self.times, X=self.X, pose=self.pose, present=self.present,
-                            channels=np.array(CHANNELS))
+                            channels=np.array(CHANNELS), **extra)
         os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "Track | None":
+        """The cached track, its channels composed in today's layout; None when they cannot be."""
         try:
             d = np.load(path)
-            if tuple(d["channels"]) != CHANNELS:
+            if tuple(d["channels"]) == CHANNELS:
+                X = d["X"]
+            elif "raw" in d and set(CHANNELS) <= set(d["raw_names"]):
+                col = {n: k for k, n in enumerate(d["raw_names"])}
+                X = d["raw"][:, [col[n] for n in CHANNELS]]
+            else:
                 return None  # feature layout changed: extract again
-            return cls(d["times"], d["X"], d["pose"], d["present"])
+            raw = d["raw"] if "raw" in d and tuple(d["raw_names"]) == _RAW_NAMES else None
+            return cls(d["times"], X, d["pose"], d["present"], raw)
         except (OSError, KeyError, ValueError):
             return None
+
+
+#: What a cached track keeps of each frame: every blendshape, then every geometry channel.
+_RAW_NAMES: tuple[str, ...] = tuple(BLENDSHAPE_NAMES) + GEOMETRY_CHANNELS
+_N_BS = len(BLENDSHAPE_NAMES)
 
 
 def _landmark_key(config: Config) -> str:
@@ -113,7 +130,7 @@ def extract(frames: Iterable[tuple[int, float, np.ndarray]], config: Config) -> 
     """Landmarks + features of every frame (index, seconds, BGR image), first face track only."""
     from detector.stages.landmarks import Landmarker
 
-    times, rows, poses, present = [], [], [], []
+    times, rows, poses, present, raws = [], [], [], [], []
     ext = FeatureExtractor()
     tid = None
     with Landmarker(config.landmarks) as lm:
@@ -125,15 +142,19 @@ def extract(frames: Iterable[tuple[int, float, np.ndarray]], config: Config) -> 
             times.append(t)
             if face is None:
                 rows.append(np.full(N_CHANNELS, np.nan, np.float32))
+                raws.append(np.full(len(_RAW_NAMES), np.nan, np.float32))
                 poses.append(np.zeros(6, np.float32))
                 present.append(False)
             else:
                 f = ext(face)
                 rows.append(np.asarray(f.channels, np.float32))
+                geometry = f.channels[N_CHANNELS - len(GEOMETRY_CHANNELS):]
+                raws.append(np.concatenate([face.blendshapes[:_N_BS], geometry]).astype(np.float32))
                 poses.append(np.asarray(f.pose, np.float32))
                 present.append(True)
     return Track(np.array(times, np.float64), np.array(rows, np.float32).reshape(-1, N_CHANNELS),
-                 np.array(poses, np.float32).reshape(-1, 6), np.array(present, bool))
+                 np.array(poses, np.float32).reshape(-1, 6), np.array(present, bool),
+                 np.array(raws, np.float32).reshape(-1, len(_RAW_NAMES)))
 
 
 def _clip_frames(clip) -> Iterable[tuple[int, float, np.ndarray]]:
