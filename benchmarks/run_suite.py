@@ -239,6 +239,39 @@ def real_features(path: Path, work: Path, config: Config, fresh: bool = False) -
     return tr
 
 
+def white_noise(x: np.ndarray) -> np.ndarray:
+    """Per-frame white noise SD of each column of ``x`` (N, C): robust SD of first differences / sqrt(2)."""
+    d = np.diff(x, axis=0)
+    return 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / np.sqrt(2.0)
+
+
+def with_real_noise(track: Track, name: str, seed: int, stats: dict) -> Track:
+    """The track with white frame noise added so that each blendshape channel's per-frame noise is
+    a real person's (``real_me_stats.json``: per channel, p10..p90 over 73 real 200 fps events).
+
+    One draw per clip: the person's noise quantile ``u`` (uniform 0.1..0.9), the same for every
+    channel (a noisy recording is noisy everywhere); each channel gets the real SD at ``u`` less
+    what the clip already has (measured on its first second).  The real figures have no geometry
+    channels: those get the median factor by which the blendshapes' noise grew.  A model of the
+    noise only: the real noise is white per frame in these figures, MediaPipe's own is partly slower.
+    """
+    rng = np.random.default_rng([seed, *name.encode()])
+    u = float(rng.uniform(0.1, 0.9))
+    levels = np.linspace(0.1, 0.9, 5)
+    ok = track.present & (track.times < track.times[0] + 1.0)
+    have = np.maximum(white_noise(track.X[ok].astype(np.float64)), 1e-6)
+    target = have.copy()
+    real = stats["blendshape_white_noise_sd_per_frame"]
+    bs = np.array([c in real for c in CHANNELS])
+    for k, c in enumerate(CHANNELS):
+        if c in real:
+            target[k] = max(have[k], float(np.interp(u, levels, real[c])))
+    target[~bs] = have[~bs] * float(np.median(target[bs] / have[bs]))
+    add = np.sqrt(np.maximum(target ** 2 - have ** 2, 0.0))
+    X = track.X + (rng.standard_normal(track.X.shape) * add).astype(np.float32)
+    return Track(track.times, X, track.pose, track.present)
+
+
 # --------------------------------------------------------------------------- spotting
 
 
@@ -665,6 +698,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="synthetic sets to score: the suite, and/or the real-like band (micro-expressions shaped "
                          "like real ones: residual level, partial blinks, one-sided, head movement; eye closures "
                          "and downward gaze as distractors); default: suite")
+    ap.add_argument("--real-noise", action="store_true",
+                    help="add white frame noise to the synthetic sets' features so that every blendshape's per-frame "
+                         "noise is a real person's (real_me_stats.json; one noise quantile per clip)")
     ap.add_argument("--ekman", action="store_true",
                     help="also score Ekman's labels (subtle, symmetry, timing, Duchenne, masking) on the clips of "
                          "benchmarks/synth_ekman.py (rendered with one process), and with --real their firing rates")
@@ -679,6 +715,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"features: {band} split={args.split} fps={fps:g} (cache {args.work})", file=sys.stderr)
             items = suite_features(args.split, fps, args.seed, args.clips, args.work, args.fresh, args.jobs,
                                    band=band)
+            if args.real_noise:
+                from benchmarks.synth import real_stats
+
+                stats = real_stats()
+                items = [(n, t, m, with_real_noise(tr, n, args.seed, stats)) for n, t, m, tr in items]
             r = score_suite(items, config, fps)
             report[band][f"{fps:g}"] = r
             print(format_suite(r, args.split, band))
