@@ -287,7 +287,10 @@ def test_an_eye_closure_does_not_hide_the_weak_brow_raise_that_follows():
     # eyes closed for 1.7 s on a still face, then 0.9 s later a weak brow raise (3 noise units, 300 ms).
     # The closure's long state raised the noise scales of every channel it moved; an eye event is no
     # sign of a restless face, so that noise is given back when it ends (noise_revert) and the raise
-    # is found.  Kept (noise_revert off), the raise stays under start_z.
+    # is found.  Kept (noise_revert off), the raise stays under start_z.  (The smoothing stays at
+    # smooth_s: this white noise would get the wider window, under which the raise clears start_z
+    # either way.)
+    cfg = replace(MOTION, smooth_wide_s=0.0)
     found_with, found_without = 0, 0
     for seed in range(6):
         t, X, regions, blink, closure = _eye_clip(seed)
@@ -298,11 +301,11 @@ def test_an_eye_closure_does_not_hide_the_weak_brow_raise_that_follows():
         X[m, 3] += 0.05 * shut  # brows follow the lids a little
         m, b = _bump(t, 4.6, 0.3)
         X[m, 3:5] += 0.03 * b[:, None]
-        found = segment(t, X, None, regions, blink, MOTION, closure_channels=closure)
+        found = segment(t, X, None, regions, blink, cfg, closure_channels=closure)
         assert [s.kind for s in found] == ["closure", "micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
         assert abs(found[1].onset - 4.6) <= 0.05 and abs(found[1].offset - 4.9) <= 0.1, (seed, found[1])
         found_with += 1
-        kept = segment(t, X, None, regions, blink, replace(MOTION, noise_revert=False), closure_channels=closure)
+        kept = segment(t, X, None, regions, blink, replace(cfg, noise_revert=False), closure_channels=closure)
         found_without += sum(s.kind == "micro" for s in kept)
     assert found_with == 6 and found_without <= 1, (found_with, found_without)
 
@@ -314,3 +317,54 @@ def test_a_still_face_gives_no_event_for_a_minute_whatever_its_noise_level(scale
     X = clip.X[0] + (clip.X - clip.X[0]) * scale  # the same face, noise scaled
     for cfg in (None, MOTION):
         assert segment(clip.times, X, clip.pose * scale, clip.regions, clip.blink, cfg) == []
+
+
+def _weak_brief_raise(seed: int, corr_s: float, fps: float = FPS, snr: float = 1.6, dur: float = 0.3):
+    """A 12 s clip: a bilateral brow raise of ``dur`` s (raised cosine, apex ``snr`` frame-noise
+    units) at 6 s on AR(1) frame noise of correlation time ``corr_s`` (0: white)."""
+    times = make_times(12.0, fps)
+    p = settling_profile(times, 6.0, dur / 2, dur / 2, 0.0)
+    brows = ((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))
+    return make_clip(12.0, fps, [], seed=seed, corr_s=corr_s, extra=[brows])
+
+
+def _iou(s, onset: float, offset: float) -> float:
+    return max(0.0, min(s.offset, offset) - max(s.onset, onset)) / (max(s.offset, offset) - min(s.onset, onset))
+
+
+def test_a_face_with_white_frame_noise_is_smoothed_wider_and_its_weak_micro_expression_found():
+    # Real 200 fps lab video has 4x the synthetic faces' frame noise on the eye and brow channels,
+    # nearly all of it white: averaging over 60 ms instead of 25 ms lowers it by half while a real
+    # micro-expression (190 ms or more) keeps its height.  A 300 ms raise at 1.6 frame-noise units:
+    # found on every seed with the wider window, on none with the narrow one.
+    found_wide = found_narrow = 0
+    for seed in range(4):
+        clip = _weak_brief_raise(seed, corr_s=0.0)
+        for cfg, n in ((SegmenterConfig(), 0), (SegmenterConfig(smooth_wide_s=0.0), 1)):
+            hits = [s for s in segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, cfg)
+                    if s.kind == "micro" and _iou(s, 6.0, 6.3) >= 0.5]
+            if n == 0:
+                found_wide += len(hits)
+            else:
+                found_narrow += len(hits)
+    assert (found_wide, found_narrow) == (4, 0)
+
+
+def test_a_face_with_slow_noise_keeps_the_narrow_window_and_a_50_ms_event_its_edges():
+    # Slow (correlated) noise is not lowered by a wider average, which would only blur a 50 ms
+    # event: such a face keeps smooth_s, and its events are exactly those of smooth_wide_s = 0.
+    for seed in range(3):
+        clip = _weak_brief_raise(seed, corr_s=0.05, snr=12.0, dur=0.05)
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink)
+        narrow = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, SegmenterConfig(smooth_wide_s=0.0))
+        assert [(s.onset, s.offset) for s in found] == [(s.onset, s.offset) for s in narrow]
+        assert [s.kind for s in found] == ["micro"] and _iou(found[0], 6.0, 6.05) >= 0.5, (seed, found)
+
+
+def test_at_30_fps_the_wider_window_holds_no_more_frames_and_changes_nothing():
+    for seed in range(2):
+        clip = _weak_brief_raise(seed, corr_s=0.0, fps=30.0, snr=6.0)
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink)
+        narrow = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, SegmenterConfig(smooth_wide_s=0.0))
+        assert found and [(s.onset, s.offset, s.intensity) for s in found] == \
+            [(s.onset, s.offset, s.intensity) for s in narrow]

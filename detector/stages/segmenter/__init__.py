@@ -12,6 +12,15 @@ Algorithm, per face
    event (40 ms).  Frame ``n`` is processed once a frame later than
    ``t_n + smooth_s / 2`` has arrived (latency ``smooth_s / 2``, or one frame
    when frames are further apart).  A centred window does not shift the apex.
+   A face whose frame noise is mostly white is averaged over ``smooth_wide_s``
+   instead (decided at each calibration): when the white frame-to-frame noise
+   left after the ``smooth_s`` average explains at least ``white_share_min`` of
+   the calibrated noise scale (median over channels) and the wider window holds
+   more frames (at 200 fps 13 instead of 5; at 30 fps both hold one).  Real
+   200 fps lab recordings have such noise, 4x the synthetic faces' on the eye
+   and brow channels (``benchmarks/real_like_check.py``), and their
+   micro-expressions last 190 ms or more; slow noise (drift, a restless face)
+   is not lowered by a wider average, which would only blur brief events.
 2. **Neutral baseline and noise scale per channel.**  The first
    ``calibration_s`` seconds calibrate (median and 1.4826 x MAD, robust to an
    expression made meanwhile; nothing is reported), and the noise scales are
@@ -172,9 +181,10 @@ Imports go one way: ``config``, ``state`` <- ``stats`` <- ``activation``, ``base
 ``config``      :class:`SegmenterConfig` and its conversion to the kernels' config record.
 ``state``       one face's state with names: scalar record, per-channel vectors, per-frame
                 ring columns, held events, output-row columns; ring growth.
-``stats``       top-k mean, noise scale, ring maximum.
+``stats``       top-k mean, noise scale, ring maximum, the face's smoothing half-window.
 ``activation``  centred smoothing, head speed, z and activations, motion (steps 1, 3, 4b).
-``baseline``    calibration, baseline and noise EMAs, restore of the old baseline (step 2).
+``baseline``    calibration (and the face's white-noise share), baseline and noise EMAs, restore of the
+                old baseline (steps 1, 2).
 ``locate``      event weights and signal, apex / onset / offset, labels, output row (5, 6).
 ``speech``      syllable tracker, look-ahead hold and release (step 7).
 ``kernel``      per-frame ``step``, per-centre state machine (steps 4, 4b), end of segment, the

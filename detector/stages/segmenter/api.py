@@ -79,7 +79,7 @@ def _validate_channel_info(channel_regions: Any, blink_channels: Any, closure_ch
 
 
 def _ring_frames(cfg: SegmenterConfig, fps: float) -> int:
-    span = cfg.preroll_s + cfg.max_duration_s + cfg.smooth_s + cfg.head_speed_lag_s + 0.5
+    span = cfg.preroll_s + cfg.max_duration_s + max(cfg.smooth_s, cfg.smooth_wide_s) + cfg.head_speed_lag_s + 0.5
     return int(math.ceil(span * fps)) + 4 * MARGIN
 
 
@@ -307,7 +307,7 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
             raise ValueError(f"frames must be an integer array of shape ({N},)")
         frames_f = frames_f.astype(np.float64)
     # ring sized so that it never needs to grow: the most frames any window of the needed span holds
-    span = config.preroll_s + config.max_duration_s + config.smooth_s + config.head_speed_lag_s + 0.5
+    span = config.preroll_s + config.max_duration_s + max(config.smooth_s, config.smooth_wide_s) + config.head_speed_lag_s + 0.5
     R = _ring_frames(config, config.max_fps)
     if N:
         most = int(np.max(np.searchsorted(times, times + span, side="right") - np.arange(N)))

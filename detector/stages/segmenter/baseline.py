@@ -56,44 +56,89 @@ def calibrate_motion(ch, ring, first, last, R):
         motion_dev[c] = 1.4826 * np.median(buf[:k]) / SQRT_PI_2 if k > 0 else 0.0
 
 
+@njit(cache=True, inline="always")
+def window_frames(ring, first, last, R, half):
+    """Frames in a centred window of +-``half`` s at the mean frame rate of frames first..last."""
+    t = ring.t
+    span = t[last % R] - t[first % R]
+    if span <= 0.0:
+        return 1.0
+    return 2.0 * math.floor(half * (last - first) / span + 1e-9) + 1.0
+
+
+@njit(cache=True)
+def white_share(ch, ring, cfg, first, last, R):
+    """How much of the calibrated noise is white frame noise: per channel, the white noise SD
+    (robust SD of the raw first differences / sqrt 2) left after averaging over the smooth_s
+    window, over the calibrated noise scale; the median over the channels above the noise floor
+    (0 when none).  Near 1 a wider average lowers the noise; low, the noise is slow (drift, a
+    restless face) and averaging only blurs brief events."""
+    xr = ring.x
+    C = xr.shape[1]
+    n = last - first + 1
+    if n < 3:
+        return 0.0
+    m = window_frames(ring, first, last, R, cfg.half_smooth_s)
+    buf = np.empty(n - 1)
+    share = np.empty(C)
+    k = 0
+    for c in range(C):
+        level = SQRT_PI_2 * ch.abs_dev[c]
+        if level <= cfg.noise_floor:
+            continue
+        for i in range(n - 1):
+            buf[i] = xr[(first + i + 1) % R, c] - xr[(first + i) % R, c]
+        med = np.median(buf)
+        for i in range(n - 1):
+            buf[i] = abs(buf[i] - med)
+        share[k] = 1.4826 * np.median(buf) / math.sqrt(2.0 * m) / level
+        k += 1
+    return np.median(share[:k]) if k > 0 else 0.0
+
+
 @njit(cache=True)
 def begin_calibration(sc):
     sc.cal_first = -1
     sc.state = CALIB
     sc.cal_start = np.nan
     sc.below = 0
+    sc.wide = 0  # each calibration decides the smoothing again (on smooth_s-smoothed frames)
 
 
 @njit(cache=True, inline="always")
-def calibration_step(sc, ch, ring, cfg, c, tc):
-    """One centre frame of calibration: calibrate once calibration_s (and MIN_CAL_FRAMES) are there."""
-    R = sc.ring_size
-    C = ring.x.shape[1]
+def calibration_frames(sc, cfg, c, tc):
+    """One centre frame of calibration: the first calibration frame once calibration_s (and
+    MIN_CAL_FRAMES) are there, else -1."""
     if np.isnan(sc.cal_start):
         sc.cal_start = tc
         sc.cal_first = c
-    first = max(sc.cal_first, sc.n_in - R + 1)
+    first = max(sc.cal_first, sc.n_in - sc.ring_size + 1)
     if tc - sc.cal_start >= cfg.calibration_s and c - first + 1 >= MIN_CAL_FRAMES:
-        keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
-        if keep:
-            ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
-            ch.az_other[:] = ch.abs_dev_raw
-        calibrate(ch, ring, first, c, R)
-        if cfg.motion_lag_s > 0.0:
-            calibrate_motion(ch, ring, first, c, R)
-        for dev in (ch.abs_dev, ch.abs_dev_raw, ch.motion_dev):
-            for k in range(C):
-                dev[k] *= cfg.calibration_margin
-        if keep:
-            abs_dev = ch.abs_dev
-            abs_dev_raw = ch.abs_dev_raw
-            old = ch.az_blink
-            old_raw = ch.az_other
-            for k in range(C):
-                abs_dev[k] = max(abs_dev[k], old[k])
-                abs_dev_raw[k] = max(abs_dev_raw[k], old_raw[k])
-        sc.state = IDLE
-        sc.calibrated = 1
+        return first
+    return -1
+
+
+@njit(cache=True, inline="always")
+def finish_calibration(sc, ch, ring, cfg, first, c, keep):
+    """After :func:`calibrate` of frames first..c: motion noise, margin, the noise kept from before
+    (``keep``: the scales before, in ch.az_blink / ch.az_other), idle."""
+    R = sc.ring_size
+    C = ring.x.shape[1]
+    if cfg.motion_lag_s > 0.0:
+        calibrate_motion(ch, ring, first, c, R)
+    for dev in (ch.abs_dev, ch.abs_dev_raw, ch.motion_dev):
+        for k in range(C):
+            dev[k] *= cfg.calibration_margin
+    if keep:
+        abs_dev = ch.abs_dev
+        abs_dev_raw = ch.abs_dev_raw
+        old = ch.az_blink
+        old_raw = ch.az_other
+        for k in range(C):
+            abs_dev[k] = max(abs_dev[k], old[k])
+            abs_dev_raw[k] = max(abs_dev_raw[k], old_raw[k])
+    sc.state = IDLE
+    sc.calibrated = 1
 
 
 @njit(cache=True, inline="always")

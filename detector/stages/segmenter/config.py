@@ -19,6 +19,8 @@ KERNEL_CONFIG = np.dtype([
     ("noise_clip_z", np.float64),
     ("noise_floor", np.float64),
     ("half_smooth_s", np.float64),  # smooth_s / 2
+    ("half_wide_s", np.float64),  # smooth_wide_s / 2
+    ("white_share_min", np.float64),
     ("top_k", np.float64),
     ("start_z", np.float64),
     ("start_hold_s", np.float64),
@@ -72,11 +74,12 @@ def kernel_config(cfg: SegmenterConfig) -> np.ndarray:
     """The (1,) :data:`KERNEL_CONFIG` record of ``cfg``; the kernels read it as ``cfg = kcfg[0]``."""
     k = np.zeros(1, dtype=KERNEL_CONFIG)
     for name in KERNEL_CONFIG.names:
-        if name in ("half_smooth_s", "reject_head_motion", "region_upper", "recalibrate_keeps_noise",
+        if name in ("half_smooth_s", "half_wide_s", "reject_head_motion", "region_upper", "recalibrate_keeps_noise",
                     "noise_revert"):
             continue
         k[name] = getattr(cfg, name)
     k["half_smooth_s"] = cfg.smooth_s / 2.0
+    k["half_wide_s"] = cfg.smooth_wide_s / 2.0
     k["reject_head_motion"] = 1.0 if cfg.head_motion == "reject" else 0.0
     k["recalibrate_keeps_noise"] = 1.0 if cfg.recalibrate_keeps_noise else 0.0
     k["noise_revert"] = 1.0 if cfg.noise_revert else 0.0

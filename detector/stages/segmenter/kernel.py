@@ -15,13 +15,16 @@ import numpy as np
 from numba import njit
 
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
-from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibration_step, deviation,
-                                                give_back_noise, old_deviation, restore_old_baseline, update_idle)
+from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibrate, calibration_frames,
+                                                deviation, finish_calibration, give_back_noise, old_deviation,
+                                                restore_old_baseline, update_idle, white_share,
+                                                window_frames)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
 from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, KIND_BLINK, KIND_CLOSURE, KIND_GAZE, MARGIN,
                                              ROW_ONSET, held_views, info_views, state_views)
+from detector.stages.segmenter.stats import half_window
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -399,6 +402,26 @@ def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
     return nout
 
 
+@njit(cache=True)
+def _calibrate(sc, ch, ring, cfg, first, c, lowest):
+    """Calibrate on frames first..c.  A face whose noise is mostly white (white_share_min) is
+    smoothed over smooth_wide_s from now on, when that window holds more frames than smooth_s's
+    (at 30 fps both hold one): its calibration frames are smoothed again and calibrated once more."""
+    R = sc.ring_size
+    keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
+    if keep:
+        ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
+        ch.az_other[:] = ch.abs_dev_raw
+    calibrate(ch, ring, first, c, R)
+    wider = window_frames(ring, first, c, R, cfg.half_wide_s) > window_frames(ring, first, c, R, cfg.half_smooth_s)
+    if wider and white_share(ch, ring, cfg, first, c, R) >= cfg.white_share_min:
+        sc.wide = 1
+        for m in range(first, c + 1):
+            smooth_centre(ring, m, lowest, sc.n_in - 1, cfg.half_wide_s, R)
+        calibrate(ch, ring, first, c, R)
+    finish_calibration(sc, ch, ring, cfg, first, c, keep)
+
+
 @njit(cache=True, inline="always")
 def process_centre(sc, st, cfg, info, out, nout):
     """Smooth, normalise and run the state machine on the next centre frame."""
@@ -409,7 +432,7 @@ def process_centre(sc, st, cfg, info, out, nout):
     pc = c % R
     tc = ring.t[pc]
     lowest = max(sc.seg_start, sc.n_in - R)
-    smooth_centre(ring, c, lowest, sc.n_in - 1, cfg.half_smooth_s, R)
+    smooth_centre(ring, c, lowest, sc.n_in - 1, half_window(sc, cfg), R)
     head_speed(ring, c, lowest, cfg.head_speed_lag_s, R)
     lag_frame(ring, c, lowest, cfg.motion_lag_s, R)
     dtc = _centre_dt(sc, ring.t, c, lowest, tc, cfg)
@@ -420,7 +443,9 @@ def process_centre(sc, st, cfg, info, out, nout):
     if sc.has_old != 0 and state != IDLE and old_deviation(ch, cfg, ring.y[pc]) < cfg.end_z:
         return _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout)
     if state == CALIB:
-        calibration_step(sc, ch, ring, cfg, c, tc)
+        first = calibration_frames(sc, cfg, c, tc)
+        if first >= 0:
+            _calibrate(sc, ch, ring, cfg, first, c, lowest)
         return nout
     speech = sc.speech != 0
     a = activations(ch, ring, info, cfg, pc, speech)
@@ -496,7 +521,7 @@ def _store_frame(sc, ring, t, x, pose, frame):
 def _needs_growth(sc, t_col, cfg, t):
     """Ring growth request: keep the event, and preroll_s (calibration_s) of history, plus a margin."""
     R = sc.ring_size
-    half = cfg.half_smooth_s
+    half = half_window(sc, cfg)
     grow = 0
     nin = sc.n_in
     if sc.state == ACTIVE:
@@ -526,7 +551,7 @@ def step(sc, st, cfg, info, t, x, pose, frame, out):
             sc.has_old = 0
             begin_calibration(sc)
     _store_frame(sc, st.ring, t, x, pose, frame)
-    half = cfg.half_smooth_s
+    half = half_window(sc, cfg)
     R = sc.ring_size
     t_col = st.ring.t
     while sc.n_centre < sc.n_in and t > t_col[sc.n_centre % R] + half + EPS:

@@ -10,7 +10,7 @@ from detector.stages.segmenter.state import (EPS, N_REGIONS, ROW_APEX, ROW_APEX_
                                       ROW_INTENSITY, ROW_KIND, ROW_OFFSET, ROW_OFFSET_FRAME, ROW_ONSET,
                                       ROW_ONSET_FRAME, ROW_REGION, ROW_REGION_ACT, SQRT_PI_2, KIND_BLINK,
                                       KIND_CLOSURE, KIND_GAZE, KIND_MACRO, KIND_MICRO)
-from detector.stages.segmenter.stats import ring_max
+from detector.stages.segmenter.stats import half_window, ring_max
 
 
 @njit(cache=True)
@@ -208,14 +208,13 @@ def smoothed_apex(ring, ch, n0, ntrig, nend, R):
 
 
 @njit(cache=True)
-def backtrack_weak(ring, apex, n0, nend, R, cfg, nrise):
+def backtrack_weak(ring, apex, n0, nend, R, cfg, nrise, half):
     """Onset and offset of a weaker event: level crossings of the smoothed event signal, then
     backtracking to the local minima.  The event's width (for slow events' extra smoothing) is
     measured no further than frame ``nrise`` (where a face that came to rest stopped moving: a held
     level is no slow motion)."""
     t = ring.t
     ret = cfg.return_z
-    half = cfg.half_smooth_s
     # level crossings of the smoothed event signal on both sides of the apex
     on, off = crossings(ring.e, apex, n0, nend, R, ret)
     # weaker event: backtrack on the smoothed signal, smoothed again over a fraction of the
@@ -241,19 +240,20 @@ def backtrack_weak(ring, apex, n0, nend, R, cfg, nrise):
 
 
 @njit(cache=True)
-def locate(ring, ch, cfg, n0, ntrig, nend, R, nrise):
-    """(onset, apex, offset) frames of the event between n0 and nend; ``nrise``: see backtrack_weak."""
+def locate(ring, ch, cfg, n0, ntrig, nend, R, nrise, half):
+    """(onset, apex, offset) frames of the event between n0 and nend; ``nrise``: see backtrack_weak;
+    ``half``: half the face's smoothing window, s."""
     apex = smoothed_apex(ring, ch, n0, ntrig, nend, R)
     if event_signal_raw(apex, ring, ch, R) >= cfg.refine_z:
         # strong event: the unsmoothed signal is reliable.  Apex = its peak near the smoothed
         # apex; onset / offset = where the straight line fitted to its rising (falling) edge,
         # between 10 % and 50 % of the peak, meets the baseline (no threshold bias, no
         # smoothing spread)
-        apex = refine_apex(apex, n0, nend, ring, ch, R, cfg.half_smooth_s)
+        apex = refine_apex(apex, n0, nend, ring, ch, R, half)
         on = tangent_edge(apex, n0, -1, ring, ch, R, cfg.tangent_floor_z)
         off = tangent_edge(apex, nend, 1, ring, ch, R, cfg.tangent_floor_z)
     else:
-        on, off = backtrack_weak(ring, apex, n0, nend, R, cfg, nrise)
+        on, off = backtrack_weak(ring, apex, n0, nend, R, cfg, nrise, half)
     return on, apex, off
 
 
@@ -378,7 +378,8 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     # an event that ended at rest is located in the noise units of its start (a long held state has
     # raised the running ones, and its rise would look as weak as noise); its width ends where it came to rest
     event_weights(ch, cfg, at_rest)
-    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, max(sc.still_from, ntrig) if at_rest else nend)
+    on, apex, off = locate(ring, ch, cfg, n0, ntrig, nend, R, max(sc.still_from, ntrig) if at_rest else nend,
+                           half_window(sc, cfg))
     if at_rest:
         apex, off, near_apex = rest_apex_offset(ring, ch, cfg, on, apex, sc.still_from, nend, R)
         sc.rest_fell = 1 if off > apex else 0

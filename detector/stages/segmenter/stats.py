@@ -17,6 +17,13 @@ def noise_scale(abs_dev, floor):
     return s
 
 
+@njit(cache=True, inline="always")
+def half_window(sc, cfg):
+    """Half the width of this face's centred smoothing window, s: smooth_wide_s for a face whose
+    noise is mostly white (sc.wide, set at calibration), else smooth_s."""
+    return cfg.half_wide_s if sc.wide != 0 else cfg.half_smooth_s
+
+
 @njit(cache=True)
 def top_k_mean(vals, n, k, buf):
     """Mean of the k largest of vals[:n] (k clipped to n); buf is scratch of length >= k."""
