@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from detector.core.facs import REGIONS
-from detector.stages.segmenter import SegmenterConfig, segment
+from detector.stages.segmenter import Segmenter, SegmenterConfig, segment
 from synthetic_signals import make_clip, make_times
 
 FPS = 200.0
@@ -348,6 +348,17 @@ def test_a_face_with_white_frame_noise_is_smoothed_wider_and_its_weak_micro_expr
             else:
                 found_narrow += len(hits)
     assert (found_wide, found_narrow) == (4, 0)
+
+
+@pytest.mark.parametrize("corr_s, smoothing_s", [(0.0, 0.06), (0.05, 0.025)])
+def test_the_streaming_segmenter_says_which_window_the_face_got_once_it_has_calibrated(corr_s, smoothing_s):
+    clip = _weak_brief_raise(0, corr_s=corr_s)
+    seg = Segmenter(clip.regions, clip.blink)
+    widths = []
+    for t, x, pose in zip(clip.times[:400], clip.X, clip.pose):
+        seg.update(t, x, pose)
+        widths.append(seg.smoothing_s)
+    assert widths[0] == 0.025 and widths[-1] == smoothing_s  # calibrated after 1 s (200 frames)
 
 
 def test_a_face_with_slow_noise_keeps_the_narrow_window_and_a_50_ms_event_its_edges():

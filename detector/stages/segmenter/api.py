@@ -166,6 +166,12 @@ class Segmenter:
         return ("calibrating", "idle", "active")[int(self._s.get("state"))]
 
     @property
+    def smoothing_s(self) -> float:
+        """Width of this face's centred average, s: ``smooth_wide_s`` once a calibration found its
+        frame noise mostly white (see the package docstring, step 1), else ``smooth_s``."""
+        return self.config.smooth_wide_s if self._s.get("wide") else self.config.smooth_s
+
+    @property
     def speech_mode(self) -> bool:
         """True while speech mode is on: syllables (mouth/jaw re-rises) were seen lately, and mouth and
         jaw are left out of the activation (see ``speech_cycles``, ``speech_hold_s``); for overlays and
