@@ -34,19 +34,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import synth  # noqa: E402
-from benchmarks.run_suite import DEFAULT_WORK, suite_features, with_real_noise  # noqa: E402
+from benchmarks.run_suite import DEFAULT_WORK, suite_features, white_noise, with_real_noise  # noqa: E402
 from detector.stages.features import CHANNELS  # noqa: E402
 from detector.stages.landmarks import BLENDSHAPE_NAMES  # noqa: E402
 
 _BLENDSHAPES = np.array([not c.startswith("geo_") for c in CHANNELS])
 _RAW_BS = [n for n in BLENDSHAPE_NAMES if n != "_neutral"]
 _Q = (10, 25, 50, 75, 90)
-
-
-def white_noise(x: np.ndarray) -> np.ndarray:
-    """Per-frame white noise SD of each column: robust SD of first differences / sqrt(2)."""
-    d = np.diff(x, axis=0)
-    return 1.4826 * np.median(np.abs(d - np.median(d, axis=0)), axis=0) / np.sqrt(2.0) + 1e-6
 
 
 def event_figures(track, truth: dict, fps: float) -> dict | None:
@@ -56,7 +50,7 @@ def event_figures(track, truth: dict, fps: float) -> dict | None:
     if not track.present[on:off + 1].all():
         return None
     lead = X[max(0, on - int(0.5 * fps)):on + 1]
-    noise = white_noise(lead) if len(lead) > 5 else white_noise(X)
+    noise = (white_noise(lead) if len(lead) > 5 else white_noise(X)) + 1e-6
     dev = np.abs(X[on:off + 1] - X[on])
     peak = dev.max(axis=0)
     gaze = np.array([n.startswith("eyeLook") for n in names])
