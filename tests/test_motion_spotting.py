@@ -334,7 +334,7 @@ def _iou(s, onset: float, offset: float) -> float:
 
 def test_a_face_with_white_frame_noise_is_smoothed_wider_and_its_weak_micro_expression_found():
     # Real 200 fps lab video has 4x the synthetic faces' frame noise on the eye and brow channels,
-    # nearly all of it white: averaging over 60 ms instead of 25 ms lowers it by half while a real
+    # nearly all of it white: averaging over 60 ms instead of 25 ms lowers it by 1.6x while a real
     # micro-expression (190 ms or more) keeps its height.  A 300 ms raise at 1.6 frame-noise units:
     # found on every seed with the wider window, on none with the narrow one.
     found_wide = found_narrow = 0
@@ -372,7 +372,7 @@ def test_a_face_with_slow_noise_keeps_the_narrow_window_and_a_50_ms_event_its_ed
         assert [s.kind for s in found] == ["micro"] and _iou(found[0], 6.0, 6.05) >= 0.5, (seed, found)
 
 
-def test_at_30_fps_the_wider_window_holds_no_more_frames_and_changes_nothing():
+def test_at_30_fps_the_window_stays_one_frame_and_nothing_changes():
     for seed in range(2):
         clip = _weak_brief_raise(seed, corr_s=0.0, fps=30.0, snr=6.0)
         found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink)

@@ -15,8 +15,10 @@ Algorithm, per face
    A face whose frame noise is mostly white is averaged over ``smooth_wide_s``
    instead (decided at each calibration): when the white frame-to-frame noise
    left after the ``smooth_s`` average explains at least ``white_share_min`` of
-   the calibrated noise scale (median over channels) and the wider window holds
-   more frames (at 200 fps 13 instead of 5; at 30 fps both hold one).  Real
+   the calibrated noise scale (median over channels), at frame rates where the
+   ``smooth_s`` window already averages 3 frames or more (100 fps and up: at
+   200 fps 13 frames instead of 5; at 30 fps 3 frames would span 100 ms, half a
+   brief micro-expression, and the window stays one frame).  Real
    200 fps lab recordings have such noise, 4x the synthetic faces' on the eye
    and brow channels (``benchmarks/real_like_check.py``), and their
    micro-expressions last 190 ms or more; slow noise (drift, a restless face)

@@ -405,15 +405,17 @@ def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
 @njit(cache=True)
 def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     """Calibrate on frames first..c.  A face whose noise is mostly white (white_share_min) is
-    smoothed over smooth_wide_s from now on, when that window holds more frames than smooth_s's
-    (at 30 fps both hold one): its calibration frames are smoothed again and calibrated once more."""
+    smoothed over smooth_wide_s from now on, at frame rates where smooth_s's window already averages
+    3 frames or more (100 fps and up; at 30 fps 3 frames span 100 ms, half a brief micro-expression):
+    its calibration frames are smoothed again and calibrated once more."""
     R = sc.ring_size
     keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
     if keep:
         ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
         ch.az_other[:] = ch.abs_dev_raw
     calibrate(ch, ring, first, c, R)
-    wider = window_frames(ring, first, c, R, cfg.half_wide_s) > window_frames(ring, first, c, R, cfg.half_smooth_s)
+    narrow = window_frames(ring, first, c, R, cfg.half_smooth_s)
+    wider = narrow >= 3.0 and window_frames(ring, first, c, R, cfg.half_wide_s) > narrow
     if wider and white_share(ch, ring, cfg, first, c, R) >= cfg.white_share_min:
         sc.wide = 1
         for m in range(first, c + 1):
