@@ -463,3 +463,38 @@ def test_the_window_opens_with_the_overlay_before_the_first_frame_is_grabbed():
     assert first[0] == "show" and first[1] == (90, 160, 3) and first[3] == 0  # before any frame was grabbed
     assert first[2] > 0  # the overlay is drawn on the black frame
     assert len(win.calls) >= 2 and win.calls[-1][3] > 0  # then the frames themselves
+
+
+class KeyAtOpenWindow(RecordingWindow):
+    """Its first poll returns ``key`` (pressed as soon as the window appeared), later ones none."""
+
+    def __init__(self, capture, key: int) -> None:
+        super().__init__(capture)
+        self.keys = [key]
+
+    def poll(self, ms=1):
+        return self.keys.pop(0) if self.keys else -1
+
+
+@pytest.mark.parametrize("key, processed", [(ord("q"), 0), (ord("x"), 3)])
+def test_a_key_pressed_as_the_window_opens_is_not_lost(key, processed):
+    # the window opens (and is polled once) before the capture starts; a 'q' read then quits at once
+    # instead of being swallowed (a space there once left a run unpaused); other keys change nothing
+    frames = [Frame(k, k / 30, np.full((90, 160, 3), 50, np.uint8)) for k in range(3)]
+    cap = ThreadedCapture(frames, lossless=True)
+    s = LiveSession(cap, NoFaces(), FakeAnalyzer(), use_source_time=True, log=lambda m: None,
+                    window=KeyAtOpenWindow(cap, key), frame_size=(160, 90))
+    st = s.run()
+    assert st.run.frames == processed and st.quit_by_user == (key == ord("q"))
+
+
+def test_a_snapshot_before_the_first_frame_saves_what_the_window_shows(tmp_path):
+    frames = [Frame(k, k / 30, np.full((90, 160, 3), 50, np.uint8)) for k in range(3)]
+    cap = ThreadedCapture(frames, lossless=True)
+    s = LiveSession(cap, NoFaces(), FakeAnalyzer(), use_source_time=True, log=lambda m: None,
+                    window=KeyAtOpenWindow(cap, ord("s")), frame_size=(160, 90), snapshot_dir=tmp_path)
+    s.run()
+    snaps = list(tmp_path.glob("microexpr-*.png"))
+    assert len(snaps) == 1
+    img = cv2.imread(str(snaps[0]))
+    assert img.shape == (90, 160, 3) and img.max() > 0 and img.min() == 0  # the overlay on the black frame

@@ -749,15 +749,18 @@ class LiveSession:
         if self.window is not None:
             self.window.show(frame)
 
-    def _open_window(self) -> None:
-        """Open the window on a black frame of the source's size, overlay drawn, before the first frame."""
+    def _open_window(self) -> int:
+        """Open the window on a black frame of the source's size, overlay drawn, before the first frame.
+        Returns the key read while it opened (-1: none), for the caller to act on: a key pressed as soon
+        as the window appeared is not lost."""
         if self.window is None or self.frame_size is None:
-            return
+            return -1
         w, h = self.frame_size
         frame = np.zeros((h, w, 3), np.uint8)
         self.overlay.annotate(frame, self.state.overlay_state(self._status()))
         self.window.show(frame)
-        self.window.poll(1)
+        self._last_frame = frame  # what the window shows: a pause or a snapshot before the first frame uses it
+        return self.window.poll(1)
 
     def _poll_due(self) -> bool:
         """Keys and window events are read at the display rate (each read waits at least 1 ms), always
@@ -804,10 +807,10 @@ class LiveSession:
         self._last_report = self._t_start = t_wall
         stage = self._stage = self._landmark_stage()
         try:
-            self._open_window()
+            go_on = self.apply(key_action(self._open_window()))
             self.capture.start()
             stage.start()
-            while True:
+            while go_on:
                 self.between_frames()
                 if self.window is not None and self._poll_due():
                     if not self.apply(key_action(self.window.poll(1))):
