@@ -210,7 +210,7 @@ class SegmenterConfig:
     noise_floor: float = opt(5e-4, "channel units", lo=0, open_lo=True)  # channel units (blendshape 0..1, geometry in IOD), smallest noise scale
     smooth_s: float = opt(0.025, "s", lo=0)  # s, width of the centred moving average (at least one frame)
     smooth_wide_s: float = opt(0.06, "s", lo=0)  # s, the wider average a face whose frame noise is mostly white gets
-    #                               (white_share_min) at 100 fps and up; at most smooth_s: never (real micro-expressions
+    #                               (white_share_min) at 80 fps and up; at most smooth_s: never (real micro-expressions
     #                               last 190 ms or more)
     white_share_min: float = opt(0.7, "ratio", lo=0)  # ratio, share of the calibrated (smoothed) noise that frame-to-frame white
     #                                 noise explains, median over channels, from which a face gets smooth_wide_s

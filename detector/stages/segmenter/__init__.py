@@ -16,7 +16,7 @@ Algorithm, per face
    instead (decided at each calibration): when the white frame-to-frame noise
    left after the ``smooth_s`` average explains at least ``white_share_min`` of
    the calibrated noise scale (median over channels), at frame rates where the
-   ``smooth_s`` window already averages 3 frames or more (100 fps and up: at
+   ``smooth_s`` window already averages 3 frames or more (80 fps and up: at
    200 fps 13 frames instead of 5; at 30 fps 3 frames would span 100 ms, half a
    brief micro-expression, and the window stays one frame).  Real
    200 fps lab recordings have such noise, 4x the synthetic faces' on the eye

@@ -406,7 +406,7 @@ def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
 def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     """Calibrate on frames first..c.  A face whose noise is mostly white (white_share_min) is
     smoothed over smooth_wide_s from now on, at frame rates where smooth_s's window already averages
-    3 frames or more (100 fps and up; at 30 fps 3 frames span 100 ms, half a brief micro-expression):
+    3 frames or more (80 fps and up; at 30 fps 3 frames span 100 ms, half a brief micro-expression):
     its calibration frames are smoothed again and calibrated once more."""
     R = sc.ring_size
     keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
