@@ -260,12 +260,10 @@ def with_real_noise(track: Track, name: str, seed: int, stats: dict) -> Track:
     levels = np.linspace(0.1, 0.9, 5)
     ok = track.present & (track.times < track.times[0] + 1.0)
     have = np.maximum(white_noise(track.X[ok].astype(np.float64)), 1e-6)
-    target = have.copy()
     real = stats["blendshape_white_noise_sd_per_frame"]
     bs = np.array([c in real for c in CHANNELS])
-    for k, c in enumerate(CHANNELS):
-        if c in real:
-            target[k] = max(have[k], float(np.interp(u, levels, real[c])))
+    real_sd = np.array([np.interp(u, levels, real[c]) if c in real else 0.0 for c in CHANNELS])
+    target = np.maximum(have, real_sd)
     target[~bs] = have[~bs] * float(np.median(target[bs] / have[bs]))
     add = np.sqrt(np.maximum(target ** 2 - have ** 2, 0.0))
     X = track.X + (rng.standard_normal(track.X.shape) * add).astype(np.float32)

@@ -119,9 +119,21 @@ def calibration_frames(sc, cfg, c, tc):
 
 
 @njit(cache=True, inline="always")
+def keep_noise_before(sc, ch, cfg):
+    """Whether a re-calibration keeps the noise scales from before (a dropped long state and
+    recalibrate_keeps_noise); when it does, they are saved in ch.az_blink / ch.az_other (scratch)
+    for :func:`finish_calibration`."""
+    keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
+    if keep:
+        ch.az_blink[:] = ch.abs_dev
+        ch.az_other[:] = ch.abs_dev_raw
+    return keep
+
+
+@njit(cache=True, inline="always")
 def finish_calibration(sc, ch, ring, cfg, first, c, keep):
     """After :func:`calibrate` of frames first..c: motion noise, margin, the noise kept from before
-    (``keep``: the scales before, in ch.az_blink / ch.az_other), idle."""
+    (``keep``: see :func:`keep_noise_before`), idle."""
     R = sc.ring_size
     C = ring.x.shape[1]
     if cfg.motion_lag_s > 0.0:

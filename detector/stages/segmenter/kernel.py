@@ -16,8 +16,8 @@ from numba import njit
 
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibrate, calibration_frames,
-                                                deviation, finish_calibration, give_back_noise, old_deviation,
-                                                restore_old_baseline, update_idle, white_share,
+                                                deviation, finish_calibration, give_back_noise, keep_noise_before,
+                                                old_deviation, restore_old_baseline, update_idle, white_share,
                                                 window_frames)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
@@ -409,10 +409,7 @@ def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     3 frames or more (80 fps and up; at 30 fps 3 frames span 100 ms, half a brief micro-expression):
     its calibration frames are smoothed again and calibrated once more."""
     R = sc.ring_size
-    keep = sc.has_old != 0 and cfg.recalibrate_keeps_noise > 0.5
-    if keep:
-        ch.az_blink[:] = ch.abs_dev  # scratch: the noise scales before re-calibration
-        ch.az_other[:] = ch.abs_dev_raw
+    keep = keep_noise_before(sc, ch, cfg)
     calibrate(ch, ring, first, c, R)
     narrow = window_frames(ring, first, c, R, cfg.half_smooth_s)
     wider = narrow >= 3.0 and window_frames(ring, first, c, R, cfg.half_wide_s) > narrow
