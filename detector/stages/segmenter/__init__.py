@@ -98,7 +98,11 @@ Algorithm, per face
    units of the state's start: the running ones grow with a held state) reports
    the held rise, not one long event; so does a state whose event, located when it
    ends, is a later one (a blink while the face kept the level) when the held rise was
-   micro-short: both are reported.  A state from a still face under way when the face
+   micro-short: both are reported.  A state with a held rise that ends by level while
+   the face still keeps that level (nearer to it than to the baseline, within ``end_z``)
+   leaves the level as the new baseline, the old neutral kept aside as after a held
+   expression: left at the old baseline, the kept level started a new state that ran
+   on past ``max_duration_s`` and was dropped with the events in it.  A state from a still face under way when the face
    gets back to the neutral kept from before a held expression is reported (when its
    peak was ``start_z`` away from that neutral: a blink, a new rise), not dropped
    with the return.  While both

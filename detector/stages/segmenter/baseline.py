@@ -165,6 +165,18 @@ def deviation(ch, cfg, y, ref, dev):
 
 
 @njit(cache=True, inline="always")
+def mean_level(level, y, n0, n1, R):
+    """level = the mean of the smoothed channels ``y`` (a ring of R rows) over frames n0..n1: the
+    level a face rested at, channel units."""
+    inv = 1.0 / (n1 - n0 + 1)
+    for k in range(level.shape[0]):
+        acc = 0.0
+        for n in range(n0, n1 + 1):
+            acc += y[n % R, k]
+        level[k] = acc * inv
+
+
+@njit(cache=True, inline="always")
 def old_deviation(ch, cfg, y):
     """How far the smoothed channels ``y`` are from the earlier neutral baseline (kept aside after a
     dropped long state or a held expression), in the running noise units."""

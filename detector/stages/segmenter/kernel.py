@@ -17,8 +17,8 @@ from numba import njit
 from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
 from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibrate, calibration_frames,
                                                 deviation, finish_calibration, give_back_noise, keep_noise_before,
-                                                old_deviation, restore_old_baseline, update_idle, white_share,
-                                                window_frames)
+                                                mean_level, old_deviation, restore_old_baseline, update_idle,
+                                                white_share, window_frames)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
@@ -211,22 +211,22 @@ def _held_onset_frame(sc, st, c):
 
 
 @njit(cache=True, inline="always")
+def _keep_old_neutral(sc, ch):
+    """Keep the neutral baseline aside before a held level replaces it (a later return to it ends
+    that expression, it is no new event); one already kept stays."""
+    if sc.has_old == 0:
+        ch.baseline_old[:] = ch.baseline
+        sc.has_old = 1
+
+
+@njit(cache=True, inline="always")
 def _rest_baseline(sc, st, cfg, n0, n1, keep_old):
     """The face rests at a new level: its mean over the still frames n0..n1 becomes the neutral
     baseline, and the state goes idle.  ``keep_old``: after a held expression the neutral from before
     is kept (a later return to it ends that expression, it is no new event)."""
-    R = sc.ring_size
-    yr = st.ring.y
-    baseline = st.ch.baseline
-    if keep_old and sc.has_old == 0:
-        st.ch.baseline_old[:] = baseline
-        sc.has_old = 1
-    inv = 1.0 / (n1 - n0 + 1)
-    for k in range(baseline.shape[0]):
-        acc = 0.0
-        for n in range(n0, n1 + 1):
-            acc += yr[n % R, k]
-        baseline[k] = acc * inv
+    if keep_old:
+        _keep_old_neutral(sc, st.ch)
+    mean_level(st.ch.baseline, st.ring.y, n0, n1, sc.ring_size)
     sc.still_from = -1
     sc.settled = 0
     _end_reported(sc, st, cfg, n1)
@@ -283,14 +283,42 @@ def _end_reported(sc, st, cfg, c):
 
 
 @njit(cache=True, inline="always")
+def _keeps_held_level(sc, st, cfg, c):
+    """The face at centre c is still at the level the active state's held rise came to rest at
+    (within end_z of it, and nearer to it than to the baseline, in the noise units of the state's
+    start): the state ended by level while the face kept that level (on a later event's channels, a
+    blink or a look down, or as its running noise scales grew)."""
+    if sc.held_rise < 0:
+        return False
+    ch = st.ch
+    y = st.ring.y[c % sc.ring_size]
+    to_held = deviation(ch, cfg, y, ch.held_level, ch.event_dev)
+    return to_held < cfg.end_z and to_held < deviation(ch, cfg, y, ch.baseline, ch.event_dev)
+
+
+@njit(cache=True)
+def _end_by_level(sc, st, cfg, info, c, tc, out, nout):
+    """Finalize the active state that ended by level at centre c and go idle.  A face that kept the
+    level its held rise came to rest at has settled there: that level becomes the neutral baseline
+    (the neutral from before kept aside, as after a held expression); kept at the old baseline, the
+    level read as a new state that ran on until it was dropped as too long, with the events in it."""
+    settled_at_held = _keeps_held_level(sc, st, cfg, c)
+    nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
+    if settled_at_held:
+        _keep_old_neutral(sc, st.ch)
+        st.ch.baseline[:] = st.ch.held_level
+    _end_reported(sc, st, cfg, c)
+    return nout
+
+
+@njit(cache=True, inline="always")
 def _post_roll(sc, st, cfg, info, c, tc, a, out, nout):
     """Post-roll of an event that has ended: only a new rise to start_z revives it."""
     if a >= cfg.start_z:
         sc.below = 0
         return nout
     if tc >= sc.t_final:
-        nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-        _end_reported(sc, st, cfg, c)
+        nout = _end_by_level(sc, st, cfg, info, c, tc, out, nout)
     return nout
 
 
@@ -312,8 +340,7 @@ def _end_test(sc, st, cfg, info, c, tc, out, nout):
             post = cfg.backtrack_widen * (tc - sc.t_trigger)
             sc.t_final = tc + post
             if post <= 0.0:
-                nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
-                _end_reported(sc, st, cfg, c)
+                nout = _end_by_level(sc, st, cfg, info, c, tc, out, nout)
     return nout
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from detector.stages.segmenter.baseline import mean_level
 from detector.stages.segmenter.locate import event_signal, event_weights, finalize
 from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
 
@@ -86,8 +87,10 @@ def hold_rise(sc, st, cfg, c):
     if sc.held_rise < 0:
         sc.held_rise = -2  # tried: no second try in this state
     sc.held_from = sc.still_from
+    mean_level(st.ch.held_level, st.ring.y, sc.still_from, c, sc.ring_size)
     sc.settled = 0
     return True
+
 
 
 @njit(cache=True, inline="always")

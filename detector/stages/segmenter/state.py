@@ -106,6 +106,7 @@ class ChannelState(NamedTuple):
     event_dev: np.ndarray  # abs_dev when the active state started: the event signal's noise scale
     #                        (adapt_noise raises abs_dev during a long state; the event keeps its units)
     event_dev_raw: np.ndarray  # abs_dev_raw when the active state started
+    held_level: np.ndarray  # the level the active state's held rise came to rest at (mean over its still run)
 
 
 N_CHANNEL_ROWS = len(ChannelState._fields)
@@ -207,7 +208,7 @@ def _borrowed(typingctx, arr):
 @njit(cache=True, inline="always")
 def channel_views(chan):
     return ChannelState(chan[0], chan[1], chan[2], chan[3], chan[4], chan[5], chan[6], chan[7], chan[8], chan[9],
-                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15], chan[16], chan[17])
+                        chan[10], chan[11], chan[12], chan[13], chan[14], chan[15], chan[16], chan[17], chan[18])
 
 
 @njit(cache=True, inline="always")
