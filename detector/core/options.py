@@ -210,10 +210,13 @@ class SegmenterConfig:
     noise_floor: float = opt(5e-4, "channel units", lo=0, open_lo=True)  # channel units (blendshape 0..1, geometry in IOD), smallest noise scale
     smooth_s: float = opt(0.025, "s", lo=0)  # s, width of the centred moving average (at least one frame)
     smooth_wide_s: float = opt(0.06, "s", lo=0)  # s, the wider average a face whose frame noise is mostly white gets
-    #                               (white_share_min) at 80 fps and up; at most smooth_s: never (real micro-expressions
-    #                               last 190 ms or more)
+    #                               (white_share_min; below 80 fps also white_level_min, and at least 3 frames); at most
+    #                               smooth_s: never (real micro-expressions last 190 ms or more)
     white_share_min: float = opt(0.7, "ratio", lo=0)  # ratio, share of the calibrated (smoothed) noise that frame-to-frame white
     #                                 noise explains, median over channels, from which a face gets smooth_wide_s
+    white_level_min: float = opt(0.0015, "channel units", lo=0)  # channel units, below 80 fps (smooth_s averages one frame) a face
+    #                                 gets a 3-frame average (or smooth_wide_s if wider) only when its white frame noise, median over
+    #                                 channels, is at least this large: real-noise faces 0.7-2.4e-3, the rendered band 0.2-0.6e-3
     top_k: int = opt(2, "count", lo=1)  # channels averaged (largest |z|) for the activation; 1 = max over channels
     start_z: float = opt(4.5, "noise units", lo=0, open_lo=True)  # noise units, activation that starts an event (high hysteresis threshold)
     start_hold_s: float = opt(0.01, "s", lo=0)  # s, the activation stays at start_z this long (frames x their interval) before an event starts

@@ -15,10 +15,17 @@ Algorithm, per face
    A face whose frame noise is mostly white is averaged over ``smooth_wide_s``
    instead (decided at each calibration): when the white frame-to-frame noise
    left after the ``smooth_s`` average explains at least ``white_share_min`` of
-   the calibrated noise scale (median over channels), at frame rates where the
-   ``smooth_s`` window already averages 3 frames or more (80 fps and up: at
-   200 fps 13 frames instead of 5; at 30 fps 3 frames would span 100 ms, half a
-   brief micro-expression, and the window stays one frame).  Real
+   the calibrated noise scale (median over channels).  Where the ``smooth_s``
+   window already averages 3 frames or more (80 fps and up) that is all (at
+   200 fps 13 frames instead of 5).  Below, where it averages one frame, the
+   wider window is 3 frames (or ``smooth_wide_s`` if wider), which at 30 fps
+   spans 100 ms, half a brief micro-expression: a face gets it only when its
+   white frame noise is also large, at least ``white_level_min`` (channel
+   units, median over channels); a quiet face keeps single frames and the
+   sharp edges of brief events.  One second of 3-frame averages is only about
+   10 independent values, so there each channel's calibrated scale is at least
+   what the average leaves of its single-frame scale (for noise whose
+   frame-to-frame correlation, measured, falls off geometrically).  Real
    200 fps lab recordings have such noise, 4x the synthetic faces' on the eye
    and brow channels (``benchmarks/real_like_check.py``), and their
    micro-expressions last 190 ms or more; slow noise (drift, a restless face)

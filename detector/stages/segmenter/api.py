@@ -167,9 +167,10 @@ class Segmenter:
 
     @property
     def smoothing_s(self) -> float:
-        """Width of this face's centred average, s: ``smooth_wide_s`` once a calibration found its
-        frame noise mostly white (see the package docstring, step 1), else ``smooth_s``."""
-        return self.config.smooth_wide_s if self._s.get("wide") else self.config.smooth_s
+        """Width of this face's centred average, s: the wider window (``smooth_wide_s``; below
+        80 fps at least 3 frames) once a calibration found its frame noise mostly white (see the
+        package docstring, step 1), else ``smooth_s``."""
+        return 2.0 * float(self._s.get("half_wide")) if self._s.get("wide") else self.config.smooth_s
 
     @property
     def speech_mode(self) -> bool:

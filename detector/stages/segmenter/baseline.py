@@ -66,34 +66,74 @@ def window_frames(ring, first, last, R, half):
     return 2.0 * math.floor(half * (last - first) / span + 1e-9) + 1.0
 
 
+@njit(cache=True, inline="always")
+def white_sd(xr, first, n, R, c, buf):
+    """SD of channel c's white frame noise over the n frames from ``first`` (ring rows of xr): the
+    robust SD (1.4826 x MAD) of its first differences / sqrt 2, channel units; ``buf`` is scratch of
+    n - 1 values."""
+    for i in range(n - 1):
+        buf[i] = xr[(first + i + 1) % R, c] - xr[(first + i) % R, c]
+    med = np.median(buf)
+    for i in range(n - 1):
+        buf[i] = abs(buf[i] - med)
+    return 1.4826 * np.median(buf) / math.sqrt(2.0)
+
+
 @njit(cache=True)
-def white_share(ch, ring, cfg, first, last, R):
-    """How much of the calibrated noise is white frame noise: per channel, the white noise SD
-    (robust SD of the raw first differences / sqrt 2) left after averaging over the smooth_s
-    window, over the calibrated noise scale; the median over the channels above the noise floor
-    (0 when none).  Near 1 a wider average lowers the noise; low, the noise is slow (drift, a
-    restless face) and averaging only blurs brief events."""
+def white_noise(ch, ring, cfg, first, last, R):
+    """(share, level) of the white frame noise of frames first..last, medians over the channels
+    above the noise floor (0, 0 when none).  Per channel the white noise SD is the robust SD of the
+    raw first differences / sqrt 2 (channel units: ``level``); ``share`` is what of it is left after
+    averaging over the smooth_s window, over the calibrated noise scale.  Near 1 a wider average
+    lowers the noise; low, the noise is slow (drift, a restless face) and averaging only blurs
+    brief events."""
     xr = ring.x
     C = xr.shape[1]
     n = last - first + 1
     if n < 3:
-        return 0.0
+        return 0.0, 0.0
     m = window_frames(ring, first, last, R, cfg.half_smooth_s)
     buf = np.empty(n - 1)
     share = np.empty(C)
+    level = np.empty(C)
     k = 0
     for c in range(C):
-        level = SQRT_PI_2 * ch.abs_dev[c]
-        if level <= cfg.noise_floor:
+        scale = SQRT_PI_2 * ch.abs_dev[c]
+        if scale <= cfg.noise_floor:
             continue
-        for i in range(n - 1):
-            buf[i] = xr[(first + i + 1) % R, c] - xr[(first + i) % R, c]
-        med = np.median(buf)
-        for i in range(n - 1):
-            buf[i] = abs(buf[i] - med)
-        share[k] = 1.4826 * np.median(buf) / math.sqrt(2.0 * m) / level
+        level[k] = white_sd(xr, first, n, R, c, buf)
+        share[k] = level[k] / math.sqrt(m) / scale
         k += 1
-    return np.median(share[:k]) if k > 0 else 0.0
+    if k == 0:
+        return 0.0, 0.0
+    return np.median(share[:k]), np.median(level[:k])
+
+
+@njit(cache=True)
+def white_noise_floor(ch, ring, first, last, R, frames):
+    """After a calibration on frames averaged ``frames`` at a time from single frames (below 80 fps):
+    each channel's noise scale is at least what that average leaves of its single-frame noise
+    (ch.abs_dev_raw), for noise whose correlation from one frame to the next (rho, from the robust
+    SD of the first differences: var(diff) = 2 var (1 - rho)) falls off geometrically:
+    var of the mean = var (N + 2 sum_k (N - k) rho^k) / N^2.  One second of 3-frame averages holds
+    about 10 independent values, and their MAD came out low enough on some channels that a still
+    face at 30 fps fired right after calibration; the 30 single frames are steadier."""
+    xr = ring.x
+    n = last - first + 1
+    if n < 3:
+        return
+    N = int(frames)
+    buf = np.empty(n - 1)
+    for c in range(xr.shape[1]):
+        raw = ch.abs_dev_raw[c]
+        if raw <= 0.0:
+            continue
+        white = white_sd(xr, first, n, R, c, buf)
+        rho = min(1.0, max(0.0, 1.0 - (white / (SQRT_PI_2 * raw)) ** 2))
+        acc = float(N)
+        for k in range(1, N):
+            acc += 2.0 * (N - k) * rho ** k
+        ch.abs_dev[c] = max(ch.abs_dev[c], raw * math.sqrt(acc) / N)
 
 
 @njit(cache=True)

@@ -21,6 +21,7 @@ KERNEL_CONFIG = np.dtype([
     ("half_smooth_s", np.float64),  # smooth_s / 2
     ("half_wide_s", np.float64),  # smooth_wide_s / 2
     ("white_share_min", np.float64),
+    ("white_level_min", np.float64),
     ("top_k", np.float64),
     ("start_z", np.float64),
     ("start_hold_s", np.float64),

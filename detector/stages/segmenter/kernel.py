@@ -18,13 +18,17 @@ from detector.stages.segmenter.activation import activations, clear_centre, depa
 from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibrate, calibration_frames,
                                                 deviation, finish_calibration, give_back_noise, keep_noise_before,
                                                 mean_level, old_deviation, restore_old_baseline, update_idle,
-                                                white_share, window_frames)
+                                                white_noise, white_noise_floor, window_frames)
 from detector.stages.segmenter.locate import event_signal, event_weights, rest_level
 from detector.stages.segmenter.speech import (drop_held_rise, finalize_or_hold, held_is_long, hold_rise,
                                               mouth_dominated, release, release_held_rise, track_syllables)
 from detector.stages.segmenter.state import (ACTIVE, CALIB, EPS, IDLE, KIND_BLINK, KIND_CLOSURE, KIND_GAZE, MARGIN,
                                              ROW_ONSET, held_views, info_views, state_views)
 from detector.stages.segmenter.stats import half_window
+
+#: the wider window of a white-noise face below 80 fps: 3 frames (one interval each side, 10 % slack for jitter)
+WIDE_MIN_FRAMES = 3.0
+WIDE_FRAME_SLACK = 1.1
 
 # --------------------------------------------------------------------------- per centre frame
 
@@ -432,20 +436,37 @@ def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
 @njit(cache=True)
 def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     """Calibrate on frames first..c.  A face whose noise is mostly white (white_share_min) is
-    smoothed over smooth_wide_s from now on, at frame rates where smooth_s's window already averages
-    3 frames or more (80 fps and up; at 30 fps 3 frames span 100 ms, half a brief micro-expression):
-    its calibration frames are smoothed again and calibrated once more."""
+    smoothed over a wider window from now on (:func:`_wide_half`); where smooth_s averages fewer
+    than 3 frames (below 80 fps) only when that white noise is also large (white_level_min): there
+    the wider window costs a frame of a brief event's edges, worth it only when single frames are
+    too noisy to see a weak one.  Its calibration frames are smoothed again and calibrated once more."""
     R = sc.ring_size
     keep = keep_noise_before(sc, ch, cfg)
     calibrate(ch, ring, first, c, R)
     narrow = window_frames(ring, first, c, R, cfg.half_smooth_s)
-    wider = narrow >= 3.0 and window_frames(ring, first, c, R, cfg.half_wide_s) > narrow
-    if wider and white_share(ch, ring, cfg, first, c, R) >= cfg.white_share_min:
-        sc.wide = 1
-        for m in range(first, c + 1):
-            smooth_centre(ring, m, lowest, sc.n_in - 1, cfg.half_wide_s, R)
-        calibrate(ch, ring, first, c, R)
+    half = _wide_half(ring, cfg, first, c, R, narrow)
+    if cfg.half_wide_s > cfg.half_smooth_s and window_frames(ring, first, c, R, half) > narrow:
+        share, level = white_noise(ch, ring, cfg, first, c, R)
+        if share >= cfg.white_share_min and (narrow >= WIDE_MIN_FRAMES or level >= cfg.white_level_min):
+            sc.wide = 1
+            sc.half_wide = half
+            for m in range(first, c + 1):
+                smooth_centre(ring, m, lowest, sc.n_in - 1, half, R)
+            calibrate(ch, ring, first, c, R)
+            if narrow < WIDE_MIN_FRAMES:
+                white_noise_floor(ch, ring, first, c, R, window_frames(ring, first, c, R, half))
     finish_calibration(sc, ch, ring, cfg, first, c, keep)
+
+
+@njit(cache=True, inline="always")
+def _wide_half(ring, cfg, first, c, R, narrow):
+    """Half the wider window, s: smooth_wide_s's; where smooth_s averages fewer than WIDE_MIN_FRAMES
+    frames, at least one frame interval on each side (3 frames; the interval measured over the
+    calibration frames, with WIDE_FRAME_SLACK for timestamp jitter)."""
+    if narrow >= WIDE_MIN_FRAMES or c <= first:
+        return cfg.half_wide_s
+    dt = (ring.t[c % R] - ring.t[first % R]) / (c - first)
+    return max(cfg.half_wide_s, WIDE_FRAME_SLACK * dt)
 
 
 @njit(cache=True, inline="always")

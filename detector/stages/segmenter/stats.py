@@ -19,9 +19,9 @@ def noise_scale(abs_dev, floor):
 
 @njit(cache=True, inline="always")
 def half_window(sc, cfg):
-    """Half the width of this face's centred smoothing window, s: smooth_wide_s for a face whose
-    noise is mostly white (sc.wide, set at calibration), else smooth_s."""
-    return cfg.half_wide_s if sc.wide != 0 else cfg.half_smooth_s
+    """Half the width of this face's centred smoothing window, s: the wider window for a face whose
+    noise is mostly white (sc.wide and sc.half_wide, set at calibration), else smooth_s's."""
+    return sc.half_wide if sc.wide != 0 else cfg.half_smooth_s
 
 
 @njit(cache=True)
