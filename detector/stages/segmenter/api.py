@@ -78,9 +78,15 @@ def _validate_channel_info(channel_regions: Any, blink_channels: Any, closure_ch
                                           speech.astype(np.int64)]))
 
 
+def _history_s(cfg: SegmenterConfig) -> float:
+    """Seconds of frames the ring must hold: pre-roll, the longest state, the widest smoothing window
+    (below 80 fps 3 frames may be a little wider than smooth_wide_s: the 0.5 s slack covers it), the
+    head-speed lag."""
+    return cfg.preroll_s + cfg.max_duration_s + max(cfg.smooth_s, cfg.smooth_wide_s) + cfg.head_speed_lag_s + 0.5
+
+
 def _ring_frames(cfg: SegmenterConfig, fps: float) -> int:
-    span = cfg.preroll_s + cfg.max_duration_s + max(cfg.smooth_s, cfg.smooth_wide_s) + cfg.head_speed_lag_s + 0.5
-    return int(math.ceil(span * fps)) + 4 * MARGIN
+    return int(math.ceil(_history_s(cfg) * fps)) + 4 * MARGIN
 
 
 def _to_segment(row: np.ndarray, C: int) -> Segment:
@@ -170,7 +176,8 @@ class Segmenter:
         """Width of this face's centred average, s: the wider window (``smooth_wide_s``; below
         80 fps at least 3 frames) once a calibration found its frame noise mostly white (see the
         package docstring, step 1), else ``smooth_s``."""
-        return 2.0 * float(self._s.get("half_wide")) if self._s.get("wide") else self.config.smooth_s
+        half = float(self._s.get("half_wide"))
+        return 2.0 * half if half > 0.0 else self.config.smooth_s
 
     @property
     def speech_mode(self) -> bool:
@@ -314,7 +321,7 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
             raise ValueError(f"frames must be an integer array of shape ({N},)")
         frames_f = frames_f.astype(np.float64)
     # ring sized so that it never needs to grow: the most frames any window of the needed span holds
-    span = config.preroll_s + config.max_duration_s + max(config.smooth_s, config.smooth_wide_s) + config.head_speed_lag_s + 0.5
+    span = _history_s(config)
     R = _ring_frames(config, config.max_fps)
     if N:
         most = int(np.max(np.searchsorted(times, times + span, side="right") - np.arange(N)))

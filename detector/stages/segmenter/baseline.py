@@ -142,7 +142,7 @@ def begin_calibration(sc):
     sc.state = CALIB
     sc.cal_start = np.nan
     sc.below = 0
-    sc.wide = 0  # each calibration decides the smoothing again (on smooth_s-smoothed frames)
+    sc.half_wide = 0.0  # each calibration decides the smoothing again (on smooth_s-smoothed frames)
 
 
 @njit(cache=True, inline="always")

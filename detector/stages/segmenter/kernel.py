@@ -445,16 +445,16 @@ def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     calibrate(ch, ring, first, c, R)
     narrow = window_frames(ring, first, c, R, cfg.half_smooth_s)
     half = _wide_half(ring, cfg, first, c, R, narrow)
-    if cfg.half_wide_s > cfg.half_smooth_s and window_frames(ring, first, c, R, half) > narrow:
+    wide = window_frames(ring, first, c, R, half)
+    if cfg.half_wide_s > cfg.half_smooth_s and wide > narrow:
         share, level = white_noise(ch, ring, cfg, first, c, R)
         if share >= cfg.white_share_min and (narrow >= WIDE_MIN_FRAMES or level >= cfg.white_level_min):
-            sc.wide = 1
             sc.half_wide = half
             for m in range(first, c + 1):
                 smooth_centre(ring, m, lowest, sc.n_in - 1, half, R)
             calibrate(ch, ring, first, c, R)
             if narrow < WIDE_MIN_FRAMES:
-                white_noise_floor(ch, ring, first, c, R, window_frames(ring, first, c, R, half))
+                white_noise_floor(ch, ring, first, c, R, wide)
     finish_calibration(sc, ch, ring, cfg, first, c, keep)
 
 

@@ -92,7 +92,6 @@ def hold_rise(sc, st, cfg, c):
     return True
 
 
-
 @njit(cache=True, inline="always")
 def held_is_long(sc, held, ring, cfg):
     """The active state's held rise took micro_max_s or longer from its onset until the face came to

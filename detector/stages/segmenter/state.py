@@ -68,8 +68,8 @@ SCALARS = np.dtype([
     ("last_kind", np.int64),  # kind of the event the active state reported last (-1: none yet)
     ("rest_fell", np.int64),  # 1: the event finalize located last at rest fell a little before it came to rest
     #                           (for a held rise: read until the state ends, no other finalize comes between)
-    ("wide", np.int64),  # 1: this face's noise is mostly white, it is smoothed over +-half_wide (see half_window)
-    ("half_wide", np.float64),  # half the wider window of a face with wide = 1, s (see kernel._calibrate)
+    ("half_wide", np.float64),  # s, half the wider window of a face whose noise is mostly white (0: smooth_s's;
+    #                             set at each calibration, see kernel._calibrate and stats.half_window)
     ("t_last_in", np.float64),  # time of the latest frame received, s
     ("cal_start", np.float64),  # time calibration started, s (NaN: not started)
     ("t_below", np.float64),  # time the activation fell below end_z, s

@@ -20,8 +20,8 @@ def noise_scale(abs_dev, floor):
 @njit(cache=True, inline="always")
 def half_window(sc, cfg):
     """Half the width of this face's centred smoothing window, s: the wider window for a face whose
-    noise is mostly white (sc.wide and sc.half_wide, set at calibration), else smooth_s's."""
-    return sc.half_wide if sc.wide != 0 else cfg.half_smooth_s
+    noise is mostly white (sc.half_wide > 0, set at calibration), else smooth_s's."""
+    return sc.half_wide if sc.half_wide > 0.0 else cfg.half_smooth_s
 
 
 @njit(cache=True)
