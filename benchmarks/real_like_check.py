@@ -128,7 +128,7 @@ def compare(rows: Sequence[dict], real: dict) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("tune", "test", "tune2"), default="tune")
+    ap.add_argument("--split", choices=tuple(synth.SPLITS), default="tune")
     ap.add_argument("--fps", type=float, default=200.0)
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--clips", type=int, default=None)

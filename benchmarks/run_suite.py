@@ -672,7 +672,7 @@ def _fa_line(label: str, t: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", choices=tuple(SPLIT_KEYS), default="test",
-                    help="faces: tune and tune2 for tuning, test for reporting (benchmarks/faces/README.md)")
+                    help="faces: tune, tune2 and tune3 for tuning, test for reporting (benchmarks/faces/README.md)")
     ap.add_argument("--fps", type=float, nargs="*", default=[200.0, 30.0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--clips", type=int, default=None, help="number of suite clips (default: the whole suite)")

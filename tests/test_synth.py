@@ -43,18 +43,22 @@ def test_builtin_faces_exist_and_splits_share_no_face():
     for name, (fname, split) in S.BUILTIN_FACES.items():
         assert (S.FACES_DIR / fname).is_file(), name
         assert split in S.SPLITS
-    for a, b in (("tune", "test"), ("tune2", "test"), ("tune", "tune2")):
-        assert set(S.SPLITS[a]).isdisjoint(S.SPLITS[b]), (a, b)
-    assert len(S.SPLITS["tune"]) >= 2 and len(S.SPLITS["test"]) >= 2 and S.SPLITS["tune2"]
+    splits = list(S.SPLITS)
+    for i, a in enumerate(splits):
+        for b in splits[i + 1 :]:
+            assert set(S.SPLITS[a]).isdisjoint(S.SPLITS[b]), (a, b)
+    assert len(S.SPLITS["tune"]) >= 2 and len(S.SPLITS["test"]) >= 2 and S.SPLITS["tune2"] and S.SPLITS["tune3"]
     assert (S.FACES_DIR / "README.md").is_file()
 
 
-def test_the_second_tune_split_draws_schedules_of_its_own():
-    # tune2's clips must not replay the test split's (or tune's) event schedules on another face
+def test_the_extra_tune_splits_draw_schedules_of_their_own():
+    # tune2's and tune3's clips must not replay another split's event schedules on other faces
     for plan in (S.suite_plan, S.real_like_plan):
-        own = [p["items"] for p in plan("tune2", 0, None)]
-        for other in ("tune", "test"):
-            assert own != [p["items"] for p in plan(other, 0, None)], (plan.__name__, other)
+        for split in ("tune2", "tune3"):
+            own = [p["items"] for p in plan(split, 0, None)]
+            for other in S.SPLITS:
+                if other != split:
+                    assert own != [p["items"] for p in plan(other, 0, None)], (plan.__name__, split, other)
 
 
 def test_load_face_frames_at_requested_iod(face):

@@ -27,7 +27,12 @@ CROPS = {
     "woman_pexels": ("WolfgangLanger_Pexels.mp4", 238, 275, 0, 360),
     "boy_group": ("multi_face.jpg", None, 398, 184, 160),
 }
-COPIES = {"posed_f13": "15-f13-anc-ph.jpg", "posed_f1": "0-f1-su-ph.jpg"}
+COPIES = {
+    "posed_f13": "15-f13-anc-ph.jpg",
+    "posed_f1": "0-f1-su-ph.jpg",
+    "posed_f15": "0-f15-hao-ph.jpg",
+    "posed_m7": "45-m7-di-ph.jpg",
+}
 #: from scikit-image's data folder: name -> (file, crop x0, y0, side)
 SKIMAGE_CROPS = {"astronaut": ("astronaut.png", 105, 5, 240)}
 

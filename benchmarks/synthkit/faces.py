@@ -31,10 +31,12 @@ BUILTIN_FACES: dict[str, tuple[str, str]] = {
     "woman_pexels": ("woman_pexels.png", "test"),
     "posed_f1": ("posed_f1.jpg", "test"),
     "astronaut": ("astronaut.png", "tune2"),
+    "posed_f15": ("posed_f15.jpg", "tune3"),
+    "posed_m7": ("posed_m7.jpg", "tune3"),
 }
-#: split -> the key its plans' random draws are seeded with: ``tune2`` (one more person, for tuning too) draws
-#: schedules of its own, neither the tune nor the test split's
-SPLIT_KEYS: dict[str, int] = {"tune": 0, "test": 1, "tune2": 2}
+#: split -> the key its plans' random draws are seeded with: ``tune2`` and ``tune3`` (more people, for tuning too)
+#: draw schedules of their own, neither the tune nor the test split's
+SPLIT_KEYS: dict[str, int] = {"tune": 0, "test": 1, "tune2": 2, "tune3": 3}
 SPLITS: dict[str, tuple[str, ...]] = {
     s: tuple(n for n, (_, sp) in BUILTIN_FACES.items() if sp == s) for s in SPLIT_KEYS
 }
