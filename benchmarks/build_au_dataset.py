@@ -231,7 +231,7 @@ def evaluate(model: Path | None, path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=("tune", "test"), default="tune")
+    ap.add_argument("--split", choices=tuple(S.SPLITS), default="tune")
     ap.add_argument("--face", action="append", help="built-in face (repeatable; default: every face of --split)")
     ap.add_argument("--out", type=Path, help="CSV to write")
     ap.add_argument("--seed", type=int, default=0)

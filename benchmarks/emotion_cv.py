@@ -6,7 +6,8 @@ can be stored once (``benchmarks/suite_au_dataset.py --channels``) and re-scored
 in seconds under any AU map and any model:
 
 * ``--model M``: score M (default: the bundled model) on the events of the CSVs;
-* ``--lofo``: leave one tune face out.  For each tune face F, a model is trained
+* ``--lofo``: leave one tune face out.  For each face F of the scored events (tune, tune2, tune3
+  splits), a model is trained
   with the recipe of ``python -m detector.lab.training`` (synthetic prototypes,
   ``au_tune.csv`` rows rebuilt under the current AU map from
   ``build_au_dataset.py``'s channel cache, suite-event rows), without any row of
@@ -55,8 +56,8 @@ EMO = facs.EMOTIONS
 
 def face_of(clip: str) -> str:
     """Face name of a suite clip name (``tune_03_man_video`` -> ``man_video``)."""
-    for f in S.SPLITS["tune"] + S.SPLITS["test"]:
-        if clip.endswith(f):
+    for f in S.BUILTIN_FACES:
+        if clip.endswith("_" + f):
             return f
     raise ValueError(f"no face in clip name {clip!r}")
 
@@ -175,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("events", type=Path, nargs="+", help="event CSVs of suite_au_dataset.py --channels")
     ap.add_argument("--model", type=Path, default=None, help="ONNX model to score (default: the bundled one)")
-    ap.add_argument("--lofo", action="store_true", help="leave one tune face out (trains 3 models)")
+    ap.add_argument("--lofo", action="store_true", help="leave one tune face out: one model per face of the scored events")
+    ap.add_argument("--au-splits", nargs="+", default=["tune"], choices=[s for s in S.SPLITS if s != "test"],
+                    help="--lofo: the faces whose IMAGE-mode warps (build_au_dataset.py) are training rows (default: tune, "
+                         "as the shipped recipe)")
     ap.add_argument("--train-suite", type=Path, action="append", default=[],
                     help="--lofo: an event CSV whose rows are training's suite rows; repeatable (tune seed 0 in the shipped recipe)")
     ap.add_argument("--au-cache", type=Path, default=Path.home() / ".cache" / "microexpr" / "au_dataset",
@@ -206,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     au_csv = None
     if not a.no_au_dataset:
         au_csv = Path("/tmp") / f"emotion_cv_au_tune_{os.getpid()}.csv"
-        B.build("tune", au_csv, 0, a.au_cache)
+        B.build("tune", au_csv, 0, a.au_cache, [f for sp in a.au_splits for f in S.SPLITS[sp]])
+    faces = sorted({r["_face"] for r in rows})
+    if set(faces) & set(S.SPLITS["test"]):
+        raise SystemExit("--lofo is for tune faces only: the test split is for reports")
     cache: dict = {}
     pred = np.zeros(len(rows), dtype=np.int64)
-    for face in S.SPLITS["tune"]:
+    for face in faces:
         w = train_weights(train_rows, au_csv, face, a.seed, a.suite_copies, a.au_copies, cache)
         idx = [i for i, r in enumerate(rows) if r["_face"] == face]
         pred[idx] = labels([rows[i] for i in idx], w.predict)
@@ -217,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  face {face} left out: {res['acc']:.3f} ({int(round(res['acc'] * res['n']))}/{res['n']})", flush=True)
     if au_csv is not None:
         au_csv.unlink(missing_ok=True)
-    print(report("leave-one-face-out (tune faces)", score(rows, pred)))
+    print(report(f"leave-one-face-out ({', '.join(faces)})", score(rows, pred)))
     if a.errors:
         print_errors(rows, pred)
     for src in sorted({r['_src'] for r in rows}):

@@ -35,6 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import run_suite as RS  # noqa: E402
+from benchmarks.synth import SPLITS  # noqa: E402
 from detector.core import facs  # noqa: E402
 from detector.run.config import load_config  # noqa: E402
 from detector.stages.features import CHANNELS  # noqa: E402
@@ -85,7 +86,7 @@ def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: s
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("tune", "test"), default="tune")
+    ap.add_argument("--split", choices=tuple(SPLITS), default="tune")
     ap.add_argument("--fps", type=float, nargs="+", default=[200.0, 30.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--work", type=Path, default=RS.DEFAULT_WORK if hasattr(RS, "DEFAULT_WORK") else Path("/tmp/microexpr_suite"))
