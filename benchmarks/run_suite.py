@@ -57,7 +57,7 @@ if __package__ in (None, ""):  # run as a script: make ``detector`` and ``benchm
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detector.run.config import Config, load_config  # noqa: E402
-from detector.lab.evaluate import score  # noqa: E402
+from detector.lab.evaluate import as_annotation, match_events, score  # noqa: E402
 from detector.core.events import EYE_KINDS  # noqa: E402
 from detector.core.facs import EMOTIONS  # noqa: E402
 from detector.stages.features import CHANNELS, GEOMETRY_CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
@@ -319,8 +319,6 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     res = score(truth_all, pred_all, fps=fps, duration_s=duration)
     res["fired_on"] = dict(fired_on)
     # per band: recall over the band's truth; F1 with the false alarms shared in proportion
-    from detector.lab.evaluate import as_annotation, match_events
-
     T = [as_annotation(t) for t in truth_all if t["kind"] != "blink"]
     P = [as_annotation(p) for p in pred_all if p["kind"] != "blink"]
     tb = [t["band"] for t in truth_all if t["kind"] != "blink"]
@@ -349,7 +347,32 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
         if i not in matched:
             miss[(t["kind"], t["band"], t["emotion"])] += 1
     res["missed"] = {"/".join(k): v for k, v in sorted(miss.items())}
+    expr = [t for t in truth_all if t["kind"] != "blink"]
+    why = Counter(miss_class(t, [p for p in pred_all if p["clip"] == t["clip"]], config.segmenter.micro_max_s)
+                  for i, t in enumerate(expr) if i not in matched and t["kind"] == "micro")
+    res["micro_miss_classes"] = {c: why[c] for c in MISS_CLASSES if why[c]}
     return res
+
+
+#: why a truth expression no reported event matched was missed (:func:`miss_class`)
+MISS_CLASSES = ("no event", "inside a longer event", "called a blink", "cut short or shifted")
+
+
+def miss_class(truth: dict, preds: Sequence[dict], micro_max_s: float) -> str:
+    """Why a truth expression that no reported event matched (IoU >= 0.5) was missed, from the events
+    reported on its clip (``onset`` / ``offset`` in s, blinks included): ``no event`` overlaps it (the
+    activation never started one, or its state was dropped); an event longer than ``micro_max_s`` s
+    covers it (a state that ran on, or merged it with another); only a blink overlaps it; or a brief
+    event overlaps it too little (``cut short or shifted``)."""
+    on, off = float(truth["onset"]), float(truth["offset"])
+    over = [p for p in preds if float(p["onset"]) < off and float(p["offset"]) > on]
+    if not over:
+        return MISS_CLASSES[0]
+    if any(float(p["offset"]) - float(p["onset"]) > micro_max_s and p["kind"] != "blink" for p in over):
+        return MISS_CLASSES[1]
+    if all(p["kind"] == "blink" for p in over):
+        return MISS_CLASSES[2]
+    return MISS_CLASSES[3]
 
 
 #: distractors whose spans are checked for events (head drifts come with events in the real-like band)
@@ -637,6 +660,8 @@ def format_suite(r: dict, split: str, band: str = "suite") -> str:
              + (": " + ", ".join(f"{k} {v}" for k, v in sorted(r["fired_on"].items())) if r.get("fired_on") else ""))
     if r.get("missed"):
         L.append("  missed: " + ", ".join(f"{k} x{v}" for k, v in r["missed"].items()))
+    if r.get("micro_miss_classes"):
+        L.append("  micro misses, why: " + ", ".join(f"{k} x{v}" for k, v in r["micro_miss_classes"].items()))
     return "\n".join(L)
 
 

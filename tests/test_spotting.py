@@ -108,3 +108,17 @@ def test_talking_face_false_alarms_ceiling(config, data_dir):
     assert np.isfinite(minutes) and minutes > 0.25
     # measured: 0 events (target <= 1 per minute); one event in these 20 s is 3 per minute
     assert len(events) / minutes <= 3.1, [(round(e.onset, 2), e.kind, e.region) for e in events]
+
+
+def test_a_missed_expression_is_classed_by_what_was_reported_over_it():
+    # run_suite's "micro misses, why" line: which failure a missed micro-expression is
+    truth = {"onset": 2.0, "offset": 2.3, "kind": "micro"}
+    ev = lambda on, off, kind="micro": {"onset": on, "offset": off, "kind": kind}  # noqa: E731
+    assert RS.miss_class(truth, [], 0.5) == "no event"
+    assert RS.miss_class(truth, [ev(0.5, 1.0), ev(2.4, 2.6)], 0.5) == "no event"  # nothing overlaps it
+    assert RS.miss_class(truth, [ev(1.9, 3.4, "macro")], 0.5) == "inside a longer event"
+    assert RS.miss_class(truth, [ev(2.1, 2.2, "blink"), ev(1.5, 3.0, "micro")], 0.5) == "inside a longer event"
+    assert RS.miss_class(truth, [ev(2.1, 2.25, "blink")], 0.5) == "called a blink"
+    assert RS.miss_class(truth, [ev(2.2, 2.4)], 0.5) == "cut short or shifted"
+    # a long blink is no state that ran on: only a blink overlaps it
+    assert RS.miss_class(truth, [ev(1.8, 2.6, "blink")], 0.5) == "called a blink"
