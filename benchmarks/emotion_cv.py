@@ -54,14 +54,6 @@ from detector.stages.classifier import upper_face_delta, speaking_label  # noqa:
 EMO = facs.EMOTIONS
 
 
-def face_of(clip: str) -> str:
-    """Face name of a suite clip name (``tune_03_man_video`` -> ``man_video``)."""
-    for f in S.BUILTIN_FACES:
-        if clip.endswith("_" + f):
-            return f
-    raise ValueError(f"no face in clip name {clip!r}")
-
-
 def read_events(paths: list[Path]) -> list[dict]:
     rows: list[dict] = []
     for p in paths:
@@ -70,7 +62,7 @@ def read_events(paths: list[Path]) -> list[dict]:
                 if f"ch_{F.CHANNELS[0]}" not in r:
                     raise SystemExit(f"{p}: no channel columns (make it with suite_au_dataset.py --channels)")
                 r["_ch"] = np.array([float(r[f"ch_{n}"]) for n in F.CHANNELS], dtype=np.float32)
-                r["_face"] = face_of(r["clip"])
+                r["_face"] = S.face_of_clip(r["clip"])
                 r["_src"] = p.name
                 rows.append(r)
     return rows

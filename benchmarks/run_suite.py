@@ -62,7 +62,7 @@ from detector.core.events import EYE_KINDS  # noqa: E402
 from detector.core.facs import EMOTIONS  # noqa: E402
 from detector.stages.features import CHANNELS, GEOMETRY_CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
 from detector.stages.landmarks import BLENDSHAPE_NAMES  # noqa: E402
-from benchmarks.synthkit.faces import SPLIT_KEYS  # noqa: E402
+from benchmarks.synthkit.faces import SPLIT_KEYS, face_of_clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path("/tmp/microexpr_suite")
@@ -351,7 +351,19 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     why = Counter(miss_class(t, [p for p in pred_all if p["clip"] == t["clip"]], config.segmenter.micro_max_s)
                   for i, t in enumerate(expr) if i not in matched and t["kind"] == "micro")
     res["micro_miss_classes"] = {c: why[c] for c in MISS_CLASSES if why[c]}
+    res["faces"] = per_face(truth_all, pred_all, fps)
     return res
+
+
+def per_face(truth: Sequence[dict], preds: Sequence[dict], fps: float) -> dict:
+    """Micro-expression F1, precision and recall of each built-in face (clip names say which), so that
+    one hard face (a turned head) is not hidden in the pooled score."""
+    out = {}
+    for face in sorted({face_of_clip(t["clip"]) for t in truth}):
+        mine = lambda rows: [r for r in rows if face_of_clip(r["clip"]) == face]  # noqa: E731
+        m = score(mine(truth), mine(preds), fps=fps)["micro"]
+        out[face] = {k: m[k] for k in ("f1", "precision", "recall", "n_truth")}
+    return out
 
 
 #: why a truth expression no reported event matched was missed (:func:`miss_class`)
@@ -660,6 +672,8 @@ def format_suite(r: dict, split: str, band: str = "suite") -> str:
              + (": " + ", ".join(f"{k} {v}" for k, v in sorted(r["fired_on"].items())) if r.get("fired_on") else ""))
     if r.get("missed"):
         L.append("  missed: " + ", ".join(f"{k} x{v}" for k, v in r["missed"].items()))
+    if len(r.get("faces", {})) > 1:
+        L.append("  micro F1 per face: " + ", ".join(f"{f} {_f(v['f1'])} (recall {_f(v['recall'])})" for f, v in r["faces"].items()))
     if r.get("micro_miss_classes"):
         L.append("  micro misses, why: " + ", ".join(f"{k} x{v}" for k, v in r["micro_miss_classes"].items()))
     return "\n".join(L)

@@ -122,3 +122,18 @@ def test_a_missed_expression_is_classed_by_what_was_reported_over_it():
     assert RS.miss_class(truth, [ev(2.2, 2.4)], 0.5) == "cut short or shifted"
     # a long blink is no state that ran on: only a blink overlaps it
     assert RS.miss_class(truth, [ev(1.8, 2.6, "blink")], 0.5) == "called a blink"
+
+
+def test_each_face_is_scored_on_its_own_clips():
+    # run_suite's "micro F1 per face": a face whose events are all missed shows 0 beside one found in full
+    def row(clip, on, off, kind="micro"):
+        return {"clip": clip, "onset": on, "offset": off, "kind": kind, "emotion": "anger"}
+
+    truth = [row("tune3_00_posed_f15", 2.0, 2.3), row("tune3_00_posed_f15", 5.0, 5.3),
+             row("tune3_01_posed_m7", 2.0, 2.3), row("tune3_01_posed_m7", 5.0, 5.3)]
+    preds = [row("tune3_00_posed_f15", 2.01, 2.3), row("tune3_00_posed_f15", 5.0, 5.28),
+             row("tune3_01_posed_m7", 8.0, 8.2)]  # the turned face: one false alarm, nothing found
+    faces = RS.per_face(truth, preds, 200.0)
+    assert list(faces) == ["posed_f15", "posed_m7"]
+    assert faces["posed_f15"]["f1"] == 1.0 and faces["posed_f15"]["n_truth"] == 2
+    assert faces["posed_m7"]["recall"] == 0.0 and faces["posed_m7"]["precision"] == 0.0

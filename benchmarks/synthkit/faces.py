@@ -41,6 +41,14 @@ SPLITS: dict[str, tuple[str, ...]] = {
     s: tuple(n for n, (_, sp) in BUILTIN_FACES.items() if sp == s) for s in SPLIT_KEYS
 }
 
+
+def face_of_clip(clip: str) -> str:
+    """Built-in face of a suite clip name (``tune_03_man_video`` -> ``man_video``)."""
+    for f in BUILTIN_FACES:
+        if clip.endswith("_" + f):
+            return f
+    raise ValueError(f"no face in clip name {clip!r}")
+
 #: Bumped whenever the same seed would render different frames or truth
 #: (include it in any cache key of features computed from generated clips).
 SYNTH_VERSION = 3
