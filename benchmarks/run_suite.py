@@ -319,10 +319,11 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     res = score(truth_all, pred_all, fps=fps, duration_s=duration)
     res["fired_on"] = dict(fired_on)
     # per band: recall over the band's truth; F1 with the false alarms shared in proportion
-    T = [as_annotation(t) for t in truth_all if t["kind"] != "blink"]
+    expr = [t for t in truth_all if t["kind"] != "blink"]
+    T = [as_annotation(t) for t in expr]
     P = [as_annotation(p) for p in pred_all if p["kind"] != "blink"]
-    tb = [t["band"] for t in truth_all if t["kind"] != "blink"]
-    tk = [t["kind"] for t in truth_all if t["kind"] != "blink"]
+    tb = [t["band"] for t in expr]
+    tk = [t["kind"] for t in expr]
     pairs = match_events(T, P)
     matched = {i for i, _, _ in pairs}
     fa = len(P) - len(pairs)
@@ -343,11 +344,10 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     res["n_clips"] = len(items)
     # missed events by variant / emotion (diagnostics)
     miss = Counter()
-    for i, t in enumerate(t for t in truth_all if t["kind"] != "blink"):
+    for i, t in enumerate(expr):
         if i not in matched:
             miss[(t["kind"], t["band"], t["emotion"])] += 1
     res["missed"] = {"/".join(k): v for k, v in sorted(miss.items())}
-    expr = [t for t in truth_all if t["kind"] != "blink"]
     why = Counter(miss_class(t, [p for p in pred_all if p["clip"] == t["clip"]], config.segmenter.micro_max_s)
                   for i, t in enumerate(expr) if i not in matched and t["kind"] == "micro")
     res["micro_miss_classes"] = {c: why[c] for c in MISS_CLASSES if why[c]}
@@ -358,11 +358,15 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
 def per_face(truth: Sequence[dict], preds: Sequence[dict], fps: float) -> dict:
     """Micro-expression F1, precision and recall of each built-in face (clip names say which), so that
     one hard face (a turned head) is not hidden in the pooled score."""
+    by_face: dict[str, tuple[list, list]] = {}
+    for rows, side in ((truth, 0), (preds, 1)):
+        for r in rows:
+            by_face.setdefault(face_of_clip(r["clip"]), ([], []))[side].append(r)
     out = {}
-    for face in sorted({face_of_clip(t["clip"]) for t in truth}):
-        mine = lambda rows: [r for r in rows if face_of_clip(r["clip"]) == face]  # noqa: E731
-        m = score(mine(truth), mine(preds), fps=fps)["micro"]
-        out[face] = {k: m[k] for k in ("f1", "precision", "recall", "n_truth")}
+    for face, (t, p) in sorted(by_face.items()):
+        if t:
+            m = score(t, p, fps=fps)["micro"]
+            out[face] = {k: m[k] for k in ("f1", "precision", "recall", "n_truth")}
     return out
 
 

@@ -80,13 +80,13 @@ def white_sd(xr, first, n, R, c, buf):
 
 
 @njit(cache=True)
-def white_noise(ch, ring, cfg, first, last, R):
+def white_noise(ch, ring, cfg, first, last, R, white):
     """(share, level) of the white frame noise of frames first..last, medians over the channels
     above the noise floor (0, 0 when none).  Per channel the white noise SD is the robust SD of the
-    raw first differences / sqrt 2 (channel units: ``level``); ``share`` is what of it is left after
-    averaging over the smooth_s window, over the calibrated noise scale.  Near 1 a wider average
-    lowers the noise; low, the noise is slow (drift, a restless face) and averaging only blurs
-    brief events."""
+    raw first differences / sqrt 2 (channel units, written to ``white`` for every channel; its
+    median is ``level``); ``share`` is what of it is left after averaging over the smooth_s window,
+    over the calibrated noise scale.  Near 1 a wider average lowers the noise; low, the noise is
+    slow (drift, a restless face) and averaging only blurs brief events."""
     xr = ring.x
     C = xr.shape[1]
     n = last - first + 1
@@ -98,10 +98,11 @@ def white_noise(ch, ring, cfg, first, last, R):
     level = np.empty(C)
     k = 0
     for c in range(C):
+        white[c] = white_sd(xr, first, n, R, c, buf)
         scale = SQRT_PI_2 * ch.abs_dev[c]
         if scale <= cfg.noise_floor:
             continue
-        level[k] = white_sd(xr, first, n, R, c, buf)
+        level[k] = white[c]
         share[k] = level[k] / math.sqrt(m) / scale
         k += 1
     if k == 0:
@@ -110,26 +111,20 @@ def white_noise(ch, ring, cfg, first, last, R):
 
 
 @njit(cache=True)
-def white_noise_floor(ch, ring, first, last, R, frames):
+def white_noise_floor(ch, white, frames):
     """After a calibration on frames averaged ``frames`` at a time from single frames (below 80 fps):
     each channel's noise scale is at least what that average leaves of its single-frame noise
-    (ch.abs_dev_raw), for noise whose correlation from one frame to the next (rho, from the robust
-    SD of the first differences: var(diff) = 2 var (1 - rho)) falls off geometrically:
+    (ch.abs_dev_raw), for noise whose correlation from one frame to the next (rho, from ``white``,
+    the white noise SD of :func:`white_noise`: var(diff) = 2 var (1 - rho)) falls off geometrically:
     var of the mean = var (N + 2 sum_k (N - k) rho^k) / N^2.  One second of 3-frame averages holds
     about 10 independent values, and their MAD came out low enough on some channels that a still
     face at 30 fps fired right after calibration; the 30 single frames are steadier."""
-    xr = ring.x
-    n = last - first + 1
-    if n < 3:
-        return
     N = int(frames)
-    buf = np.empty(n - 1)
-    for c in range(xr.shape[1]):
+    for c in range(white.shape[0]):
         raw = ch.abs_dev_raw[c]
         if raw <= 0.0:
             continue
-        white = white_sd(xr, first, n, R, c, buf)
-        rho = min(1.0, max(0.0, 1.0 - (white / (SQRT_PI_2 * raw)) ** 2))
+        rho = min(1.0, max(0.0, 1.0 - (white[c] / (SQRT_PI_2 * raw)) ** 2))
         acc = float(N)
         for k in range(1, N):
             acc += 2.0 * (N - k) * rho ** k

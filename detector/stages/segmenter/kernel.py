@@ -447,14 +447,15 @@ def _calibrate(sc, ch, ring, cfg, first, c, lowest):
     half = _wide_half(ring, cfg, first, c, R, narrow)
     wide = window_frames(ring, first, c, R, half)
     if cfg.half_wide_s > cfg.half_smooth_s and wide > narrow:
-        share, level = white_noise(ch, ring, cfg, first, c, R)
+        white = np.zeros(ring.x.shape[1])
+        share, level = white_noise(ch, ring, cfg, first, c, R, white)
         if share >= cfg.white_share_min and (narrow >= WIDE_MIN_FRAMES or level >= cfg.white_level_min):
             sc.half_wide = half
             for m in range(first, c + 1):
                 smooth_centre(ring, m, lowest, sc.n_in - 1, half, R)
             calibrate(ch, ring, first, c, R)
             if narrow < WIDE_MIN_FRAMES:
-                white_noise_floor(ch, ring, first, c, R, wide)
+                white_noise_floor(ch, white, wide)
     finish_calibration(sc, ch, ring, cfg, first, c, keep)
 
 
