@@ -60,7 +60,7 @@ from detector.run.config import Config, load_config  # noqa: E402
 from detector.lab.evaluate import as_annotation, match_events, score  # noqa: E402
 from detector.core.events import EYE_KINDS  # noqa: E402
 from detector.core.facs import EMOTIONS  # noqa: E402
-from detector.stages.features import CHANNELS, GEOMETRY_CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
+from detector.stages.features import CHANNELS, GAZE_IDX, GAZE_NAMES, GEOMETRY_CHANNELS, N_CHANNELS, FeatureExtractor, FaceFeatures  # noqa: E402
 from detector.stages.landmarks import BLENDSHAPE_NAMES  # noqa: E402
 from benchmarks.synthkit.faces import SPLIT_KEYS, face_of_clip  # noqa: E402
 
@@ -90,6 +90,13 @@ class Track:
     def __init__(self, times: np.ndarray, X: np.ndarray, pose: np.ndarray, present: np.ndarray,
                  raw: np.ndarray | None = None) -> None:
         self.times, self.X, self.pose, self.present, self.raw = times, X, pose, present, raw
+
+    def gaze(self) -> np.ndarray:
+        """(N, 2) float32 downward gaze gauges (``GAZE_NAMES``): blendshapes, so columns of ``raw``
+        (which starts with all 52); NaN (unknown) for a track cached without ``raw``."""
+        if self.raw is None:
+            return np.full((self.times.shape[0], 2), np.nan, np.float32)
+        return self.raw[:, GAZE_IDX]
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp.npz")
@@ -267,7 +274,14 @@ def with_real_noise(track: Track, name: str, seed: int, stats: dict) -> Track:
     target[~bs] = have[~bs] * float(np.median(target[bs] / have[bs]))
     add = np.sqrt(np.maximum(target ** 2 - have ** 2, 0.0))
     X = track.X + (rng.standard_normal(track.X.shape) * add).astype(np.float32)
-    return Track(track.times, X, track.pose, track.present)
+    raw = None
+    if track.raw is not None:  # the downward gaze gauges get a real person's noise too
+        raw = track.raw.copy()
+        have_g = np.maximum(white_noise(track.raw[ok][:, GAZE_IDX].astype(np.float64)), 1e-6)
+        real_g = np.array([np.interp(u, levels, real[n]) for n in GAZE_NAMES])
+        add_g = np.sqrt(np.maximum(real_g ** 2 - have_g ** 2, 0.0))
+        raw[:, GAZE_IDX] += (rng.standard_normal((raw.shape[0], 2)) * add_g).astype(np.float32)
+    return Track(track.times, X, track.pose, track.present, raw)
 
 
 # --------------------------------------------------------------------------- spotting
@@ -288,9 +302,10 @@ def spot(track: Track, config: Config, analyzer=None, include_blinks: bool = Fal
     an = Analyzer(config) if analyzer is None else analyzer
     events = []
     face = [_Face()]
+    gaze = track.gaze()
     for i in range(track.times.shape[0]):
         if track.present[i]:
-            f = FaceFeatures(channels=track.X[i], pose=track.pose[i], aus=np.zeros(32, np.float32))
+            f = FaceFeatures(channels=track.X[i], pose=track.pose[i], aus=np.zeros(32, np.float32), gaze=gaze[i])
             events += an.step(i, float(track.times[i]), face, [f]).events
         else:
             events += an.step(i, float(track.times[i]), []).events
@@ -442,8 +457,9 @@ def segmenter_states(track: Track, config: Config) -> tuple[np.ndarray, np.ndarr
     state = np.full(track.times.shape[0], -1, np.int8)
     speech = np.zeros(track.times.shape[0], bool)
     codes = {"calibrating": CALIBRATING, "idle": IDLE, "active": ACTIVE}
+    gaze = track.gaze()
     for i in np.flatnonzero(track.present):
-        sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i))
+        sg.update(float(track.times[i]), track.X[i], track.pose[i], int(i), gaze[i])
         state[i] = codes[sg.state]
         speech[i] = sg.speech_mode
     return state, speech
@@ -789,7 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"alarms ({_f(rr['false_alarms_per_minute'], 2)} /min), {rr['blinks']} blinks; segmenter "
                   f"calibrating {rr['calibrating_fraction']:.0%} / active {rr['active_fraction']:.0%} of the face frames")
             for e in rr["list"]:
-                verdict = "blink" if e["kind"] == "blink" else (e["reviewed"] or "FALSE ALARM")
+                verdict = e["kind"] if e["kind"] in EYE_KINDS else (e["reviewed"] or "FALSE ALARM")
                 print(f"    {e['onset']:7.3f} s {e['duration_ms']:5d} ms {e['kind']:5s} {e['region']:5s} "
                       f"{e['emotion']:9s} {e.get('confidence', 0):.2f}{' talk' if e.get('speech') else '     '} "
                       f"z {e['intensity']:5.1f}  {', '.join(e['top_channels'])}  [{verdict}]")

@@ -95,7 +95,8 @@ class Hasher:
 # --------------------------------------------------------------------------- runners
 
 
-def _stream(h: Hasher, name: str, sg: Segmenter, times, X, pose, frames=None, gaps=(), resets=(), pass_pose=True):
+def _stream(h: Hasher, name: str, sg: Segmenter, times, X, pose, frames=None, gaps=(), resets=(), pass_pose=True,
+            gaze=None):
     """Feed every row (NaN rows too: the kernel skips them) with the optional gap()/reset_baseline() calls."""
     out = []
     st = h.states
@@ -106,7 +107,7 @@ def _stream(h: Hasher, name: str, sg: Segmenter, times, X, pose, frames=None, ga
         if i in resets:
             sg.reset_baseline()
         fr = None if frames is None else int(frames[i])
-        out += sg.update(float(times[i]), X[i], pose[i] if pass_pose else None, fr)
+        out += sg.update(float(times[i]), X[i], pose[i] if pass_pose else None, fr, None if gaze is None else gaze[i])
         la = sg.last_activation()
         st.update(f"{sg.state}{int(sg.speech_mode)}{int(sg.calibrating)}".encode())
         if la is not None:
@@ -242,14 +243,16 @@ def tracks(h: Hasher, files: list[str]) -> None:
         if tr is None:
             raise SystemExit(f"cannot load track {f}")
         name = Path(f).parent.name + "/" + Path(f).name
+        gaze = tr.gaze()
         for vname, seg_cfg in variants.items():
             h.add(f"{name}/{vname}/segment",
                   segment(tr.times, tr.X, tr.pose, CHANNEL_REGIONS, BLINK_CHANNELS, seg_cfg,
-                          closure_channels=EYE_CLOSURE_CHANNELS, speech_channels=SPEECH_CHANNELS))
+                          closure_channels=EYE_CLOSURE_CHANNELS, speech_channels=SPEECH_CHANNELS, gaze=gaze))
         # streaming as run_suite.segmenter_states feeds it: face frames only, caller frame indices
         sg = new_segmenter(config)
         idx = np.flatnonzero(tr.present)
-        _stream(h, f"{name}/config/stream", sg, tr.times[idx], tr.X[idx], tr.pose[idx], frames=idx)
+        _stream(h, f"{name}/config/stream", sg, tr.times[idx], tr.X[idx], tr.pose[idx], frames=idx,
+                gaze=gaze[idx])
 
 
 def main(argv=None) -> int:

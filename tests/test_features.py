@@ -144,6 +144,10 @@ def test_real_frames_give_finite_features_of_declared_shape(landmarker, frames):
         assert f.channels.shape == (len(F.CHANNELS),) and f.channels.dtype == np.float32
         assert f.pose.shape == (len(F.POSE_NAMES),) and f.pose.dtype == np.float32
         assert f.aus.shape == (len(AU_NAMES),) and f.aus.dtype == np.float32
+        # the downward gaze gauges are the eyeLookDown blendshapes, kept out of the channels
+        assert f.gaze.dtype == np.float32 and np.array_equal(
+            f.gaze, [face.blendshapes[BLENDSHAPE_NAMES.index(n)] for n in ("eyeLookDownLeft", "eyeLookDownRight")])
+        assert not set(F.GAZE_NAMES) & set(F.CHANNELS)
         assert np.isfinite(f.channels).all() and np.isfinite(f.pose).all()
         assert ((f.aus >= 0) & (f.aus <= 1)).all()
         assert abs(f.pose[0]) < 30 and abs(f.pose[1]) < 30 and abs(f.pose[2]) < 30, "a near-frontal face"

@@ -31,7 +31,7 @@ from detector.run import parallel
 from detector.run.config import load_config
 from detector.run.pipeline import Analyzer
 from detector.run.stats import RunStats
-from detector.stages.features import N_CHANNELS, FaceFeatures
+from detector.stages.features import GAZE_IDX, N_CHANNELS, FaceFeatures
 from detector.stages.landmarks import FaceObservation
 import procs
 
@@ -139,7 +139,7 @@ def test_runs_arriving_interleaved_give_the_single_analyzer_result():
     for i in range(len(t)):
         f = _face(X[i])
         obs = [FaceObservation(0, no_lm, f[2], f[3])]
-        ref_events += ref.step(i, float(t[i]), obs, [FaceFeatures(f[4], f[5], f[6])]).events
+        ref_events += ref.step(i, float(t[i]), obs, [FaceFeatures(f[4], f[5], f[6], f[2][GAZE_IDX])]).events
     ref_events += ref.finish()
     straddling = [e for e in ref_events if any(e.onset < b <= e.offset for b in borders)]
     assert len(straddling) >= 3, "the signal must have events across chunk borders for this test to mean anything"

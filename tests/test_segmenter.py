@@ -192,6 +192,48 @@ def test_blink_moving_brows_and_lips_is_a_blink_and_closure_separates_it_from_a_
         segment(t, X, None, regions, blink_ch, closure_channels=closure[:3])
 
 
+def _lids_lowered_clip(gaze_rise: float, seed: int = 4):
+    """Eye channels (eyeBlink L/R, a squint) lowered 0.07 for 1.2 s at 2 s (both lids down partway,
+    under lids_lowered_min) and for 0.3 s at 5 s (a brief lid tightening); the downward gaze gauges
+    rise by ``gaze_rise`` with both (MediaPipe reads lowered lids as looking down as well)."""
+    fps = 100.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(7.0 * fps)) / fps
+    regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
+    X = rng.normal(0.0, 0.01, (t.size, 7))
+    gaze = rng.normal(0.05, 0.01, (t.size, 2))
+    for t0, dur in ((2.0, 1.2), (5.0, 0.3)):
+        m = (t >= t0) & (t < t0 + dur)
+        edge = np.clip(np.minimum(t[m] - t0, t0 + dur - t[m]) / 0.1, 0.0, 1.0)  # 100 ms ramps
+        X[m, 0:3] += 0.07 * edge[:, None]
+        gaze[m] += gaze_rise * edge[:, None]
+    closure = np.array([True, True, False, False, False, False, False])
+    return t, X, regions, regions == REGIONS.index("eyes"), closure, gaze
+
+
+def test_lids_lowered_longer_than_a_micro_expression_with_both_irises_down_is_a_look_down():
+    # A look down lowers the lids less than lids_lowered_min on some faces (a tune face: 0.04-0.1);
+    # both downward gaze gauges rising by gaze_down_min tell it apart.  A brief lid tightening that
+    # moves them as much stays a micro-expression, and without gauges (or with NaN) nothing changes.
+    t, X, regions, blink_ch, closure, gaze = _lids_lowered_clip(0.2)
+    kinds = lambda g: [(s.kind, round(s.onset)) for s in segment(t, X, None, regions, blink_ch, closure_channels=closure,  # noqa: E731
+                                                                gaze=g)]
+    assert kinds(gaze) == [("gaze", 2), ("micro", 5)], kinds(gaze)
+    assert kinds(None) == [("macro", 2), ("micro", 5)]
+    assert kinds(np.full_like(gaze, np.nan)) == kinds(None)
+    assert kinds(_lids_lowered_clip(0.08)[5]) == kinds(None)  # irises barely down: not a look down
+    off = segment(t, X, None, regions, blink_ch, SegmenterConfig(gaze_down_min=0.0), closure_channels=closure, gaze=gaze)
+    assert [s.kind for s in off] == ["macro", "micro"]
+    seg = Segmenter(regions, blink_ch, closure_channels=closure)
+    streamed = [s for i in range(t.size) for s in seg.update(t[i], X[i], None, None, gaze[i].astype(np.float32))]
+    assert [s.key() for s in streamed + seg.flush()] == [s.key() for s in segment(
+        t, X, None, regions, blink_ch, closure_channels=closure, gaze=gaze)]
+    with pytest.raises(ValueError, match="gaze"):
+        seg.update(t[-1] + 1.0, X[0], None, None, np.zeros(3))
+    with pytest.raises(ValueError, match="gaze"):
+        segment(t, X, None, regions, blink_ch, gaze=gaze[:, :1])
+
+
 def _mouth_clip(syllables_from: float | None, seed: int = 0):
     """10 s at 100 fps: one 200 ms mouth event (lip corner + chin, 2.5 noise units of the
     articulation channel's rise) at 5 s; optional syllables (articulation channels opening

@@ -191,13 +191,13 @@ class _Packer:
 
 def unpack(batch: dict[str, np.ndarray]) -> Iterator[tuple[float, list[tuple]]]:
     """Frames of a packed batch: (timestamp s, [(centre, size, blendshapes, transform, FaceFeatures), ...])."""
-    from detector.stages.features import FaceFeatures
+    from detector.stages.features import GAZE_IDX, FaceFeatures
 
     k = 0
     for ts, nf in zip(batch["ts"].tolist(), batch["nf"].tolist()):
         faces = []
         for j in range(k, k + nf):
-            feats = FaceFeatures(batch["channels"][j], batch["pose"][j], batch["aus"][j])
+            feats = FaceFeatures(batch["channels"][j], batch["pose"][j], batch["aus"][j], batch["bs"][j][GAZE_IDX])
             faces.append((batch["centre"][j], float(batch["size"][j]), batch["bs"][j], batch["tf"][j], feats))
         k += nf
         yield ts, faces

@@ -120,7 +120,7 @@ class Analyzer:
             f = tr.extractor(face) if features is None else features[i]
             feats[face.track_id] = f
             tr.ekman.push(index, timestamp, f.channels)
-            events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index))
+            events += self._events(face.track_id, tr.segmenter.update(timestamp, f.channels, f.pose, index, f.gaze))
         return FrameResult(index, timestamp, faces, feats, events)
 
     def finish(self) -> list[Event]:

@@ -81,6 +81,8 @@ __all__ = [
     "SPEECH_CHANNELS",
     "GEOMETRY_CHANNELS",
     "POSE_NAMES",
+    "GAZE_NAMES",
+    "GAZE_IDX",
     "AUTerm",
     "AU_TABLE",
     "FaceFeatures",
@@ -347,6 +349,12 @@ SPEECH_CHANNELS: np.ndarray = np.array(
 
 #: Head pose layout: degrees, degrees, degrees, IOD, IOD, IOD.
 POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll", "tx", "ty", "tz")
+
+#: Downward gaze gauges (blendshapes, score units 0..1), left and right eye: not expression channels,
+#: they tell a look down from lids lowered in an expression (the segmenter's ``gaze_down_min``).
+GAZE_NAMES: tuple[str, ...] = ("eyeLookDownLeft", "eyeLookDownRight")
+#: Index of each :data:`GAZE_NAMES` gauge in the blendshape vector, intp (2,).
+GAZE_IDX: np.ndarray = np.array([BLENDSHAPE_NAMES.index(n) for n in GAZE_NAMES], dtype=np.intp)
 
 # ---- precomputed alignment and geometry matrices ---------------------------
 
@@ -664,12 +672,14 @@ class FaceFeatures:
     ``channels`` (C,) float32 in :data:`CHANNELS` order (blendshapes 0..1,
     ``geo_*`` in IOD units); ``pose`` (6,) float32 in :data:`POSE_NAMES` order
     (degrees, IOD units); ``aus`` (32,) float32 intensities 0..1 in
-    :data:`detector.core.facs.AU_NAMES` order.
+    :data:`detector.core.facs.AU_NAMES` order; ``gaze`` (2,) float32 in
+    :data:`GAZE_NAMES` order (score units; NaN: unknown).
     """
 
     channels: np.ndarray
     pose: np.ndarray
     aus: np.ndarray
+    gaze: np.ndarray
 
 
 def _align(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -747,4 +757,4 @@ class FeatureExtractor:
 
         x = channels if self._neutral is None else channels - self._neutral
         aus = np.clip(_au_map(x), 0.0, 1.0)
-        return FaceFeatures(channels, pose, aus)
+        return FaceFeatures(channels, pose, aus, face.blendshapes[GAZE_IDX].astype(np.float32))

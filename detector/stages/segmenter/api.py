@@ -148,6 +148,7 @@ class Segmenter:
         self._s = SegmenterState(self._C, _ring_frames(config, config.max_fps))
         self._out = np.zeros((8, row_width(self._C)), dtype=np.float64)
         self._zero_pose = np.zeros(6, dtype=np.float64)
+        self._no_gaze = np.full(2, np.nan, dtype=np.float64)
         self._frame = 0
         self._t_last = -math.inf
 
@@ -208,7 +209,8 @@ class Segmenter:
         return float(ring.t[p]), float(ring.act[p]), ring.region_act[p].copy()
 
     def update(
-        self, t: float, x: np.ndarray, pose: np.ndarray | None = None, frame: int | None = None
+        self, t: float, x: np.ndarray, pose: np.ndarray | None = None, frame: int | None = None,
+        gaze: np.ndarray | None = None,
     ) -> list[Segment]:
         """Feed one frame.
 
@@ -222,6 +224,10 @@ class Segmenter:
             yaw, pitch, roll (degrees), tx, ty, tz (IOD units); None = no head-motion check.
         frame : int, optional
             0-based frame index to report; default: the number of update() calls so far.
+        gaze : (2,) array, optional
+            Downward gaze gauges, left and right eye (MediaPipe ``eyeLookDownLeft``,
+            ``eyeLookDownRight``; score units 0..1); None or NaN = unknown (no
+            ``gaze_down_min`` check).
 
         Returns
         -------
@@ -238,12 +244,16 @@ class Segmenter:
             pose = self._zero_pose
         elif type(pose) is not np.ndarray or pose.dtype not in _FAST_DTYPES or pose.shape != (6,):
             pose = self._coerce(pose, 6, "pose")
+        if gaze is None:
+            gaze = self._no_gaze
+        elif type(gaze) is not np.ndarray or gaze.dtype not in _FAST_DTYPES or gaze.shape != (2,):
+            gaze = self._coerce(gaze, 2, "gaze")
         if frame is None:
             frame = self._frame
         self._frame = int(frame) + 1
         self._t_last = t
         s = self._s
-        n = step_arrays(s.scalars, s.chan, s.xr, s.yr, s.fr, s.pend, self._cfg, self._chinfo, t, x, pose,
+        n = step_arrays(s.scalars, s.chan, s.xr, s.yr, s.fr, s.pend, self._cfg, self._chinfo, t, x, pose, gaze,
                         float(frame), self._out)
         if s.grow_flag[0]:
             s.grow()
@@ -278,7 +288,7 @@ class Segmenter:
 
 def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels: Any = None,
             config: SegmenterConfig | None = None, *, frames: Any = None,
-            closure_channels: Any = None, speech_channels: Any = None) -> list[Segment]:
+            closure_channels: Any = None, speech_channels: Any = None, gaze: Any = None) -> list[Segment]:
     """Segment a whole recording with the streaming kernel.
 
     Parameters
@@ -288,6 +298,7 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
     pose : (N, 6) or None; yaw, pitch, roll degrees, tx, ty, tz IOD units.
     channel_regions, blink_channels, config : as for :class:`Segmenter`.
     frames : (N,) int, optional; frame indices to report (default 0..N-1).
+    gaze : (N, 2) or None; downward gaze gauges (eyeLookDown left, right), as for ``Segmenter.update``.
 
     Returns the same events as feeding every row to ``Segmenter.update`` and
     then calling ``flush()``.
@@ -313,6 +324,12 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
         pose = np.ascontiguousarray(pose, dtype=np.float64)
         if pose.shape != (N, 6):
             raise ValueError(f"pose must have shape ({N}, 6), got {pose.shape}")
+    if gaze is None:
+        gaze = np.full((N, 2), np.nan, dtype=np.float64)
+    else:
+        gaze = np.ascontiguousarray(gaze, dtype=np.float64)
+        if gaze.shape != (N, 2):
+            raise ValueError(f"gaze must have shape ({N}, 2), got {gaze.shape}")
     if frames is None:
         frames_f = np.arange(N, dtype=np.float64)
     else:
@@ -328,5 +345,5 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
         R = max(R, most + 4 * MARGIN)
     st = SegmenterState(C, R)
     out_all = np.zeros((16, row_width(C)), dtype=np.float64)
-    rows = run(*st.arrays(), kernel_config(config), chinfo, times, X, pose, frames_f, out_all)
+    rows = run(*st.arrays(), kernel_config(config), chinfo, times, X, pose, gaze, frames_f, out_all)
     return [_to_segment(rows[i], C) for i in range(rows.shape[0])]

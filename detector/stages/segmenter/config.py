@@ -57,6 +57,7 @@ KERNEL_CONFIG = np.dtype([
     ("speech_lookahead_s", np.float64),
     ("calibration_margin", np.float64),
     ("lids_lowered_min", np.float64),
+    ("gaze_down_min", np.float64),
     ("motion_lag_s", np.float64),
     ("settle_z", np.float64),
     ("settle_departure_z", np.float64),

@@ -543,8 +543,8 @@ def end_segment(sc, st, cfg, info, out, nout):
 
 
 @njit(cache=True, inline="always")
-def _store_frame(sc, ring, t, x, pose, frame):
-    """Frame n_in into the ring (a missing pose value repeats the last one)."""
+def _store_frame(sc, ring, t, x, pose, gaze, frame):
+    """Frame n_in into the ring (a missing pose value repeats the last one; a missing gaze stays NaN)."""
     R = sc.ring_size
     nin = sc.n_in
     p = nin % R
@@ -561,6 +561,8 @@ def _store_frame(sc, ring, t, x, pose, frame):
         if not np.isfinite(v):
             v = pr[q, j] if same_seg else 0.0  # a missing pose value repeats the last one
         pr[p, j] = v
+    ring.gaze[p, 0] = gaze[0]
+    ring.gaze[p, 1] = gaze[1]
     sc.n_in = nin + 1
     sc.t_last_in = t
 
@@ -583,7 +585,7 @@ def _needs_growth(sc, t_col, cfg, t):
 
 
 @njit(cache=True, inline="always")
-def step(sc, st, cfg, info, t, x, pose, frame, out):
+def step(sc, st, cfg, info, t, x, pose, gaze, frame, out):
     """Feed one frame.  Returns the number of rows written to ``out``; sets sc.grow."""
     nout = 0
     sc.grow = 0
@@ -598,7 +600,7 @@ def step(sc, st, cfg, info, t, x, pose, frame, out):
         if dt > cfg.recalibrate_gap_s:
             sc.has_old = 0
             begin_calibration(sc)
-    _store_frame(sc, st.ring, t, x, pose, frame)
+    _store_frame(sc, st.ring, t, x, pose, gaze, frame)
     half = half_window(sc, cfg)
     R = sc.ring_size
     t_col = st.ring.t
@@ -612,10 +614,10 @@ def step(sc, st, cfg, info, t, x, pose, frame, out):
 
 
 @njit(cache=True)
-def step_arrays(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, t, x, pose, frame, out):
+def step_arrays(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, t, x, pose, gaze, frame, out):
     """:func:`step` on SegmenterState.arrays(), the config record and the channel info."""
     st = state_views(scalars, chan, xr, yr, fr, pend)
-    return step(scalars[0], st, kcfg[0], info_views(chinfo), t, x, pose, frame, out)
+    return step(scalars[0], st, kcfg[0], info_views(chinfo), t, x, pose, gaze, frame, out)
 
 
 @njit(cache=True)
@@ -649,7 +651,7 @@ def _append_rows(out_all, total, out, n):
 
 
 @njit(cache=True)
-def run(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, times, X, pose, frames, out_all):
+def run(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, times, X, pose, gaze, frames, out_all):
     """Whole-file driver: the same per-frame kernel over every frame (ring pre-sized)."""
     st = state_views(scalars, chan, xr, yr, fr, pend)
     sc = scalars[0]
@@ -659,7 +661,7 @@ def run(scalars, chan, xr, yr, fr, pend, kcfg, chinfo, times, X, pose, frames, o
     out = np.zeros((8, out_all.shape[1]))
     total = 0
     for i in range(N):
-        n = step(sc, st, cfg, info, times[i], X[i], pose[i], frames[i], out)
+        n = step(sc, st, cfg, info, times[i], X[i], pose[i], gaze[i], frames[i], out)
         out_all, total = _append_rows(out_all, total, out, n)
     n = end_segment(sc, st, cfg, info, out, 0)
     out_all, total = _append_rows(out_all, total, out, n)

@@ -317,6 +317,22 @@ def head_moved(ring, cfg, on, off, nend, R):
 
 
 @njit(cache=True)
+def irises_down(ring, on, off, R):
+    """How far both irises looked down over frames on..off, score units: the smaller of the two
+    downward gaze gauges' largest rise over their value at the onset (0 when the gaze is unknown)."""
+    g = ring.gaze
+    b0 = g[on % R, 0]
+    b1 = g[on % R, 1]
+    m0 = b0
+    m1 = b1
+    for n in range(on, off + 1):
+        m0 = max(m0, g[n % R, 0])
+        m1 = max(m1, g[n % R, 1])
+    d = min(m0 - b0, m1 - b1)
+    return d if np.isfinite(d) else 0.0
+
+
+@njit(cache=True)
 def region_code(reg_pk, cfg):
     """0 full, 1 upper, 2 lower: the active regions (peak at least region_active_z), else the strongest."""
     up = False
@@ -403,13 +419,16 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     for r in range(N_REGIONS):
         reg_pk[r] = ring_max(ring.region_act[:, r], a_lo, off, R)
     # the eye channels carried it and both eyes closed: a blink, or an eye closure (AU43) when longer;
-    # both lids lowered partway by the eyes alone: looking down.  None of them is an expression.
+    # both lids lowered partway by the eyes alone, or longer than a micro-expression with both irises
+    # down: looking down.  None of them is an expression.
     eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
     shut = eye_led and pk_cl >= cfg.blink_min_closure
+    looked_down = (eye_led and cfg.gaze_down_min > 0.0 and dur >= cfg.micro_max_s
+                   and irises_down(ring, on, off, R) >= cfg.gaze_down_min)
     region = region_code(reg_pk, cfg)
     if nout >= out.shape[0]:
         return nout  # cannot happen with the sizes used by the wrappers
-    if shut or (eye_led and pk_cl >= cfg.lids_lowered_min):
+    if shut or looked_down or (eye_led and pk_cl >= cfg.lids_lowered_min):
         kind = KIND_BLINK if shut and dur <= cfg.blink_max_s else KIND_CLOSURE if shut else KIND_GAZE
         region = 1
     elif dur < cfg.micro_max_s:

@@ -132,6 +132,7 @@ class Ring(NamedTuple):
     e2: np.ndarray  # (R,) event signal smoothed again (slow events' backtracking)
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
     lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
+    gaze: np.ndarray  # (R, 2) downward gaze gauges as given (eyeLookDown left, right; score units; NaN: unknown)
 
 
 # columns of the (R, RING_WIDTH) matrix behind Ring's per-frame views
@@ -141,7 +142,8 @@ _POSE, _POSE_SMOOTH = 14, 20
 _E2 = 26
 _CLOSURE = 27
 _LAG = 28
-RING_WIDTH = 29
+_GAZE = 29  # .. _GAZE + 1
+RING_WIDTH = 31
 
 
 class Held(NamedTuple):
@@ -217,7 +219,7 @@ def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
                 fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
-                fr[:, _LAG])
+                fr[:, _LAG], fr[:, _GAZE:_GAZE + 2])
 
 
 @njit(cache=True, inline="always")
