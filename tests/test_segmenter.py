@@ -213,15 +213,19 @@ def _lids_lowered_clip(gaze_rise: float, seed: int = 4):
 
 def test_lids_lowered_longer_than_a_micro_expression_with_both_irises_down_is_a_look_down():
     # A look down lowers the lids less than lids_lowered_min on some faces (a tune face: 0.04-0.1);
-    # both downward gaze gauges rising by gaze_down_min tell it apart.  A brief lid tightening that
-    # moves them as much stays a micro-expression, and without gauges (or with NaN) nothing changes.
+    # both downward gaze gauges rising by gaze_down_min (median over the state) tell it apart.  A
+    # brief lid tightening that moves them as much stays a micro-expression, a blink inside a long
+    # state is no look down, and without gauges (or with NaN) nothing changes.
     t, X, regions, blink_ch, closure, gaze = _lids_lowered_clip(0.2)
     kinds = lambda g: [(s.kind, round(s.onset)) for s in segment(t, X, None, regions, blink_ch, closure_channels=closure,  # noqa: E731
                                                                 gaze=g)]
     assert kinds(gaze) == [("gaze", 2), ("micro", 5)], kinds(gaze)
     assert kinds(None) == [("macro", 2), ("micro", 5)]
     assert kinds(np.full_like(gaze, np.nan)) == kinds(None)
-    assert kinds(_lids_lowered_clip(0.08)[5]) == kinds(None)  # irises barely down: not a look down
+    assert kinds(_lids_lowered_clip(0.04)[5]) == kinds(None)  # irises barely down: not a look down
+    blink_inside = gaze.copy()
+    blink_inside[(t > 2.5) & (t < 2.7)] += 0.35  # a blink moves the gauges as much as a look down, for a moment
+    assert kinds(_lids_lowered_clip(0.0)[5] + blink_inside - gaze) == kinds(None)
     off = segment(t, X, None, regions, blink_ch, SegmenterConfig(gaze_down_min=0.0), closure_channels=closure, gaze=gaze)
     assert [s.kind for s in off] == ["macro", "micro"]
     seg = Segmenter(regions, blink_ch, closure_channels=closure)

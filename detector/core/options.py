@@ -248,9 +248,10 @@ class SegmenterConfig:
     lids_lowered_min: float = opt(0.1, "score units", lo=0)  # score units, both closure gauges raised at least this much, by the eye
     #                                 channels alone, is the lids following the gaze down (kind "gaze"), not an
     #                                 expression (lid tightening moves them less, 0.02-0.05, or on one side; 0.06 caught all synthetic gaze shifts but also a macro expression)
-    gaze_down_min: float = opt(0.12, "score units", lo=0)  # score units, an eye-led state longer than micro_max_s during which both
-    #                                 downward gaze gauges (eyeLookDown*) rose at least this much is a look down (kind "gaze");
-    #                                 0 = off (lid tightening with a partial blink moves them 0.03 in the median, a look down 0.19)
+    gaze_down_min: float = opt(0.08, "score units", lo=0)  # score units, an eye-led state longer than micro_max_s whose two
+    #                                 downward gaze gauges (eyeLookDown*) rose at least this much, in their median over the state,
+    #                                 is a look down (kind "gaze"); 0 = off (tune faces: lid tightening 0.015, p90 0.055; a
+    #                                 look down 0.16, p10 0.08)
     head_motion: str = opt("reject", choices=HEAD_MOTION_MODES)  # "reject" drops events during head motion, "flag" sets head_motion=True
     head_rot_speed_dps: float = opt(40.0, "degrees/s", lo=0, open_lo=True)  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
     head_trans_speed: float = opt(1.0, "IOD/s", lo=0, open_lo=True)  # IOD/s, head translation speed that marks head motion

@@ -150,11 +150,12 @@ Algorithm, per face
    with every real blink, hence a dominance below 1.)  Longer, the same is an
    eye ``closure`` (AU43); an eye-led event that lowers both lids by at least
    ``lids_lowered_min`` without closing them is ``gaze`` (the lids follow the
-   eyes when looking down), and so is one longer than ``micro_max_s`` during which
-   both downward gaze gauges (``eyeLookDown*`` scores, given to ``update`` as
-   ``gaze``) rose by ``gaze_down_min`` over their value at its onset: some faces
-   lower their lids less than that when they look down, and MediaPipe reads lowered
-   lids as a look down too, so a micro-short lid tightening keeps its kind.  None
+   eyes when looking down), and so is one longer than ``micro_max_s`` whose two
+   downward gaze gauges (``eyeLookDown*`` scores, given to ``update`` as ``gaze``)
+   rose by ``gaze_down_min`` in their median over the state (a blink inside it
+   moves them as much for a moment) over their value at its onset: some faces lower
+   their lids less than that when they look down, and MediaPipe reads lowered lids
+   as a look down too, so a micro-short lid tightening keeps its kind.  None
    of them is an expression.  Events during which the head
    turns faster than ``head_rot_speed_dps`` or moves faster than
    ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with

@@ -318,18 +318,23 @@ def head_moved(ring, cfg, on, off, nend, R):
 
 @njit(cache=True)
 def irises_down(ring, on, off, R):
-    """How far both irises looked down over frames on..off, score units: the smaller of the two
-    downward gaze gauges' largest rise over their value at the onset (0 when the gaze is unknown)."""
+    """How far both irises looked down over frames on..off, score units: for each eye, the downward
+    gaze gauge's median over the event less its value at the onset, or motion_lag_s before it if
+    lower (the eyes may lead the channels the onset is located on); the smaller of the two eyes.  A
+    median, so that a blink inside a long state (it moves the gauges as much as a look down) does
+    not count.  0 when the gaze is unknown."""
     g = ring.gaze
-    b0 = g[on % R, 0]
-    b1 = g[on % R, 1]
-    m0 = b0
-    m1 = b1
-    for n in range(on, off + 1):
-        m0 = max(m0, g[n % R, 0])
-        m1 = max(m1, g[n % R, 1])
-    d = min(m0 - b0, m1 - b1)
-    return d if np.isfinite(d) else 0.0
+    before = int(ring.lag[on % R])
+    vals = np.empty(off - on + 1)
+    down = np.inf
+    for eye in range(2):
+        base = g[on % R, eye]
+        if before >= 0:
+            base = min(base, g[before % R, eye])
+        for n in range(on, off + 1):
+            vals[n - on] = g[n % R, eye]
+        down = min(down, np.median(vals) - base)
+    return down if np.isfinite(down) else 0.0
 
 
 @njit(cache=True)
