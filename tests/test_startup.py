@@ -97,3 +97,29 @@ def test_stderr_silencing_windows_of_two_threads_nest():
     t.join(5)
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)  # back to the real stderr
+
+
+def test_the_segmenter_warm_up_compiles_what_the_pipeline_feeds_it(monkeypatch):
+    # Analyzer.warm_up compiles the segmenter kernel before the first frame; if a frame's
+    # features (channels, pose, gaze) reached the kernel with other dtypes, numba would compile a
+    # second version on the first face (about 20 s after an install).
+    from detector.run.config import load_config
+    from detector.run.pipeline import Analyzer
+    from detector.stages.features import FeatureExtractor
+    from detector.stages.landmarks import FaceObservation
+    from detector.stages.segmenter import Segmenter
+
+    seen = []
+    update = Segmenter.update
+
+    def spy(self, t, x, pose=None, frame=None, gaze=None):
+        seen.append(tuple(None if a is None else np.asarray(a).dtype for a in (x, pose, gaze)))
+        return update(self, t, x, pose, frame, gaze)
+
+    monkeypatch.setattr(Segmenter, "update", spy)
+    an = Analyzer(load_config())
+    an.warm_up()
+    landmarks = np.random.default_rng(0).normal(200.0, 30.0, (478, 3)).astype(np.float32)
+    face = FaceObservation(0, landmarks, np.full(52, 0.1, np.float32), np.eye(4, dtype=np.float32))
+    an.step(0, 0.0, [face], [FeatureExtractor()(face)])
+    assert len(seen) == 2 and seen[0] == seen[1] and None not in seen[1], seen

@@ -89,7 +89,8 @@ class Analyzer:
         """
         t0 = time.perf_counter()
         seg = new_segmenter(self.config)
-        seg.update(0.0, np.zeros(len(CHANNEL_REGIONS), np.float32), np.zeros(6, np.float32))  # dtypes of FaceFeatures
+        seg.update(0.0, np.zeros(len(CHANNEL_REGIONS), np.float32), np.zeros(6, np.float32), None,
+                   np.full(2, np.nan, np.float32))  # dtypes of FaceFeatures
         seg.flush()
         seg.reset_baseline()
         return time.perf_counter() - t0
