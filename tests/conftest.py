@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -23,20 +24,31 @@ def data_dir() -> Path:
 
 @pytest.fixture
 def xvfb():
-    """A fresh Xvfb display (``":N"``); the test is skipped where Xvfb is missing or does not start."""
+    """A fresh Xvfb display (``":N"``); the test is skipped where Xvfb is missing or does not start.
+
+    Xvfb picks a free display itself and writes its number to ``-displayfd`` once it accepts
+    connections (waiting for the socket file instead raced: a window test once failed with "could
+    not connect to display")."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb not installed (apt-get install xvfb): window path not tested")
-    for n in range(90, 200):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            break
-    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r, w = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    number = b""
     end = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{n}").exists():
-        if proc.poll() is not None or time.monotonic() > end:
-            proc.kill()
-            pytest.skip("Xvfb did not start")
-        time.sleep(0.05)
-    yield f":{n}"
+    while not number.endswith(b"\n") and time.monotonic() < end:
+        if not select.select([r], [], [], max(0.0, end - time.monotonic()))[0]:
+            break
+        chunk = os.read(r, 16)
+        if not chunk:
+            break
+        number += chunk
+    os.close(r)
+    if not number.strip().isdigit():
+        proc.kill()
+        proc.wait(10)
+        pytest.skip("Xvfb did not start")
+    yield f":{number.strip().decode()}"
     proc.terminate()
     proc.wait(10)
