@@ -137,3 +137,22 @@ def test_each_face_is_scored_on_its_own_clips():
     assert list(faces) == ["posed_f15", "posed_m7"]
     assert faces["posed_f15"]["f1"] == 1.0 and faces["posed_f15"]["n_truth"] == 2
     assert faces["posed_m7"]["recall"] == 0.0 and faces["posed_m7"]["precision"] == 0.0
+
+
+def test_a_cached_track_gives_its_gaze_gauges_and_real_noise_reaches_them():
+    # run_suite feeds the segmenter the downward gaze gauges from the cached raw blendshapes
+    # (NaN for a cache without them); --real-noise gives them a real person's frame noise too.
+    n = 400
+    times = np.arange(n) / 200.0
+    X = np.full((n, len(RS.CHANNELS)), 0.1, np.float32)
+    raw = np.full((n, len(RS._RAW_NAMES)), 0.2, np.float32)
+    raw[:, RS.GAZE_IDX] = 0.3
+    tr = RS.Track(times, X, np.zeros((n, 6), np.float32), np.ones(n, bool), raw)
+    assert np.all(tr.gaze() == np.float32(0.3)) and tr.gaze().shape == (n, 2)
+    assert np.isnan(RS.Track(times, X, tr.pose, tr.present).gaze()).all()
+    stats = {"blendshape_white_noise_sd_per_frame": {c: [0.01] * 5 for c in (*RS.CHANNELS, *RS.GAZE_NAMES)}}
+    noisy = RS.with_real_noise(tr, "clip", 0, stats)
+    sd = np.std(np.diff(noisy.gaze(), axis=0), axis=0) / np.sqrt(2)  # white noise: SD of differences / sqrt 2
+    assert np.allclose(sd, 0.01, rtol=0.2), sd
+    others = np.delete(noisy.raw, RS.GAZE_IDX, axis=1)
+    assert np.all(others == np.float32(0.2)) and np.all(tr.raw[:, RS.GAZE_IDX] == np.float32(0.3))  # input untouched
