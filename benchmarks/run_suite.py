@@ -266,22 +266,31 @@ def with_real_noise(track: Track, name: str, seed: int, stats: dict) -> Track:
     u = float(rng.uniform(0.1, 0.9))
     levels = np.linspace(0.1, 0.9, 5)
     ok = track.present & (track.times < track.times[0] + 1.0)
-    have = np.maximum(white_noise(track.X[ok].astype(np.float64)), 1e-6)
     real = stats["blendshape_white_noise_sd_per_frame"]
+
+    def have_sd(a: np.ndarray) -> np.ndarray:  # what the clip already has, per column, on its first second
+        return np.maximum(white_noise(a[ok].astype(np.float64)), 1e-6)
+
+    def real_sd(names: Sequence[str]) -> np.ndarray:
+        return np.array([np.interp(u, levels, real[c]) if c in real else 0.0 for c in names])
+
+    have = have_sd(track.X)
     bs = np.array([c in real for c in CHANNELS])
-    real_sd = np.array([np.interp(u, levels, real[c]) if c in real else 0.0 for c in CHANNELS])
-    target = np.maximum(have, real_sd)
+    target = np.maximum(have, real_sd(CHANNELS))
     target[~bs] = have[~bs] * float(np.median(target[bs] / have[bs]))
-    add = np.sqrt(np.maximum(target ** 2 - have ** 2, 0.0))
-    X = track.X + (rng.standard_normal(track.X.shape) * add).astype(np.float32)
+    X = track.X + _lifting_noise(rng, track.X.shape, have, target)
     raw = None
     if track.raw is not None:  # the downward gaze gauges get a real person's noise too
         raw = track.raw.copy()
-        have_g = np.maximum(white_noise(track.raw[ok][:, GAZE_IDX].astype(np.float64)), 1e-6)
-        real_g = np.array([np.interp(u, levels, real[n]) for n in GAZE_NAMES])
-        add_g = np.sqrt(np.maximum(real_g ** 2 - have_g ** 2, 0.0))
-        raw[:, GAZE_IDX] += (rng.standard_normal((raw.shape[0], 2)) * add_g).astype(np.float32)
+        gauges = track.raw[:, GAZE_IDX]
+        raw[:, GAZE_IDX] += _lifting_noise(rng, gauges.shape, have_sd(gauges), real_sd(GAZE_NAMES))
     return Track(track.times, X, track.pose, track.present, raw)
+
+
+def _lifting_noise(rng: np.random.Generator, shape: tuple, have: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """float32 white noise of ``shape`` that lifts columns of white SD ``have`` to ``target`` (none where
+    they are there already)."""
+    return (rng.standard_normal(shape) * np.sqrt(np.maximum(target ** 2 - have ** 2, 0.0))).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- spotting
@@ -363,7 +372,10 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
         if i not in matched:
             miss[(t["kind"], t["band"], t["emotion"])] += 1
     res["missed"] = {"/".join(k): v for k, v in sorted(miss.items())}
-    why = Counter(miss_class(t, [p for p in pred_all if p["clip"] == t["clip"]], config.segmenter.micro_max_s)
+    preds_of: dict[str, list[dict]] = {}
+    for p in pred_all:
+        preds_of.setdefault(p["clip"], []).append(p)
+    why = Counter(miss_class(t, preds_of.get(t["clip"], []), config.segmenter.micro_max_s)
                   for i, t in enumerate(expr) if i not in matched and t["kind"] == "micro")
     res["micro_miss_classes"] = {c: why[c] for c in MISS_CLASSES if why[c]}
     res["faces"] = per_face(truth_all, pred_all, fps)

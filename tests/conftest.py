@@ -6,7 +6,6 @@ import os
 import select
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -35,20 +34,12 @@ def xvfb():
     proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
                             pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(w)
-    number = b""
-    end = time.monotonic() + 10
-    while not number.endswith(b"\n") and time.monotonic() < end:
-        if not select.select([r], [], [], max(0.0, end - time.monotonic()))[0]:
-            break
-        chunk = os.read(r, 16)
-        if not chunk:
-            break
-        number += chunk
-    os.close(r)
-    if not number.strip().isdigit():
+    with os.fdopen(r) as ready:  # one line, "N\n"; end of file if Xvfb exits
+        number = ready.readline().strip() if select.select([ready], [], [], 10)[0] else ""
+    if not number.isdigit():
         proc.kill()
         proc.wait(10)
         pytest.skip("Xvfb did not start")
-    yield f":{number.strip().decode()}"
+    yield f":{number}"
     proc.terminate()
     proc.wait(10)

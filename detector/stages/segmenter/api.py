@@ -286,6 +286,16 @@ class Segmenter:
         return arr
 
 
+def _per_frame(a: Any, N: int, width: int, what: str, fill: float) -> np.ndarray:
+    """(N, width) float64 rows of an optional per-frame input; ``fill`` everywhere when None."""
+    if a is None:
+        return np.full((N, width), fill, dtype=np.float64)
+    arr = np.ascontiguousarray(a, dtype=np.float64)
+    if arr.shape != (N, width):
+        raise ValueError(f"{what} must have shape ({N}, {width}), got {arr.shape}")
+    return arr
+
+
 def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels: Any = None,
             config: SegmenterConfig | None = None, *, frames: Any = None,
             closure_channels: Any = None, speech_channels: Any = None, gaze: Any = None) -> list[Segment]:
@@ -318,18 +328,8 @@ def segment(times: Any, X: Any, pose: Any, channel_regions: Any, blink_channels:
     X = np.ascontiguousarray(X, dtype=np.float64)
     if X.shape != (N, C):
         raise ValueError(f"X must have shape ({N}, {C}), got {X.shape}")
-    if pose is None:
-        pose = np.zeros((N, 6), dtype=np.float64)
-    else:
-        pose = np.ascontiguousarray(pose, dtype=np.float64)
-        if pose.shape != (N, 6):
-            raise ValueError(f"pose must have shape ({N}, 6), got {pose.shape}")
-    if gaze is None:
-        gaze = np.full((N, 2), np.nan, dtype=np.float64)
-    else:
-        gaze = np.ascontiguousarray(gaze, dtype=np.float64)
-        if gaze.shape != (N, 2):
-            raise ValueError(f"gaze must have shape ({N}, 2), got {gaze.shape}")
+    pose = _per_frame(pose, N, 6, "pose", 0.0)
+    gaze = _per_frame(gaze, N, 2, "gaze", np.nan)
     if frames is None:
         frames_f = np.arange(N, dtype=np.float64)
     else:
