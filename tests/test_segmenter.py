@@ -274,6 +274,20 @@ def test_mouth_event_is_held_for_the_speech_look_ahead_and_dropped_when_syllable
     assert len(when) == 1 and 5.2 + 0.5 <= when[0] < 5.2 + 0.5 + 0.3
 
 
+def test_mouth_flickers_sooner_than_a_syllable_after_a_mouth_event_are_one_re_rise_not_speech():
+    # a mouth event, then two flickers of the articulation channel 90 ms apart (noise in the event's
+    # tail; syllables come at most 7-8 a second): one re-rise, so the event is not taken for speech
+    for seed in range(4):
+        t, X, regions, speech = _mouth_clip(None, seed)
+        for c in (5.3, 5.39):
+            X[(t >= c) & (t < c + 0.02), 2] += 0.3
+        kept = segment(t, X, None, regions, speech_channels=speech)
+        assert [round(s.apex, 1) for s in kept] == [5.1], seed
+        # counted as two re-rises (the rule off), the event and its flickers are three: speech, dropped
+        off = SegmenterConfig(speech_min_gap_s=0.0)
+        assert segment(t, X, None, regions, config=off, speech_channels=speech) == [], seed
+
+
 def test_speech_mode_is_reported_while_syllables_go_on():
     t, X, regions, speech = _mouth_clip(5.5)
     seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)

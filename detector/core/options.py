@@ -265,6 +265,8 @@ class SegmenterConfig:
     speech_dip: float = opt(0.6, "ratio", lo=0, hi=1, open_lo=True)  # ratio, the mouth/jaw activation must fall below this fraction of its last peak
     #                          (and rise again by its inverse, to at least start_z) for one re-rise
     speech_hold_s: float = opt(2.0, "s", lo=0, open_lo=True)  # s, speech mode lasts this long after the last mouth/jaw re-rise
+    speech_min_gap_s: float = opt(0.1, "s", lo=0)  # s, a re-rise sooner than this after the last one is noise, not a syllable
+    #                               (syllables come at most 7-8 a second); it is not counted
     speech_window_s: float = opt(1.5, "s", lo=0)  # s, a mouth/jaw-dominated event with speech_cycles re-rises from this long
     #                               before its trigger to the end of its look-ahead is speech (dropped)
     speech_lookahead_s: float = opt(0.5, "s", lo=0)  # s, a mouth/jaw-dominated event is held this long after it ends to see

@@ -165,7 +165,10 @@ Algorithm, per face
    second, far above the neutral noise.  The mouth/jaw activation (largest
    |z| of the mouth and jaw channels) is followed by a peak/trough tracker:
    one *re-rise* is a fall below ``speech_dip`` of the last peak and a rise
-   back by its inverse to at least ``start_z``.  An active state dominated
+   back by its inverse to at least ``start_z``, and no sooner than
+   ``speech_min_gap_s`` after the last re-rise (syllables come at most 7-8 a
+   second; two rises closer than that are noise in an event's tail, counted
+   once).  An active state dominated
    by mouth/jaw with ``speech_cycles`` re-rises is speech, not an
    expression; so is one carried by other channels (a brow raise while
    talking) when the face was moving before it (step 4b's gauge): it is

@@ -52,6 +52,7 @@ KERNEL_CONFIG = np.dtype([
     ("speech_cycles", np.float64),
     ("speech_dip", np.float64),
     ("speech_hold_s", np.float64),
+    ("speech_min_gap_s", np.float64),
     ("blink_min_closure", np.float64),
     ("speech_window_s", np.float64),
     ("speech_lookahead_s", np.float64),

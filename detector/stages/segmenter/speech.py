@@ -31,11 +31,12 @@ def track_syllables(sc, cfg, ring, pc, tc, speech):
             elif dip * mj > sc.mj_extreme and mj >= cfg.start_z:
                 sc.mj_dir = 1
                 sc.mj_extreme = mj
-                sc.mj_rises += 1
-                sc.rises[sc.rise_pos % N_RISES] = tc
-                sc.rise_pos += 1
-                if speech:
-                    sc.speech_until = tc + cfg.speech_hold_s
+                if tc - sc.rises[(sc.rise_pos - 1) % N_RISES] >= cfg.speech_min_gap_s:
+                    sc.mj_rises += 1
+                    sc.rises[sc.rise_pos % N_RISES] = tc
+                    sc.rise_pos += 1
+                    if speech:
+                        sc.speech_until = tc + cfg.speech_hold_s
         if speech and tc > sc.speech_until:
             sc.speech = 0
     return mj
