@@ -202,6 +202,33 @@ def test_graph_reads_decreases_as_the_numpy_reference_does(tmp_path):
     np.testing.assert_allclose(p, w.predict(X), atol=1e-4)
 
 
+def test_members_average_the_logits_of_networks_trained_apart_in_one_graph(tmp_path):
+    # --members K: K networks from their own random streams, their logits averaged, exported as one
+    # wider hidden layer; the graph gives the average, and K = 1 is the single network as before
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(0.0, 0.1, (300, len(facs.AU_NAMES)))
+    T = np.eye(len(facs.EMOTIONS))[rng.integers(0, len(facs.EMOTIONS), len(X))]
+
+    def logits(w):
+        return np.tanh(training.features(X) @ w.W1 + w.b1) @ w.W2 + w.b2
+
+    one = training.train(X, T, 0, training.TrainConfig(epochs=2, hidden=6))
+    both = training.train(X, T, 0, training.TrainConfig(epochs=2, hidden=6, members=3))
+    assert both.W1.shape[1] == 18 and one.W1.shape[1] == 6
+    apart = [training._train_one(X, T, np.random.default_rng([0, 2, j]), training.TrainConfig(epochs=2, hidden=6))
+             for j in range(3)]
+    np.testing.assert_allclose(logits(both), np.mean([logits(w) for w in apart], axis=0), atol=1e-9)
+    assert not np.allclose(logits(apart[0]), logits(apart[1]))  # the members differ
+    path = tmp_path / "m.onnx"
+    path.write_bytes(training.to_onnx_bytes(both, {"emotions": json.dumps(list(facs.EMOTIONS))}))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {training.INPUT_NAME: X.astype(np.float32)})[0], both.predict(X), atol=1e-4)
+    with pytest.raises(ValueError, match="members"):
+        training.train(X, T, 0, training.TrainConfig(members=0))
+
+
 def test_bundled_model_reads_decreases(clf):
     # the same rises with and without the decreases of a lid opening (AU7 down) get different scores
     x = au_vector(("AU05",), 0.1)
@@ -282,6 +309,10 @@ def test_bad_csv_dataset_is_a_one_line_error(tmp_path, capsys):
     )
     assert proc.returncode == 2
     assert "missing column" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.onnx").exists()
+    assert training.main(["--members", "0", "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--members" in err and "\n" not in err
     assert not (tmp_path / "x.onnx").exists()
 
 

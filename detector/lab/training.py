@@ -1,7 +1,7 @@
 """Deterministic training of the emotion classifier (``models/emotion.onnx``).
 
 Run ``python -m detector.lab.training [--out models/emotion.onnx] [--seed 0]
-[--dataset CSV [--replace]] [--au-dataset CSV | --no-au-dataset] [--noise SIGMA] [--channel-noise FILE]``.  The same seed, options and
+[--dataset CSV [--replace]] [--au-dataset CSV | --no-au-dataset] [--noise SIGMA] [--channel-noise FILE] [--members K]``.  The same seed, options and
 platform give a byte-identical ONNX file (no clock, no threads in the random
 stream, fixed opset/IR version).  Needs numpy and the optional ``onnx``
 package (``pip install microexpr[train]``); inference needs only onnxruntime.
@@ -24,6 +24,11 @@ Graph (all float32)::
     f    = [u, asym, s, dec]                   # 30 + 12 + 1 + 30 = 73 features
     h    = tanh(f @ W1 + b1)                   # hidden layer (feature standardisation folded in)
     p    = softmax(h @ W2 + b2)                # (N, 8) over facs.EMOTIONS
+
+With ``--members K`` the hidden layer holds K networks side by side, each trained from its own
+random stream, and ``W2`` averages their logits (an ensemble in the same graph).  The bundled
+model is one network (K = 1): five were steadier on the tune faces but labelled the test suite's
+events worse (RESULTS.md, issue 17, fourth round).
 
 So the same AU pattern at intensity 0.05 and 0.8 gives the same direction
 ``u``; the strength ``s`` only decides between an emotion and ``neutral``
@@ -637,11 +642,32 @@ class TrainConfig:
     lr: float = 3e-3
     lr_final: float = 2e-4
     weight_decay: float = 1e-4
+    members: int = 1  # networks trained from their own random streams, their logits averaged (1: one network)
+
+
+def _width(cfg: TrainConfig) -> str:
+    """The hidden layer as the model's metadata names it: ``48``, or ``5 x 48`` for averaged members."""
+    return str(cfg.hidden) if cfg.members == 1 else f"{cfg.members} x {cfg.hidden}, logits averaged"
 
 
 def train(X: np.ndarray, T: np.ndarray, seed: int, cfg: TrainConfig) -> Weights:
-    """Fit the 1-hidden-layer MLP with minibatch Adam in float64 (soft-target cross-entropy)."""
-    rng = np.random.default_rng([seed, 2])
+    """Fit ``cfg.members`` MLPs and average their logits: one network whose hidden layer holds them all.
+
+    Averaging logits is exact in that form (``tanh`` units side by side, output weights / members),
+    so the exported graph is the same 1-hidden-layer MLP, ``members * hidden`` units wide.
+    """
+    if cfg.members < 1:
+        raise ValueError(f"members must be >= 1, got {cfg.members}")
+    if cfg.members == 1:
+        return _train_one(X, T, np.random.default_rng([seed, 2]), cfg)
+    nets = [_train_one(X, T, np.random.default_rng([seed, 2, j]), cfg) for j in range(cfg.members)]
+    k = float(cfg.members)
+    return Weights(np.concatenate([w.W1 for w in nets], axis=1), np.concatenate([w.b1 for w in nets]),
+                   np.concatenate([w.W2 for w in nets], axis=0) / k, sum(w.b2 for w in nets) / k)
+
+
+def _train_one(X: np.ndarray, T: np.ndarray, rng: np.random.Generator, cfg: TrainConfig) -> Weights:
+    """Fit one 1-hidden-layer MLP with minibatch Adam in float64 (soft-target cross-entropy)."""
     F = features(X)
     mu = F.mean(axis=0)
     sd = F.std(axis=0)
@@ -855,10 +881,11 @@ def build(
         "input": {"name": INPUT_NAME, "shape": ["N", N_AU], "au_names": list(facs.AU_NAMES),
                   "meaning": "apex-minus-baseline AU intensity deltas, 0..1 AU scale"},
         "output": {"name": OUTPUT_NAME, "shape": ["N", N_EMO]},
-        "architecture": f"features({N_FEATURES}: direction, asymmetry, log strength, decreases) -> tanh({cfg.hidden}) -> softmax({N_EMO})",
+        "architecture": f"features({N_FEATURES}: direction, asymmetry, log strength, decreases) -> tanh({_width(cfg)}) -> softmax({N_EMO})",
         "recipe": recipe.as_dict(),
         "train": {"hidden": cfg.hidden, "epochs": cfg.epochs, "batch": cfg.batch, "lr": cfg.lr,
-                  "lr_final": cfg.lr_final, "weight_decay": cfg.weight_decay, "samples": int(len(X))},
+                  "lr_final": cfg.lr_final, "weight_decay": cfg.weight_decay, "samples": int(len(X)),
+                  **({"members": cfg.members} if cfg.members != 1 else {})},
         "dataset": ds_info,
         "estimator_dataset": au_info,
         "suite_dataset": suite_info,
@@ -944,6 +971,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="print the per-AU noise derived from this file as JSON and exit")
     ap.add_argument("--n-per-class", type=int, default=Recipe.n_per_class, help="synthetic samples per class")
     ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--members", type=int, default=TrainConfig.members,
+                    help="networks trained from their own random streams, logits averaged (1: one network)")
     ap.add_argument("--au-neutral-norm", type=float, nargs=2, default=Recipe.au_neutral_norm, metavar=("LO", "HI"),
                     help="estimator-output rows: delta norm below LO is labelled neutral, above HI the row's emotion")
     ap.add_argument("--snr-neutral", type=float, nargs=2, default=Recipe.snr_neutral, metavar=("LO", "HI"),
@@ -953,8 +982,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.noise <= 0 or not np.isfinite(args.noise):
         print("error: --noise must be a positive number", file=sys.stderr)
         return 2
-    if args.n_per_class < 1 or args.epochs < 1:
-        print("error: --n-per-class and --epochs must be >= 1", file=sys.stderr)
+    if args.n_per_class < 1 or args.epochs < 1 or args.members < 1:
+        print("error: --n-per-class, --epochs and --members must be >= 1", file=sys.stderr)
         return 2
     if args.derive_noise is not None:
         try:
@@ -983,7 +1012,7 @@ def main(argv: list[str] | None = None) -> int:
             args.seed,
             Recipe(n_per_class=args.n_per_class, noise=args.noise, au_noise=au_noise,
                    au_neutral_norm=tuple(args.au_neutral_norm), snr_neutral=tuple(args.snr_neutral)),
-            TrainConfig(epochs=args.epochs),
+            TrainConfig(epochs=args.epochs, members=args.members),
             dataset=args.dataset,
             replace=args.replace,
             au_dataset=au_dataset,
