@@ -139,10 +139,10 @@ def _suite_xy(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_weights(suite_rows: list[dict], au_csv: Path | None, skip_face: str | None, seed: int,
-                  suite_copies: int, au_copies: int, synth_cache: dict) -> TR.Weights:
+                  suite_copies: int, au_copies: int, synth_cache: dict, members: int = 1) -> TR.Weights:
     """The recipe of detector.lab.training.build, without the rows of ``skip_face``."""
     recipe = TR.Recipe()
-    cfg = TR.TrainConfig()
+    cfg = TR.TrainConfig(members=members)
     if "xy" not in synth_cache:
         synth_cache["xy"] = TR.synthetic_dataset(seed, recipe)
     parts_x, parts_t = [synth_cache["xy"][0]], [synth_cache["xy"][1]]
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suite-copies", type=int, default=64)
     ap.add_argument("--au-copies", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=TR.TrainConfig.members,
+                    help="--lofo: networks averaged per model (python -m detector.lab.training --members)")
     ap.add_argument("--errors", action="store_true", help="list the wrongly labelled matched events")
     ap.add_argument("--set", choices=("suite", "real_like"), default=None,
                     help="score only the events of this synthetic set (column `set`; default: all)")
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     cache: dict = {}
     pred = np.zeros(len(rows), dtype=np.int64)
     for face in faces:
-        w = train_weights(train_rows, au_csv, face, a.seed, a.suite_copies, a.au_copies, cache)
+        w = train_weights(train_rows, au_csv, face, a.seed, a.suite_copies, a.au_copies, cache, a.members)
         idx = [i for i, r in enumerate(rows) if r["_face"] == face]
         pred[idx] = labels([rows[i] for i in idx], w.predict)
         res = score([rows[i] for i in idx], pred[idx])
