@@ -296,6 +296,23 @@ def test_user_csv_dataset_trains_a_model(tmp_path):
     assert meta2["synthetic"] is True and meta2["train"]["samples"] == 8 * 40 + 90
 
 
+def test_a_failed_model_write_leaves_the_old_model_and_no_part_file(tmp_path, monkeypatch, capsys):
+    # the model and its JSON are replaced whole (a temporary file, then os.replace) or not at all
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"old model")
+
+    def full_disk(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", full_disk)
+    assert training.main(["--out", str(out), "--n-per-class", "20", "--epochs", "1", "--no-au-dataset",
+                          "--no-suite-dataset"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "No space left" in err and "\n" not in err
+    assert out.read_bytes() == b"old model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
 def test_bad_csv_dataset_is_a_one_line_error(tmp_path, capsys):
     ds = tmp_path / "bad.csv"
     _write_csv(ds, [("joy", np.zeros(32))])

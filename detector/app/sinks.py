@@ -9,13 +9,11 @@ and no run truncates an input or an earlier result before it starts writing.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 
 from detector.core.events import Event
 from detector.core.facs import AU_NAMES, EMOTIONS, REGIONS
+from detector.core.files import replace_atomically
 from detector.stages.ekman import label_counts, summary_line
 
 try:
@@ -286,21 +285,13 @@ def read_frames_csv(path: str | Path, columns: tuple[str, ...] = ()) -> dict[str
 
 
 def write_file_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same folder, then
-    ``os.replace`` over ``path``.  On failure ``path`` is left as it was; raises :class:`OutputError`."""
+    """Write ``data`` to ``path`` whole or not at all (:func:`detector.core.files.replace_atomically`).
+    On failure ``path`` is left as it was; raises :class:`OutputError`."""
     target = Path(path)
     check_output(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        replace_atomically(target, data)
     except OSError as e:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
         raise OutputError(f"{target}: cannot write ({e.strerror})", code=1) from None
 
 

@@ -70,6 +70,7 @@ from detector.lab.datasets import (
 )
 from detector.core.events import EYE_KINDS, KINDS
 from detector.core.facs import EMOTIONS
+from detector.core.files import replace_atomically
 from detector.core.options import MICRO_MAX_S
 
 __all__ = [
@@ -724,10 +725,9 @@ def run_dataset(
         if save_pred is not None:
             out = Path(save_pred) / clip.subject / f"{clip.name}.jsonl"
             out.parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "w", encoding="utf-8") as f:
-                for e in events:
-                    d = e.to_dict() if hasattr(e, "to_dict") else (asdict(e) if isinstance(e, Annotation) else dict(e))
-                    f.write(json.dumps(d, separators=(",", ":")) + "\n")
+            lines = [json.dumps(e.to_dict() if hasattr(e, "to_dict") else (asdict(e) if isinstance(e, Annotation) else dict(e)),
+                                separators=(",", ":")) + "\n" for e in events]
+            replace_atomically(out, "".join(lines).encode("utf-8"))
         truth += [replace(a, clip=clip.key, clip_duration=clip.duration) for a in clip.events]
         pred += annotations
         durations += clip.duration
@@ -847,7 +847,7 @@ def run(args: argparse.Namespace) -> int:
     print(header + format_table(result))
     if args.json:
         try:
-            Path(args.json).write_text(text + "\n", encoding="utf-8")
+            replace_atomically(args.json, (text + "\n").encode("utf-8"))
         except OSError as e:
             raise EvaluationError(f"cannot write {args.json}: {e.strerror or e}") from None
     return 0

@@ -155,6 +155,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from detector.core import facs  # noqa: E402
+from detector.core.files import replace_atomically  # noqa: E402
 from detector.stages.ekman import side_difference  # noqa: E402
 
 #: Version of the recipe (bump when the data recipe or graph changes).
@@ -1026,10 +1027,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        replace_atomically(out, data)
         if not args.no_json:
             meta = {"file": out.name, **info}
-            out.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+            replace_atomically(out.with_suffix(".json"), (json.dumps(meta, indent=1) + "\n").encode("utf-8"))
     except OSError as e:
         print(f"error: cannot write {out}: {e.strerror}", file=sys.stderr)
         return 2
