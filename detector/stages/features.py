@@ -757,4 +757,4 @@ class FeatureExtractor:
 
         x = channels if self._neutral is None else channels - self._neutral
         aus = np.clip(_au_map(x), 0.0, 1.0)
-        return FaceFeatures(channels, pose, aus, face.blendshapes[GAZE_IDX].astype(np.float32))
+        return FaceFeatures(channels, pose, aus, face.blendshapes[GAZE_IDX].astype(np.float32, copy=False))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from detector.app.eyetrain.options import EMOTIONS
+from detector.core.files import replace_atomically
 
 ANSWERS_FILE = "train_answers.csv"
 SUMMARY_FILE = "train_summary.csv"
@@ -182,22 +182,13 @@ def _read_rows(path: Path, header: tuple[str, ...], keep) -> list[dict]:
 
 
 def write_csv_atomic(path: Path, header: tuple[str, ...], rows: list[dict]) -> None:
-    """Write a CSV by a temporary file in the same folder, then ``os.replace`` (never half a file)."""
+    """Write a CSV whole or not at all (:func:`detector.core.files.replace_atomically`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(header), lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, buf.getvalue().encode("utf-8"))
 
 
 class ScoreBook:

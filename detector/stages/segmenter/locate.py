@@ -428,7 +428,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     # down: looking down.  None of them is an expression.
     eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
     shut = eye_led and pk_cl >= cfg.blink_min_closure
-    looked_down = (eye_led and cfg.gaze_down_min > 0.0 and dur >= cfg.micro_max_s
+    looked_down = (not shut and eye_led and cfg.gaze_down_min > 0.0 and dur >= cfg.micro_max_s
                    and irises_down(ring, on, off, R) >= cfg.gaze_down_min)
     region = region_code(reg_pk, cfg)
     if nout >= out.shape[0]:
