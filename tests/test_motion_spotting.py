@@ -82,6 +82,28 @@ def test_a_rise_that_keeps_its_level_and_a_new_rise_from_there_are_two_events(sn
     assert abs(second.onset - 3.0) <= 0.05 and second.offset < 3.5, (second.onset, second.offset)
 
 
+@pytest.mark.parametrize("snr", [10.0, 25.0])
+def test_a_second_rise_on_the_same_channels_after_a_rise_kept_whole_is_its_own_event(snr):
+    # 120 ms up and kept all the way (no fall), then, 2 s later, the same brows rise as much again: two
+    # micro events.  The first state holds its rise, and its running noise scale grows while it does
+    # (noise_adapt_s); measured in those units the second rise read z 2-3 and was never reported.  A
+    # still face gets back the noise it had before (held_head_shift_max); a head that drifted 0.1 IOD
+    # while the face rose keeps the grown noise (the second rise is then lost at snr 10).
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.12, 0.15, 1.0) + settling_profile(times, 4.2, 0.12, 0.15, 1.0)
+    for seed in range(3):
+        clip = make_clip(8.0, FPS, [], seed=seed,
+                         extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], axis=1))])
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+        assert [s.kind for s in found] == ["micro", "micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert abs(found[0].onset - 2.0) <= 0.04 and abs(found[1].onset - 4.2) <= 0.04, (found[0].onset, found[1].onset)
+        if snr < 20:
+            drifting = clip.pose.copy()
+            drifting[:, 3] += 0.1 * np.clip((times - 2.0) / 0.5, 0.0, 1.0)
+            found = segment(clip.times, clip.X, drifting, clip.regions, clip.blink, MOTION)
+            assert [s.kind for s in found] == ["micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+
+
 @pytest.mark.parametrize("snr", [8.0, 25.0])
 def test_a_brief_rise_whose_fall_is_lost_in_the_noise_ends_one_rise_after_its_apex(snr):
     # 120 ms up, then a 150 ms fall by a tenth that stays (real faces keep 0.9 of the apex at the 90th

@@ -295,6 +295,10 @@ class SegmenterConfig:
     resplit_rel: float = opt(0.4, "fraction", lo=0)  # fraction of the state's peak departure: a rise held near its peak (still above
     #                           settle_level) is reported at once when the face departs again this fast (and at
     #                           least settle_departure_z) without falling back: a new rise from the level it kept
+    held_head_shift_max: float = opt(0.05, "IOD", lo=0)  # IOD, a rise that kept its level (held near its peak) gives back the
+    #                                 noise its state added (noise_adapt_s) when that level becomes the neutral, if the head
+    #                                 moved no more than this in the image since the trigger (translation + roll at one IOD;
+    #                                 a real-like event's own head move reaches 0.043); a head drift keeps its noise
 
 
     def __post_init__(self) -> None:

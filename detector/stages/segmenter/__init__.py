@@ -99,8 +99,15 @@ Algorithm, per face
    level the held rise kept: the held rise is reported, that level becomes the
    baseline, and the new rise is sought from there; resting on for
    ``settle_max_s`` reports a micro-short held rise that fell a little before it
-   came to rest; one that rests at its apex (an expression still held), or a
-   macro-long one, waits for its return or ``max_duration_s``.  A state with a held
+   came to rest; one that rests at its apex (an expression still held, or a rise
+   to a new level that kept all of it) waits for its return, a new departure
+   (which still splits it off) or ``max_duration_s``; a macro-long one waits for
+   its return or ``max_duration_s``.  When a held level becomes the baseline
+   (split off, rested ``settle_max_s``, or kept when the state ends by level),
+   the noise its state added (``noise_adapt_s``) is given back if the head moved
+   no more than ``held_head_shift_max`` in the image since the trigger: a still
+   face at a new level was not restless, and its next rise is measured in the
+   noise units of the face before it.  A state with a held
    rise whose activation fades while the face keeps the held level (in the noise
    units of the state's start: the running ones grow with a held state) reports
    the held rise, not one long event; so does a state whose event, located when it

@@ -70,6 +70,7 @@ KERNEL_CONFIG = np.dtype([
     ("still_window_s", np.float64),
     ("resplit_rel", np.float64),
     ("rest_min_s", np.float64),
+    ("held_head_shift_max", np.float64),
 ])
 
 

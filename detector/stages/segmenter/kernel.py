@@ -223,14 +223,42 @@ def _keep_old_neutral(sc, ch):
         sc.has_old = 1
 
 
+#: IOD a point one IOD from the centre of an in-plane head rotation moves per degree of roll
+ROLL_IOD = np.pi / 180.0
+
+
+@njit(cache=True, inline="always")
+def _head_shift(ring, n0, n1, R):
+    """How far the head moved in the image plane from frame n0 to frame n1, IOD: the distance between
+    the smoothed (tx, ty) of the two frames plus the roll between them at one IOD from its centre."""
+    p0 = ring.pose_smooth[n0 % R]
+    p1 = ring.pose_smooth[n1 % R]
+    return np.sqrt((p1[3] - p0[3]) ** 2 + (p1[4] - p0[4]) ** 2) + abs(p1[2] - p0[2]) * ROLL_IOD
+
+
+@njit(cache=True, inline="always")
+def _held_level_is_neutral(sc, st, cfg, n):
+    """The active state's rise kept its level, which becomes the neutral at centre n.  The noise the
+    state added meanwhile (noise_adapt_s) is given back when the head moved no more than
+    held_head_shift_max since the trigger: a still face that rose to a new level and kept it was not
+    restless, and what it does next is measured in the noise units of the face before it (kept, a
+    second AU7 lid tightening 1.7 s after the first on a tune face read z 2.5 and was never
+    reported).  A head drift's noise stays."""
+    if _head_shift(st.ring, sc.ev_trigger, n, sc.ring_size) <= cfg.held_head_shift_max:
+        give_back_noise(st.ch)
+
+
 @njit(cache=True, inline="always")
 def _rest_baseline(sc, st, cfg, n0, n1, keep_old):
     """The face rests at a new level: its mean over the still frames n0..n1 becomes the neutral
     baseline, and the state goes idle.  ``keep_old``: after a held expression the neutral from before
-    is kept (a later return to it ends that expression, it is no new event)."""
+    is kept (a later return to it ends that expression, it is no new event), and the held level is
+    the neutral (:func:`_held_level_is_neutral`)."""
     if keep_old:
         _keep_old_neutral(sc, st.ch)
     mean_level(st.ch.baseline, st.ring.y, n0, n1, sc.ring_size)
+    if keep_old:
+        _held_level_is_neutral(sc, st, cfg, n1)
     sc.still_from = -1
     sc.settled = 0
     _end_reported(sc, st, cfg, n1)
@@ -252,7 +280,8 @@ def _returning(sc, ch, ring, cfg, c):
 def _split_held(sc, st, cfg, c, tc):
     """The face moved again (departure at settle_departure_z) after its rise had come to rest near
     its peak: report the held rise now, take the level it rested at (mean over the held still run up
-    to motion_lag_s ago) as the new neutral baseline, and look for the new rise from there."""
+    to motion_lag_s ago) as the new neutral baseline (:func:`_held_level_is_neutral`), and look for the
+    new rise from there."""
     release_held_rise(sc, st.held, tc)
     _rest_baseline(sc, st, cfg, sc.held_from, max(int(st.ring.lag[c % sc.ring_size]), sc.held_from), True)
 
@@ -311,6 +340,7 @@ def _end_by_level(sc, st, cfg, info, c, tc, out, nout):
     if settled_at_held:
         _keep_old_neutral(sc, st.ch)
         st.ch.baseline[:] = st.ch.held_level
+        _held_level_is_neutral(sc, st, cfg, c)
     _end_reported(sc, st, cfg, c)
     return nout
 
@@ -366,9 +396,13 @@ def _at_rest(sc, st, cfg, c, tc, dep):
     if sc.held_rise == -1:
         hold_rise(sc, st, cfg, c)
     if sc.settled == 2:
-        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg) and sc.rest_fell == 1:
-            return True
-        sc.held_long = 1
+        if sc.held_rise >= 0 and not held_is_long(sc, st.held, st.ring, cfg):
+            if sc.rest_fell == 1:
+                return True
+            # a micro-short rise to a level it kept without falling: a held apex or a new neutral, told
+            # apart by what comes next; a new rise still splits it off (_split_held)
+        else:
+            sc.held_long = 1
     sc.settled = 0
     return False
 
