@@ -725,9 +725,10 @@ def run_dataset(
         if save_pred is not None:
             out = Path(save_pred) / clip.subject / f"{clip.name}.jsonl"
             out.parent.mkdir(parents=True, exist_ok=True)
-            lines = [json.dumps(e.to_dict() if hasattr(e, "to_dict") else (asdict(e) if isinstance(e, Annotation) else dict(e)),
-                                separators=(",", ":")) + "\n" for e in events]
-            replace_atomically(out, "".join(lines).encode("utf-8"))
+            rows = (e.to_dict() if hasattr(e, "to_dict") else asdict(e) if isinstance(e, Annotation) else dict(e)
+                    for e in events)
+            text = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in rows)
+            replace_atomically(out, text.encode("utf-8"))
         truth += [replace(a, clip=clip.key, clip_duration=clip.duration) for a in clip.events]
         pred += annotations
         durations += clip.duration

@@ -237,13 +237,15 @@ def _head_shift(ring, n0, n1, R):
 
 
 @njit(cache=True, inline="always")
-def _give_back_held_noise(sc, st, cfg, n):
-    """The active state's rise kept its level, which becomes the neutral at centre n: the noise the
-    state added meanwhile (noise_adapt_s) is given back when the head moved no more than
-    held_head_shift_max since the trigger: a still face that rose to a new level and kept it was not
-    restless, and what it does next is measured in the noise units of the face before it (kept, a
-    second AU7 lid tightening 1.7 s after the first on a tune face read z 2.5 and was never
-    reported).  A head drift's noise stays."""
+def _held_level_becomes_neutral(sc, st, cfg, n):
+    """The active state's rise kept its level, which becomes the neutral at centre n (the caller sets
+    the baseline).  The neutral from before is kept aside (a later return to it ends that expression,
+    it is no new event), and the noise the state added meanwhile (noise_adapt_s) is given back when
+    the head moved no more than held_head_shift_max since the trigger: a still face that rose to a
+    new level and kept it was not restless, and what it does next is measured in the noise units of
+    the face before it (kept, a second AU7 lid tightening 1.7 s after the first on a tune face read
+    z 2.5 and was never reported).  A head drift's noise stays."""
+    _keep_old_neutral(sc, st.ch)
     if _head_shift(st.ring, sc.ev_trigger, n, sc.ring_size) <= cfg.held_head_shift_max:
         give_back_noise(st.ch)
 
@@ -251,12 +253,10 @@ def _give_back_held_noise(sc, st, cfg, n):
 @njit(cache=True, inline="always")
 def _rest_baseline(sc, st, cfg, n0, n1, keep_old):
     """The face rests at a new level: its mean over the still frames n0..n1 becomes the neutral
-    baseline, and the state goes idle.  ``keep_old``: after a held expression the neutral from before
-    is kept (a later return to it ends that expression, it is no new event), and the noise the state
-    added while it held is given back (:func:`_give_back_held_noise`)."""
+    baseline, and the state goes idle.  ``keep_old``: the level is a held expression's
+    (:func:`_held_level_becomes_neutral`)."""
     if keep_old:
-        _keep_old_neutral(sc, st.ch)
-        _give_back_held_noise(sc, st, cfg, n1)
+        _held_level_becomes_neutral(sc, st, cfg, n1)
     mean_level(st.ch.baseline, st.ring.y, n0, n1, sc.ring_size)
     sc.still_from = -1
     sc.settled = 0
@@ -279,7 +279,7 @@ def _returning(sc, ch, ring, cfg, c):
 def _split_held(sc, st, cfg, c, tc):
     """The face moved again (departure at settle_departure_z) after its rise had come to rest near
     its peak: report the held rise now, take the level it rested at (mean over the held still run up
-    to motion_lag_s ago) as the new neutral baseline (its noise given back: :func:`_give_back_held_noise`),
+    to motion_lag_s ago) as the new neutral baseline (:func:`_held_level_becomes_neutral`),
     and look for the new rise from there."""
     release_held_rise(sc, st.held, tc)
     _rest_baseline(sc, st, cfg, sc.held_from, max(int(st.ring.lag[c % sc.ring_size]), sc.held_from), True)
@@ -337,9 +337,8 @@ def _end_by_level(sc, st, cfg, info, c, tc, out, nout):
     settled_at_held = _keeps_held_level(sc, st, cfg, c)
     nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
     if settled_at_held:
-        _keep_old_neutral(sc, st.ch)
+        _held_level_becomes_neutral(sc, st, cfg, c)
         st.ch.baseline[:] = st.ch.held_level
-        _give_back_held_noise(sc, st, cfg, c)
     _end_reported(sc, st, cfg, c)
     return nout
 
