@@ -189,18 +189,20 @@ def _suite_job(args: tuple) -> tuple[str, list[dict], dict, str]:
     prefix = "" if band == "suite" else f"{band}_v{synth.SYNTH_VERSION}_"
     cache = Path(work) / f"{prefix}{split}_s{seed}_{fps:g}fps_{_landmark_key(config)}" / f"{name}.npz"
     meta_path = cache.with_suffix(".truth.json")
-    if not fresh and cache.exists() and meta_path.exists() and Track.load(cache) is not None:
+    have_track = not fresh and cache.exists() and Track.load(cache) is not None
+    if have_track and meta_path.exists():
         m = json.loads(meta_path.read_text())
-        return name, m["truth"], m["meta"], str(cache)
-    face = synth.load_face(recipe["face"])
-    clip = build_fn(face, recipe, fps)
-    track = extract(_clip_frames(clip), config)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    track.save(cache)
+        if m.get("truth_version") == synth.TRUTH_VERSION:
+            return name, m["truth"], m["meta"], str(cache)
+    clip = build_fn(synth.load_face(recipe["face"]), recipe, fps)
+    if not have_track:  # else its features are cached: refresh the truth only
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        extract(_clip_frames(clip), config).save(cache)
     truth = [dict(r, clip=name) for r in clip.truth]
     meta = {k: v for k, v in clip.meta.items() if k != "distractors"}
     meta["distractors"] = clip.meta.get("distractors", [])
-    meta_path.write_text(json.dumps({"truth": truth, "meta": meta}, default=float))
+    doc = {"truth": truth, "meta": meta, "truth_version": synth.TRUTH_VERSION}
+    meta_path.write_text(json.dumps(doc, default=float))
     return name, truth, meta, str(cache)
 
 

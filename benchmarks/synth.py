@@ -45,8 +45,11 @@ Truth conventions (frames are 0-based, times are ``frame / fps`` seconds)
 * ``offset_frame``: the first frame back at neutral (profile exactly 0).
 * Event times are rounded to whole frames of the clip's rate, with at least
   one frame of rise and one of fall, so a 40 ms event lasts 2 frames
-  (67 ms) at 30 fps.  ``kind`` follows the detector's rule: ``micro`` when
-  ``offset - onset < 0.5 s``, else ``macro``.
+  (67 ms) at 30 fps.  ``kind`` is ``micro`` when the event as drawn
+  (``rise + hold + fall``, :func:`drawn_length`) is under 0.5 s, else
+  ``macro``: what the face did, as a coder labels it.  The rounded
+  ``offset - onset`` can then read 0.5 s (a 0.48 s event lasts 15 frames at
+  30 fps) on a ``micro`` row.
 * ``peak_disp_iod``: the largest displacement of any of the 478 landmarks at
   apex, in percent of the IOD, computed exactly by inverting the backward map
   at the landmarks (what a perfect landmarker would measure).  ``band``:
@@ -78,7 +81,8 @@ API: :func:`load_face`, :class:`EventSpec`, :func:`make_clip` -> :class:`Clip`
 :func:`suite_plan` + :func:`build_clip` (one clip of a suite, any fps),
 :func:`suite_clips`, :func:`make_suite`, :func:`smoke_clip` (a small fixed set
 for tests), :func:`probe_mediapipe`.  ``SYNTH_VERSION`` changes whenever the
-same seed would give different frames or truth: put it in cache keys.
+same seed would give different frames: put it in cache keys.  ``TRUTH_VERSION``
+changes when only the truth rows would differ: keep it with cached truth.
 
 CLI::
 
@@ -110,8 +114,10 @@ from benchmarks.synthkit.faces import (  # noqa: E402
     region_of,
     SPLITS,
     SYNTH_VERSION,
+    TRUTH_VERSION,
 )
 from benchmarks.synthkit.events import (  # noqa: E402
+    drawn_length,
     EventSpec,
     profile_values,
     read_truth,
@@ -179,14 +185,14 @@ from detector.lab.facewarp import (  # noqa: E402  (the warp generator)
 __all__ = [
     'AU_AMPLITUDE', 'au_field', 'band_of', 'BANDS', 'BANDS_OF_SUITE', 'blink_event', 'build_clip',
     'build_real_like_clip', 'BUILTIN_FACES', 'calibrate', 'Clip', 'DEFAULT_IOD_PX', 'DEFAULT_SIZE',
-    'drift_event', 'EventSpec', 'expand_aus', 'expression_event', 'eye_closure_event', 'Face', 'face_path',
+    'drawn_length', 'drift_event', 'EventSpec', 'expand_aus', 'expression_event', 'eye_closure_event', 'Face', 'face_path',
     'face_of_clip', 'FACES_DIR', 'flicker_event', 'format_probe', 'forward_displacement', 'gaze_down_event',
     'light_step_event', 'load_face', 'MACRO_PEAK_RANGE', 'make_clip', 'make_suite', 'MICRO_PEAK_RANGE',
     'min_jacobian', 'PARTIALS', 'peak_displacement', 'PROBE_EVENTS', 'probe_mediapipe', 'PROBE_MODES',
     'profile_values', 'random_clip', 'read_truth', 'REAL_LIKE_CLIPS', 'real_like_event',
     'REAL_LIKE_ONE_SIDED', 'REAL_LIKE_PARTIAL_BLINK', 'REAL_LIKE_PATTERNS', 'REAL_LIKE_PEAK_PCT',
     'real_like_plan', 'REAL_LIKE_SHORT_LEAD_EVERY', 'real_stats', 'REAL_STATS_PATH', 'region_of', 'schedule',
-    'smoke_clip', 'SPLITS', 'suite_clips', 'suite_plan', 'SYNTH_VERSION', 'write_annotations_csv',
+    'smoke_clip', 'SPLITS', 'suite_clips', 'suite_plan', 'SYNTH_VERSION', 'TRUTH_VERSION', 'write_annotations_csv',
     'write_truth',
 ]
 

@@ -10,6 +10,7 @@ real talking-face clip (speech, blinks), where any event is a false alarm.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -156,3 +157,29 @@ def test_a_cached_track_gives_its_gaze_gauges_and_real_noise_reaches_them():
     assert np.allclose(sd, 0.01, rtol=0.2), sd
     others = np.delete(noisy.raw, RS.GAZE_IDX, axis=1)
     assert np.all(others == np.float32(0.2)) and np.all(tr.raw[:, RS.GAZE_IDX] == np.float32(0.3))  # input untouched
+
+
+def test_a_cached_clip_with_truth_of_an_older_version_gets_new_truth_without_extracting_again(tmp_path, monkeypatch):
+    # the features of a cached clip stay valid when only the truth rules change (TRUTH_VERSION):
+    # the truth is rebuilt from the recipe, the landmarks are not run again
+    calls = []
+
+    def fake_extract(frames, config):
+        calls.append(1)
+        n = 10
+        return RS.Track(np.arange(n) / 30.0, np.zeros((n, len(RS.CHANNELS)), np.float32),
+                        np.zeros((n, 6), np.float32), np.ones(n, bool))
+
+    monkeypatch.setattr(RS, "extract", fake_extract)
+    job = ("tune", 30.0, 0, 0, None, str(tmp_path), False, "real_like")
+    name, truth, _, cache = RS._suite_job(job)
+    assert calls == [1] and truth and all(r["kind"] == "micro" for r in truth if r["kind"] != "blink")
+    truth_file = Path(cache).with_suffix(".truth.json")
+    doc = json.loads(truth_file.read_text())
+    assert doc["truth_version"] == S.TRUTH_VERSION
+    stale = dict(doc, truth_version=S.TRUTH_VERSION - 1, truth=[dict(r, kind="macro") for r in doc["truth"]])
+    truth_file.write_text(json.dumps(stale))
+    _, again, _, _ = RS._suite_job(job)
+    assert calls == [1] and again == truth and json.loads(truth_file.read_text())["truth_version"] == S.TRUTH_VERSION
+    truth_file.write_text(json.dumps(dict(stale, truth_version=S.TRUTH_VERSION)))
+    assert {r["kind"] for r in RS._suite_job(job)[1]} == {"macro"} and calls == [1]  # current version: used as cached

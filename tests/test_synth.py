@@ -212,14 +212,15 @@ def test_bands_and_regions():
     assert S.region_of(["AU06_L", "AU12_L"]) == "full"
 
 
-def test_micro_or_macro_follows_the_realised_duration(face):
-    clip = S.make_clip(
-        face,
-        [S.EventSpec(1.5, 0.1, 0.3, 0.05, {"AU15": 0.1}), S.EventSpec(3.5, 0.3, 0.5, 0.3, {"AU15": 0.1})],
-        30.0,
-        noise_sigma=0.0,
-    )
-    assert [r["kind"] for r in clip.truth] == ["micro", "macro"]
+def test_micro_or_macro_follows_the_drawn_length_not_the_frame_rounding(face):
+    # 0.16 + 0.16 + 0.16 s rounds to 5 + 5 + 5 frames at 30 fps: it lasts 0.500 s in the truth's
+    # frames, but the face drew a 0.48 s micro-expression; 0.5 s and longer as drawn is macro
+    events = [S.EventSpec(1.5, 0.16, 0.16, 0.16, {"AU15": 0.1}), S.EventSpec(3.5, 0.2, 0.2, 0.1, {"AU15": 0.1}),
+              S.EventSpec(5.5, 0.3, 0.5, 0.3, {"AU15": 0.1})]
+    clip = S.make_clip(face, events, 30.0, noise_sigma=0.0)
+    assert [r["offset_frame"] - r["onset_frame"] for r in clip.truth][:1] == [15]
+    assert [r["kind"] for r in clip.truth] == ["micro", "macro", "macro"]
+    assert [S.drawn_length(e) for e in events][:1] == [pytest.approx(0.48)]
 
 
 # ----------------------------------------------------------------------------- determinism

@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from detector.core import facs
+from detector.core.options import MICRO_MAX_S
 
 from benchmarks.synthkit.faces import band_of, region_of
 
@@ -35,7 +36,7 @@ class EventSpec:
     fall: float
     hold: float = 0.0
     aus: dict[str, float] = field(default_factory=dict)
-    kind: str = "micro"  # micro | macro (set from the realised duration) | blink | distractor
+    kind: str = "micro"  # micro | macro (the truth row sets it from the drawn length) | blink | distractor
     emotion: str = "neutral"
     variant: str = "prototype"
     drift: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0)
@@ -92,13 +93,19 @@ def read_truth(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def drawn_length(spec: EventSpec) -> float:
+    """Onset to offset of an event as drawn, in seconds (``rise + hold + fall``), before its times are
+    rounded to frames: what the face did, which a coder labels micro or macro.  The rounded truth can be a
+    frame longer (a 0.48 s event lasts 15 frames, 0.500 s, at 30 fps)."""
+    return spec.rise + spec.hold + spec.fall
+
+
 def _truth_row(t: _Timed, fps: float, aus: dict[str, float], peak: float, clip_duration: float) -> dict:
     s = t.spec
-    dur = (t.offset_frame - t.onset_frame) / fps
     if s.kind in ("blink", "distractor"):
         kind = s.kind
     else:
-        kind = "micro" if dur < 0.5 else "macro"
+        kind = "micro" if drawn_length(s) < MICRO_MAX_S else "macro"
     region = "upper" if kind == "blink" else (region_of(list(aus)) if aus else "full")
     emotion = s.emotion if kind in ("micro", "macro") else "neutral"
     onset, apex, offset = t.onset_frame / fps, t.apex_frame / fps, t.offset_frame / fps

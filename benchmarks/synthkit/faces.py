@@ -49,9 +49,14 @@ def face_of_clip(clip: str) -> str:
             return f
     raise ValueError(f"no face in clip name {clip!r}")
 
-#: Bumped whenever the same seed would render different frames or truth
+#: Bumped whenever the same seed would render different frames
 #: (include it in any cache key of features computed from generated clips).
 SYNTH_VERSION = 3
+
+#: Bumped whenever the same seed gives the same frames but different truth rows (kept with cached
+#: features, which stay valid: refresh the truth only).  2: kind from the drawn length, not the
+#: frame-rounded one (2026-12-07).
+TRUTH_VERSION = 2
 
 
 #: Intensity bands of the peak landmark displacement, percent of IOD.
