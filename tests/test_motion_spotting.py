@@ -62,6 +62,22 @@ def test_rise_to_a_new_level_is_one_event_that_ends_when_the_motion_stops(snr, r
     assert abs(second.apex - 9.1) <= 0.02
 
 
+@pytest.mark.parametrize("snr, seed", [(4.0, 3), (6.0, 1)])
+def test_a_weak_brief_rise_to_a_new_level_ends_when_its_motion_stops(snr, seed):
+    # 150 ms up, 100 ms down to half its apex, at SNR 4-6: it departs slower than settle_departure_z
+    # (noise units) but comes to rest within settle_brief_s of its trigger, so it ends at rest like a
+    # strong one: a micro event ending where the fall ends.  Without the brief rule
+    # (settle_brief_departure_z = settle_departure_z) these runs end by level, 0.7 s late or more.
+    times = make_times(8.0, FPS)
+    p = settling_profile(times, 2.0, 0.15, 0.1, 0.5)
+    clip = make_clip(8.0, FPS, [], seed=seed, extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([snr * p, snr * p], 1))])
+    found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+    assert [s.kind for s in found] == ["micro"] and abs(found[0].offset - 2.25) <= 0.08, found
+    old = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink,
+                  replace(MOTION, settle_brief_departure_z=MOTION.settle_departure_z))
+    assert len(old) == 1 and old[0].offset - 2.25 >= 0.6, old
+
+
 @pytest.mark.parametrize("snr", [10.0, 25.0])
 def test_a_rise_that_keeps_its_level_and_a_new_rise_from_there_are_two_events(snr):
     # real micro-expressions may end 0.9 of the way up: 60 ms up, a 150 ms fall by a tenth, kept; 0.8 s

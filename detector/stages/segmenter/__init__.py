@@ -78,7 +78,9 @@ Algorithm, per face
    micro-expression).  The *departure* of each channel is how much further from
    the baseline ``y_c(n)`` is than ``y_c(n - lag)``, in its own motion noise
    (calibrated and followed like the level noise).  An active event whose top-k
-   departure reached ``settle_departure_z`` (a brief rise), and whose own signal
+   departure reached ``settle_departure_z`` (a brief rise; or ``settle_brief_departure_z``
+   while its trigger is at most ``settle_brief_s`` old or once it holds a rise: a
+   weak rise brief in time), and whose own signal
    ``e`` then changed less than ``settle_z`` over ``motion_lag_s`` and since the
    run began, for ``settle_s`` and ``settle_rel`` of its age, after its peak
    activation and below ``settle_level`` of ``e`` there (or for ``settle_max_s``

@@ -62,6 +62,8 @@ KERNEL_CONFIG = np.dtype([
     ("motion_lag_s", np.float64),
     ("settle_z", np.float64),
     ("settle_departure_z", np.float64),
+    ("settle_brief_departure_z", np.float64),
+    ("settle_brief_s", np.float64),
     ("settle_s", np.float64),
     ("settle_rel", np.float64),
     ("settle_level", np.float64),

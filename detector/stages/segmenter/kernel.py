@@ -137,10 +137,17 @@ def _still_before(sc, cfg):
 
 
 @njit(cache=True, inline="always")
-def _brief_rise_from_still(sc, cfg):
-    """The rest rule (step 4b) may end the active state: it departed at settle_departure_z or faster
-    (a brief rise), from a face that was still before it."""
-    return sc.peak_departure >= cfg.settle_departure_z and _still_before(sc, cfg)
+def _brief_rise_from_still(sc, cfg, tc):
+    """The rest rule (step 4b) may end the active state at centre time tc: from a face that was still
+    before it, it departed at settle_departure_z or faster (a fast rise), or at settle_brief_departure_z
+    and is still young (trigger at most settle_brief_s ago) or holds a rise already (a weak rise that is
+    brief in time: a slow macro expression is still rising then)."""
+    if not _still_before(sc, cfg):
+        return False
+    if sc.peak_departure >= cfg.settle_departure_z:
+        return True
+    return sc.peak_departure >= cfg.settle_brief_departure_z and (
+        sc.held_rise >= 0 or tc - sc.t_trigger <= cfg.settle_brief_s)
 
 
 @njit(cache=True, inline="always")
@@ -437,7 +444,7 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
         return nout
     if np.isfinite(sc.t_final) and sc.below != 0:
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
-    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _brief_rise_from_still(sc, cfg)
+    if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _brief_rise_from_still(sc, cfg, tc)
             and sc.held_long == 0 and sc.held_rise != -2):
         # a brief rise (fast departure) from a still face that has come to rest; slow states, and
         # states of a face that was moving already (talking), end by level (step 4)
@@ -563,7 +570,7 @@ def end_segment(sc, st, cfg, info, out, nout):
             nout = finalize_or_hold(sc, st, cfg, info, last, t_last, out, nout)
         elif sc.held_rise >= 0:
             release_held_rise(sc, st.held, t_last)  # a rise it kept until the stream ended
-        elif (sc.still_from >= 0 and _brief_rise_from_still(sc, cfg)
+        elif (sc.still_from >= 0 and _brief_rise_from_still(sc, cfg, t_last)
               and t_last - st.ring.t[sc.still_from % sc.ring_size] >= cfg.settle_s):
             nout = _end_settled(sc, st, cfg, info, last, t_last, out, nout)  # at rest when the stream ended
         _end_idle(sc)
