@@ -25,9 +25,12 @@ Caching
 -------
 MediaPipe is the expensive part, so the per-frame features (channels, pose)
 of each clip are cached under ``--work`` (default ``/tmp/microexpr_suite``),
-keyed by split, fps, seed, clip name and the landmarker options.  Changing
-the segmenter or the classifier re-runs only the cheap part; ``--fresh``
-ignores the cache.
+keyed by split, fps, seed, clip name and the landmarker options (and, for the
+real-like band, ``synth.SYNTH_VERSION``).  Changing the segmenter or the
+classifier re-runs only the cheap part; ``--fresh`` ignores the cache.  The
+truth rows kept beside each track carry ``synth.TRUTH_VERSION``: when the
+truth rules change but the frames do not, the truth alone is rebuilt from the
+clip's recipe (about 1 s a clip) and the features are kept.
 
 Usage::
 
