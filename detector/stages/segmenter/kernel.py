@@ -446,8 +446,9 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
         return _post_roll(sc, st, cfg, info, c, tc, a, out, nout)
     if (cfg.motion_lag_s > 0.0 and cfg.settle_s > 0.0 and _brief_rise_from_still(sc, cfg, tc)
             and sc.held_long == 0 and sc.held_rise != -2):
-        # a brief rise (fast departure) from a still face that has come to rest; slow states, and
-        # states of a face that was moving already (talking), end by level (step 4)
+        # a brief rise (a fast departure, or a weaker one while the state is young) from a still face
+        # that has come to rest; slow states, and states of a face that was moving already (talking),
+        # end by level (step 4)
         if _at_rest(sc, st, cfg, c, tc, dep):
             return _end_settled(sc, st, cfg, info, c, tc, out, nout)
         if sc.state != ACTIVE:
