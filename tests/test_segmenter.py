@@ -288,6 +288,22 @@ def test_mouth_flickers_sooner_than_a_syllable_after_a_mouth_event_are_one_re_ri
         assert segment(t, X, None, regions, config=off, speech_channels=speech) == [], seed
 
 
+def test_mouth_rises_later_than_the_speech_window_after_a_held_event_do_not_make_it_speech():
+    # A held mouth event waits for its look-ahead from the end of its state, and a state may end
+    # long after the event it reports (a tail that waits for the return, a rise held at a level).
+    # Re-rises more than speech_window_s after the event's offset are not its syllables: two mouth
+    # blips 1.7 and 1.95 s after the 200 ms event, inside a 2 s look-ahead, leave it standing.
+    for seed in range(4):
+        t, X, regions, speech = _mouth_clip(None, seed)
+        for c in (6.9, 7.15):
+            X[(t >= c) & (t < c + 0.03), 2] += 0.3
+        late = SegmenterConfig(speech_lookahead_s=2.0)
+        assert [round(s.apex, 1) for s in segment(t, X, None, regions, config=late, speech_channels=speech)][:1] == [5.1], seed
+        # a speech window that reaches them: the event and the two blips are three re-rises, speech
+        wide = SegmenterConfig(speech_lookahead_s=2.0, speech_window_s=2.5)
+        assert segment(t, X, None, regions, config=wide, speech_channels=speech) == [], seed
+
+
 def test_speech_mode_is_reported_while_syllables_go_on():
     t, X, regions, speech = _mouth_clip(5.5)
     seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)

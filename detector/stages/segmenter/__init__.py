@@ -189,7 +189,8 @@ Algorithm, per face
    articulation channels (``speech_channels``) carried is therefore held for
    ``speech_lookahead_s`` after it ends, and dropped when ``speech_cycles``
    re-rises fall between ``speech_window_s`` before its trigger and the end of
-   that look-ahead.  Such events are reported up to ``speech_lookahead_s`` later
+   that look-ahead, but no later than ``speech_window_s`` after its offset (its
+   state may end long after the event).  Such events are reported up to ``speech_lookahead_s`` later
    (so possibly after an event that started after them).
 
 Frame indices are the 0-based indices of the frames given to

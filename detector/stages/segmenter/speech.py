@@ -155,7 +155,10 @@ def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
 def release(sc, held, cfg, tc, out, nout):
     """Report the held events whose look-ahead has passed by ``tc`` (all of them when ``tc`` is
     inf), except those with ``speech_cycles`` mouth/jaw re-rises from ``speech_window_s``
-    before their trigger to now: speech, not an expression."""
+    before their trigger to now, and no later than ``speech_window_s`` after their offset: speech,
+    not an expression.  (The look-ahead runs from the end of the event's state, which may come long
+    after the event's offset: a tail that waits for the return, a rise held at a level.  Kept, a
+    tune anger whose state ran 1.65 s past it was dropped for a mouth flicker of a later blink.)"""
     in_use = held.in_use
     release_t = held.release_t
     rises = sc.rises
@@ -163,7 +166,7 @@ def release(sc, held, cfg, tc, out, nout):
         if in_use[j] == 0.0 or (tc < release_t[j]):
             continue
         in_use[j] = 0.0
-        hi = tc if np.isfinite(tc) else release_t[j]
+        hi = min(tc if np.isfinite(tc) else release_t[j], held.rows[j, ROW_OFFSET] + cfg.speech_window_s)
         n = 0
         for i in range(N_RISES):
             t = rises[i]
