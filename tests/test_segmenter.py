@@ -304,6 +304,23 @@ def test_mouth_rises_later_than_the_speech_window_after_a_held_event_do_not_make
         assert segment(t, X, None, regions, config=wide, speech_channels=speech) == [], seed
 
 
+def test_mouth_blips_before_a_mouth_event_of_a_still_face_are_not_its_syllables():
+    # A still face is not talking: the re-rises that count against a held mouth event are those from
+    # its trigger on (the syllables after a first one), not noise before it.  Two mouth blips 1.2
+    # and 0.8 s before the event leave it standing; on a face taken as moving (still_motion_max 0)
+    # the same blips and the event are three re-rises within speech_window_s: speech, dropped.
+    for seed in range(4):
+        t, X, regions, speech = _mouth_clip(None, seed)
+        X *= 0.2  # a still face (channel noise 0.002)
+        for c in (3.9, 4.3):
+            X[(t >= c) & (t < c + 0.03), 2] += 0.06
+        still = segment(t, X, None, regions, speech_channels=speech)
+        assert any(abs(s.apex - 5.1) < 0.05 for s in still), seed
+        moving = SegmenterConfig(still_motion_max=0.0)
+        assert not any(abs(s.apex - 5.1) < 0.05 for s in segment(t, X, None, regions, config=moving,
+                                                                  speech_channels=speech)), seed
+
+
 def test_speech_mode_is_reported_while_syllables_go_on():
     t, X, regions, speech = _mouth_clip(5.5)
     seg = Segmenter(regions, None, SegmenterConfig(), speech_channels=speech)

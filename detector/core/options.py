@@ -268,7 +268,8 @@ class SegmenterConfig:
     speech_min_gap_s: float = opt(0.1, "s", lo=0)  # s, a re-rise sooner than this after the last one is noise, not a syllable
     #                               (syllables come at most 7-8 a second); it is not counted
     speech_window_s: float = opt(1.5, "s", lo=0)  # s, a mouth/jaw-dominated event with speech_cycles re-rises from this long
-    #                               before its trigger to the end of its look-ahead (at most this long after its offset) is speech (dropped)
+    #                               before its trigger (from its trigger for a micro event of a still face) to the end of its look-ahead
+    #                               (at most this long after its offset) is speech (dropped)
     speech_lookahead_s: float = opt(0.5, "s", lo=0)  # s, a mouth/jaw-dominated event is held this long after it ends to see
     #                                  whether syllables follow (0 = no look-ahead, no window test)
     motion_lag_s: float = opt(0.15, "s", lo=0)  # s, departure = how much further from the baseline now than motion_lag_s earlier

@@ -188,10 +188,12 @@ Algorithm, per face
    The first syllables of an utterance come before speech mode: an event the
    articulation channels (``speech_channels``) carried is therefore held for
    ``speech_lookahead_s`` after it ends, and dropped when ``speech_cycles``
-   re-rises fall between ``speech_window_s`` before its trigger and the end of
-   that look-ahead, but no later than ``speech_window_s`` after its offset (its
-   state may end long after the event).  Such events are reported up to ``speech_lookahead_s`` later
-   (so possibly after an event that started after them).
+   re-rises fall between ``speech_window_s`` before its trigger (its trigger,
+   for a micro-short event of a face that was still before it: not talking)
+   and the end of that look-ahead, but no later than ``speech_window_s``
+   after its offset (its state may end long after the event).  Such events
+   are reported up to ``speech_lookahead_s`` later (so possibly after an
+   event that started after them).
 
 Frame indices are the 0-based indices of the frames given to
 :meth:`Segmenter.update` (or its explicit ``frame`` argument); times are the

@@ -182,3 +182,10 @@ def activations(ch, ring, info, cfg, pc, speech):
     ring.act_other[pc] = ao
     ring.closure[pc] = close if nclose > 0 else np.inf
     return a
+
+
+@njit(cache=True, inline="always")
+def still_before(sc, cfg):
+    """The face was still before the active state's trigger (sc.pre_motion at most still_motion_max,
+    channel units): not talking."""
+    return sc.pre_motion <= cfg.still_motion_max

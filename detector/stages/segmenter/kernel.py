@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from detector.stages.segmenter.activation import activations, clear_centre, departure, head_speed, lag_frame, smooth_centre
+from detector.stages.segmenter.activation import (activations, clear_centre, departure, head_speed, lag_frame,
+                                                  smooth_centre, still_before)
 from detector.stages.segmenter.baseline import (adapt_noise, begin_calibration, calibrate, calibration_frames,
                                                 deviation, finish_calibration, give_back_noise, keep_noise_before,
                                                 mean_level, old_deviation, restore_old_baseline, update_idle,
@@ -131,18 +132,12 @@ def _follow_peaks(sc, ch, c, a, dep):
 
 
 @njit(cache=True, inline="always")
-def _still_before(sc, cfg):
-    """The face was still before the active state's trigger (still_motion_max): not talking."""
-    return sc.pre_motion <= cfg.still_motion_max
-
-
-@njit(cache=True, inline="always")
 def _brief_rise_from_still(sc, cfg, tc):
     """The rest rule (step 4b) may end the active state at centre time tc: from a face that was still
     before it, it departed at settle_departure_z or faster (a fast rise), or at settle_brief_departure_z
     and is still young (trigger at most settle_brief_s ago) or holds a rise already (a weak rise that is
     brief in time: a slow macro expression is still rising then)."""
-    if not _still_before(sc, cfg):
+    if not still_before(sc, cfg):
         return False
     if sc.peak_departure >= cfg.settle_departure_z:
         return True
@@ -303,7 +298,7 @@ def _eye_event_from_still(sc, cfg):
     """The state just reported an eye event (a blink, an eye closure or a look down) of a face that
     was still before it."""
     k = sc.last_kind
-    return (k == KIND_BLINK or k == KIND_CLOSURE or k == KIND_GAZE) and _still_before(sc, cfg)
+    return (k == KIND_BLINK or k == KIND_CLOSURE or k == KIND_GAZE) and still_before(sc, cfg)
 
 
 @njit(cache=True, inline="always")
@@ -417,7 +412,7 @@ def _active_step(sc, st, cfg, info, c, tc, dtc, a, mj, speech, dep, out, nout):
     """One centre frame of an active state."""
     ch = st.ch
     if (cfg.speech_cycles > 0.0 and not speech and sc.mj_rises >= cfg.speech_cycles and mj >= a
-            and np.isinf(sc.t_final) and (sc.pre_motion > cfg.still_motion_max or mouth_dominated(ch, info))):
+            and np.isinf(sc.t_final) and (not still_before(sc, cfg) or mouth_dominated(ch, info))):
         # a state during which mouth and jaw keep rising and falling is speech, not an expression
         # (a brow raise while talking included), unless the face was still before it and other
         # channels carried it: abandon it and leave mouth and jaw out of the activation while the
@@ -466,7 +461,7 @@ def _back_at_old_neutral(sc, st, cfg, info, c, tc, out, nout):
     its peak start_z away from that neutral) from a still face is reported first, not dropped with the
     return; a talking face's ends by level (step 4)."""
     R = sc.ring_size
-    if (sc.state == ACTIVE and _still_before(sc, cfg)
+    if (sc.state == ACTIVE and still_before(sc, cfg)
             and old_deviation(st.ch, cfg, st.ring.y[sc.peak_act_at % R]) >= cfg.start_z):
         nout = finalize_or_hold(sc, st, cfg, info, c, tc, out, nout)
     restore_old_baseline(sc, st.ch)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from detector.stages.segmenter.activation import still_before
 from detector.stages.segmenter.baseline import mean_level
 from detector.stages.segmenter.locate import event_signal, event_weights, finalize
-from detector.stages.segmenter.state import JAW, MOUTH, N_RISES, ROW_OFFSET, ROW_ONSET
+from detector.stages.segmenter.state import JAW, KIND_MICRO, MOUTH, N_RISES, ROW_KIND, ROW_OFFSET, ROW_ONSET
 
 
 @njit(cache=True, inline="always")
@@ -146,7 +147,12 @@ def finalize_or_hold(sc, st, cfg, info, nend, tc, out, nout):
             held.rows[j, :] = out[nout]
             held.in_use[j] = 1.0
             held.release_t[j] = tc + cfg.speech_lookahead_s
-            held.window_t[j] = sc.t_trigger - cfg.speech_window_s
+            # a face that was still before a micro-short event was not talking then: only the re-rises
+            # from its trigger on (the syllables that follow a first one) count, not noise from before
+            # it.  (A longer mouth state of a still face keeps the whole window: on the tune suite the
+            # ones it kept were head drifts, which step the mouth channels before and during them.)
+            brief_from_still = still_before(sc, cfg) and out[nout, ROW_KIND] == KIND_MICRO
+            held.window_t[j] = sc.t_trigger - (0.0 if brief_from_still else cfg.speech_window_s)
             return nout
     return n1  # no free slot: report it now
 
