@@ -152,7 +152,8 @@ class Held(NamedTuple):
     rows: np.ndarray  # (N_HELD, W) output rows
     in_use: np.ndarray  # (N_HELD,) 1.0: slot holds an event
     release_t: np.ndarray  # (N_HELD,) time its look-ahead ends, s
-    window_t: np.ndarray  # (N_HELD,) start of its speech window (trigger - speech_window_s), s
+    window_t: np.ndarray  # (N_HELD,) start of its speech window, s (trigger - speech_window_s; the trigger
+    #                        for a micro event of a still face)
     #                        (inf for a held rise: never speech)
 
 
