@@ -185,8 +185,8 @@ from detector.lab.facewarp import (  # noqa: E402  (the warp generator)
 __all__ = [
     'AU_AMPLITUDE', 'au_field', 'band_of', 'BANDS', 'BANDS_OF_SUITE', 'blink_event', 'build_clip',
     'build_real_like_clip', 'BUILTIN_FACES', 'calibrate', 'Clip', 'DEFAULT_IOD_PX', 'DEFAULT_SIZE',
-    'drawn_length', 'drift_event', 'EventSpec', 'expand_aus', 'expression_event', 'eye_closure_event', 'Face', 'face_path',
-    'face_of_clip', 'FACES_DIR', 'flicker_event', 'format_probe', 'forward_displacement', 'gaze_down_event',
+    'drawn_length', 'drift_event', 'EventSpec', 'expand_aus', 'expression_event', 'eye_closure_event', 'Face',
+    'face_path', 'face_of_clip', 'FACES_DIR', 'flicker_event', 'format_probe', 'forward_displacement', 'gaze_down_event',
     'light_step_event', 'load_face', 'MACRO_PEAK_RANGE', 'make_clip', 'make_suite', 'MICRO_PEAK_RANGE',
     'min_jacobian', 'PARTIALS', 'peak_displacement', 'PROBE_EVENTS', 'probe_mediapipe', 'PROBE_MODES',
     'profile_values', 'random_clip', 'read_truth', 'REAL_LIKE_CLIPS', 'real_like_event',

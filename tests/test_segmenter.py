@@ -298,7 +298,8 @@ def test_mouth_rises_later_than_the_speech_window_after_a_held_event_do_not_make
         for c in (6.9, 7.15):
             X[(t >= c) & (t < c + 0.03), 2] += 0.3
         late = SegmenterConfig(speech_lookahead_s=2.0)
-        assert [round(s.apex, 1) for s in segment(t, X, None, regions, config=late, speech_channels=speech)][:1] == [5.1], seed
+        kept = segment(t, X, None, regions, config=late, speech_channels=speech)
+        assert [round(s.apex, 1) for s in kept][:1] == [5.1], seed
         # a speech window that reaches them: the event and the two blips are three re-rises, speech
         wide = SegmenterConfig(speech_lookahead_s=2.0, speech_window_s=2.5)
         assert segment(t, X, None, regions, config=wide, speech_channels=speech) == [], seed

@@ -15,7 +15,7 @@ from detector.lab.facewarp import (
 )
 from detector.core.facs import PARTIALS
 
-from benchmarks.synthkit.events import EventSpec
+from benchmarks.synthkit.events import EventSpec, drawn_length
 from benchmarks.synthkit.faces import load_face
 from benchmarks.synthkit.fields import calibrate
 from benchmarks.synthkit.render import Clip, make_clip
@@ -114,10 +114,6 @@ def light_step_event(rng: np.random.Generator, onset: float) -> EventSpec:
     return EventSpec(onset, dur / 2, dur / 2, 0.0, {}, "distractor", "neutral", "light_step", flicker=(change, 0.0))
 
 
-def _span(e: EventSpec) -> float:
-    return e.rise + e.hold + e.fall
-
-
 def schedule(
     rng: np.random.Generator,
     items: Sequence,
@@ -134,7 +130,7 @@ def schedule(
     for make in items:
         e = make(t)
         out.append(e)
-        t = e.onset + _span(e) + float(rng.uniform(*gap))
+        t = e.onset + drawn_length(e) + float(rng.uniform(*gap))
     return out, t + float(rng.uniform(0.0, 0.5))
 
 

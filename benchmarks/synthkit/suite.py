@@ -23,10 +23,10 @@ from detector.lab.facewarp import (
 )
 from detector.core.facs import PARTIALS
 
-from benchmarks.synthkit.events import EventSpec, read_truth
+from benchmarks.synthkit.events import EventSpec, drawn_length, read_truth
 from benchmarks.synthkit.faces import load_face, SPLIT_KEYS, SPLITS
 from benchmarks.synthkit.fields import calibrate
-from benchmarks.synthkit.plan import _span, blink_event, drift_event, expression_event, flicker_event, light_step_event, schedule
+from benchmarks.synthkit.plan import blink_event, drift_event, expression_event, flicker_event, light_step_event, schedule
 from benchmarks.synthkit.render import Clip, make_clip
 
 # ---------------------------------------------------------------------------
@@ -343,7 +343,7 @@ def build_real_like_clip(face: Face, recipe: dict, fps: float) -> Clip:
                 pose = pose + np.array(e.drift) - np.array([0.0, 0.0, 0.0, 1.0])
                 made[i] = replace(e, drift=tuple(float(x) for x in pose))
         events += made
-        t = made[0].onset + _span(made[0]) + float(rng.uniform(1.2, 2.0))
+        t = made[0].onset + drawn_length(made[0]) + float(rng.uniform(1.2, 2.0))
     return make_clip(face, events, fps, t + float(rng.uniform(0.5, 1.0)), noise_sigma=recipe["noise_sigma"],
                      seed=recipe["seed"], sway_iod=recipe["sway_iod"])
 
@@ -382,10 +382,10 @@ def random_clip(
         sub = np.random.default_rng(rng.integers(2**31))
         kind = names[int(rng.choice(len(names), p=probs))]
         e = kinds[kind](t, sub)
-        if duration is not None and e.onset + _span(e) + 1.0 > limit:
+        if duration is not None and e.onset + drawn_length(e) + 1.0 > limit:
             break
         events.append(e)
-        t = e.onset + _span(e) + float(rng.uniform(1.0, 1.6))
+        t = e.onset + drawn_length(e) + float(rng.uniform(1.0, 1.6))
         if duration is None and t > limit:
             break
     noise = _NOISE_LEVELS[int(rng.integers(len(_NOISE_LEVELS)))] if noise_sigma is None else noise_sigma
