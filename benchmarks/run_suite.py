@@ -350,12 +350,15 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     # per band: recall over the band's truth; F1 with the false alarms shared in proportion
     expr = [t for t in truth_all if t["kind"] != "blink"]
     T = [as_annotation(t) for t in expr]
-    P = [as_annotation(p) for p in pred_all if p["kind"] != "blink"]
+    shown = [p for p in pred_all if p["kind"] != "blink"]
+    P = [as_annotation(p) for p in shown]
     tb = [t["band"] for t in expr]
     tk = [t["kind"] for t in expr]
     pairs = match_events(T, P)
     matched = {i for i, _, _ in pairs}
     fa = len(P) - len(pairs)
+    hit = {j for _, j, _ in pairs}
+    res["false_alarm_labels"] = dict(Counter(p["emotion"] for j, p in enumerate(shown) if j not in hit))
     n_micro = sum(k == "micro" for k in tk)
     bands = {}
     for b in BANDS:
@@ -385,6 +388,45 @@ def score_suite(items: Sequence[tuple[str, list[dict], dict, Track]], config: Co
     res["micro_miss_classes"] = {c: why[c] for c in MISS_CLASSES if why[c]}
     res["faces"] = per_face(truth_all, pred_all, fps)
     return res
+
+
+def speaking_labels(items: Sequence[tuple[str, list[dict], dict, Track]], config: Config) -> dict:
+    """Labels of the speaking band at the drawn apexes, spotting left out: each expression shown while
+    talking (right: its emotion) and every third syllable of plain talking, 0.5 s or more away from any
+    expression (right: neutral), labelled as the Analyzer labels an event seen while the person talks
+    (``classifier.speaking_au_delta`` and ``speaking_label``; baseline: the median of the still
+    lead-in, 0.3-1.8 s; apex: the mean over ``segmenter.smooth_s``).  Returns {variant: [right, n]}
+    for ``speaking_mouth``, ``speaking_upper`` and ``plain``."""
+    from detector.stages.classifier import EmotionClassifier, speaking_au_delta, speaking_label
+
+    copt = config.classifier
+    clf = EmotionClassifier(copt.model or None, device=copt.device)
+    out: dict[str, list[int]] = {}
+    for _, truth, meta, track in items:
+        t, X = track.times, track.X
+        base = np.nanmedian(X[(t > 0.3) & (t < 1.8)], axis=0)
+        expr = [r for r in truth if r["kind"] in ("micro", "macro")]
+        plain = [d for d in meta.get("distractors", []) if d["variant"] == "syllable"
+                 and all(d["offset"] < e["onset"] - 0.5 or d["onset"] > e["offset"] + 0.5 for e in expr)]
+        shown = [(e["apex"], e["emotion"], e["variant"]) for e in expr]
+        shown += [(d["apex"], "neutral", "plain") for d in plain[::3]]
+        half = max(config.segmenter.smooth_s, float(np.median(np.diff(t)))) / 2.0
+        for apex_t, emotion, variant in shown:
+            apex = np.nanmean(X[np.abs(t - apex_t) <= half], axis=0) - base
+            w = copt.speech_hold_window_s
+            window = X[np.abs(t - apex_t) <= w] - base if w > 0 else None
+            k, _ = speaking_label(clf.predict(speaking_au_delta(apex, window, copt.speech_hold_quantile)),
+                                  copt.speech_min_confidence, copt.speech_neutral_confidence)
+            tally = out.setdefault(variant, [0, 0])
+            tally[0] += int(EMOTIONS[k] == emotion)
+            tally[1] += 1
+    return out
+
+
+def format_speaking_labels(r: dict) -> str:
+    name = {"speaking_mouth": "held by the mouth", "speaking_upper": "upper face", "plain": "plain talking -> neutral"}
+    return "  labels at the drawn apexes (talking): " + ", ".join(
+        f"{name.get(k, k)} {a}/{n}" for k, (a, n) in sorted(r.items()))
 
 
 def per_face(truth: Sequence[dict], preds: Sequence[dict], fps: float) -> dict:
@@ -424,7 +466,7 @@ def miss_class(truth: dict, preds: Sequence[dict], micro_max_s: float) -> str:
 
 
 #: distractors whose spans are checked for events (head drifts come with events in the real-like band)
-_COUNTED_DISTRACTORS = ("blink", "eye_closure", "gaze_down", "flicker", "light_step")
+_COUNTED_DISTRACTORS = ("blink", "eye_closure", "gaze_down", "flicker", "light_step", "syllable")
 
 
 def distractor_hits(events: Sequence, truth: Sequence[dict], meta: dict) -> Counter:
@@ -707,6 +749,9 @@ def format_suite(r: dict, split: str, band: str = "suite") -> str:
              + ", ".join(f"{k} {_f(tm[k].get('median_abs'), 1)}" for k in ("onset", "apex", "offset")))
     L.append(f"  false alarms: {r['false_alarms']} ({_f(r['false_alarms_per_minute'], 2)} /min)"
              + (": " + ", ".join(f"{k} {v}" for k, v in sorted(r["fired_on"].items())) if r.get("fired_on") else ""))
+    if r.get("false_alarm_labels"):
+        L.append("  false alarms labelled: " + ", ".join(f"{k} {v}" for k, v in sorted(r["false_alarm_labels"].items(),
+                                                                                      key=lambda kv: -kv[1])))
     if r.get("missed"):
         L.append("  missed: " + ", ".join(f"{k} x{v}" for k, v in r["missed"].items()))
     if len(r.get("faces", {})) > 1:
@@ -768,10 +813,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--score-events", type=Path, default=None, metavar="DIR",
                     help="count false alarms in `microexpr analyze CLIPS -o DIR` outputs (the CLI's chunked run) "
                          "of the real clips, against the reviewed actions")
-    ap.add_argument("--band", nargs="+", choices=("suite", "real_like"), default=["suite"],
-                    help="synthetic sets to score: the suite, and/or the real-like band (micro-expressions shaped "
+    ap.add_argument("--band", nargs="+", choices=("suite", "real_like", "speaking"), default=["suite"],
+                    help="synthetic sets to score: the suite, the real-like band (micro-expressions shaped "
                          "like real ones: residual level, partial blinks, one-sided, head movement; eye closures "
-                         "and downward gaze as distractors); default: suite")
+                         "and downward gaze as distractors), and/or the speaking band (a face that talks, plainly, "
+                         "with an emotion its mouth holds, or with an upper-face one); default: suite")
     ap.add_argument("--real-noise", action="store_true",
                     help="add white frame noise to the synthetic sets' features so that every blendshape's per-frame "
                          "noise is a real person's (real_me_stats.json; one noise quantile per clip)")
@@ -798,6 +844,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report[band][f"{fps:g}"] = r
             print(format_suite(r, args.split, band))
             print(format_confusion(r["emotion"]))
+            if band == "speaking":
+                r["labels_at_drawn_apexes"] = speaking_labels(items, config)
+                print(format_speaking_labels(r["labels_at_drawn_apexes"]))
     if args.ekman:  # detector/stages/ekman.py's labels; the cases and scores live in benchmarks/synth_ekman.py
         from benchmarks import synth_ekman
 

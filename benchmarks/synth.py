@@ -163,6 +163,14 @@ from benchmarks.synthkit.suite import (  # noqa: E402
     suite_plan,
     write_annotations_csv,
 )
+from benchmarks.synthkit.speaking import (  # noqa: E402
+    build_speaking_clip,
+    MOUTH_HELD,
+    SPEAKING_CLIPS,
+    speaking_plan,
+    syllable_events,
+    UPPER_ONLY,
+)
 from benchmarks.synthkit.probe import (  # noqa: E402
     format_probe,
     PROBE_EVENTS,
@@ -192,6 +200,7 @@ __all__ = [
     'profile_values', 'random_clip', 'read_truth', 'REAL_LIKE_CLIPS', 'real_like_event',
     'REAL_LIKE_ONE_SIDED', 'REAL_LIKE_PARTIAL_BLINK', 'REAL_LIKE_PATTERNS', 'REAL_LIKE_PEAK_PCT',
     'real_like_plan', 'REAL_LIKE_SHORT_LEAD_EVERY', 'real_stats', 'REAL_STATS_PATH', 'region_of', 'schedule',
+    'build_speaking_clip', 'MOUTH_HELD', 'SPEAKING_CLIPS', 'speaking_plan', 'syllable_events', 'UPPER_ONLY',
     'smoke_clip', 'SPLITS', 'suite_clips', 'suite_plan', 'SYNTH_VERSION', 'TRUTH_VERSION', 'write_annotations_csv',
     'write_truth',
 ]

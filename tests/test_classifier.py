@@ -398,3 +398,94 @@ def test_speaking_label_keeps_clear_upper_face_emotion_else_low_neutral(clf):
     # an unsure upper-face emotion is reported as neutral too
     k, conf = speaking_label(np.array([0.2, 0.4, 0, 0, 0, 0, 0.4, 0]), 0.5, 0.3)
     assert (k, conf) == (0, 0.2)
+
+
+def _talking_window(held: dict[str, float], seconds: float = 1.0, fps: float = 100.0, seed: int = 0) -> np.ndarray:
+    """(T, C) channel deviations of a face talking at 4 syllables a second (the jaw and the lips open
+    and close back to rest; MediaPipe moves the inner brows and the lids a little with each
+    opening), plus the channels in ``held`` kept at that level the whole time."""
+    from detector.stages.features import CHANNELS
+
+    t = np.arange(int(seconds * fps)) / fps
+    w = np.random.default_rng(seed).normal(0.0, 0.0005, (len(t), len(CHANNELS)))
+    opening = np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None)  # a syllable, then a gap at rest
+    for name, amp in (("jawOpen", 0.3), ("geo_mouth_open", 0.08), ("mouthLowerDownLeft", 0.2),
+                      ("mouthLowerDownRight", 0.2), ("geo_jaw", 0.04), ("geo_nose_wing_L", 0.006),
+                      ("browInnerUp", 0.08), ("geo_brow_inner_L", 0.008), ("geo_brow_inner_R", 0.008),
+                      ("eyeBlinkLeft", -0.03), ("eyeBlinkRight", -0.03)):
+        w[:, CHANNELS.index(name)] += amp * opening
+    for name, v in held.items():
+        w[:, CHANNELS.index(name)] += v
+    return w
+
+
+def test_held_levels_keep_what_stays_away_from_rest_and_drop_what_comes_back():
+    from detector.stages.classifier import held_levels
+
+    t = np.arange(200) / 100.0
+    syllables = 0.3 * np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None)  # back at 0 between syllables
+    smile = 0.1 + 0.05 * np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None)  # held at 0.1 or more
+    frown = -0.08 - 0.02 * np.abs(np.sin(2 * np.pi * 3.0 * t))  # held below rest
+    d = np.stack([syllables, smile, frown], axis=1)
+    held = held_levels(d, 0.1)
+    assert held[0] == 0.0
+    assert 0.095 <= held[1] <= 0.105
+    assert -0.085 <= held[2] <= -0.08
+    d[5, :] = np.nan  # a frame without a face is left out
+    assert np.allclose(held_levels(d, 0.1), held, atol=1e-3)
+    with pytest.raises(ValueError):
+        held_levels(d, 0.6)
+
+
+def test_speaking_delta_reads_a_smile_held_between_syllables_but_not_the_syllables():
+    from detector.stages.classifier import speaking_au_delta, speaking_label
+    from detector.stages.features import CHANNELS
+
+    names = list(facs.AU_NAMES)
+    smile = {"mouthSmileLeft": 0.25, "mouthSmileRight": 0.25, "geo_corner_up_L": 0.03, "geo_corner_up_R": 0.03,
+             "geo_corner_out_L": 0.02, "geo_corner_out_R": 0.02}
+    for seed in range(3):
+        plain = _talking_window({}, seed=seed)
+        apex = plain[6]  # the apex falls on a syllable's opening (1/16 s): jaw and lips wide
+        d = speaking_au_delta(apex, plain, 0.1)
+        for au in ("AU25", "AU26", "AU09_L", "AU16", "AU12_L", "AU12_R", "AU01_L", "AU01_R"):
+            assert abs(d[names.index(au)]) < 0.05, (seed, au, d[names.index(au)])
+        # the same apex as an ordinary (non-talking) delta would read the syllable's opening, and the
+        # brows MediaPipe lifted with it
+        from detector.stages.features import estimate_au_deltas
+        assert estimate_au_deltas(apex)[names.index("AU25")] > 0.3
+        assert estimate_au_deltas(apex)[names.index("AU01_L")] > 0.1
+        held = _talking_window(smile, seed=seed)
+        d = speaking_au_delta(held[6], held, 0.1)
+        assert d[names.index("AU12_L")] > 0.15 and d[names.index("AU12_R")] > 0.15, seed
+        assert abs(d[names.index("AU25")]) < 0.05
+    # the upper face is read at the apex, as it was: a brow raise while talking
+    apex = plain[6].copy()
+    for name in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight"):
+        apex[CHANNELS.index(name)] += 0.3
+    for name in ("geo_brow_inner_L", "geo_brow_inner_R", "geo_brow_outer_L", "geo_brow_outer_R"):
+        apex[CHANNELS.index(name)] += 0.05
+    d = speaking_au_delta(apex, plain, 0.1)
+    assert d[names.index("AU01_L")] > 0.3 and d[names.index("AU02_R")] > 0.3
+    # ... also when the window holds the raise (0.3 s of it, over several syllables): it does not move
+    # with the mouth, so none of it is taken for articulation
+    raised = plain.copy()
+    raised[30:60] += apex - plain[6]
+    d = speaking_au_delta(raised[56], raised, 0.1)  # 0.56 s: a syllable's opening inside the raise
+    assert d[names.index("AU01_L")] > 0.25 and d[names.index("AU02_R")] > 0.25
+    # no window: the mouth and jaw AUs are 0 (the upper face alone)
+    d = speaking_au_delta(held[6], None, 0.1)
+    assert d[names.index("AU12_L")] == 0.0 and d[names.index("AU25")] == 0.0
+
+
+def test_talking_with_a_held_smile_is_happiness_and_plain_talking_is_not(clf):
+    from detector.stages.classifier import speaking_au_delta, speaking_label
+
+    smile = {"mouthSmileLeft": 0.3, "mouthSmileRight": 0.3, "geo_corner_up_L": 0.04, "geo_corner_up_R": 0.04,
+             "geo_corner_out_L": 0.03, "geo_corner_out_R": 0.03, "geo_cheek_L": 0.02, "geo_cheek_R": 0.02}
+    held = _talking_window(smile)
+    k, conf = speaking_label(clf.predict(speaking_au_delta(held[6], held, 0.1)), 0.5, 0.3)
+    assert facs.EMOTIONS[k] == "happiness" and conf >= 0.5
+    plain = _talking_window({})
+    k, conf = speaking_label(clf.predict(speaking_au_delta(plain[6], plain, 0.1)), 0.5, 0.3)
+    assert facs.EMOTIONS[k] == "neutral" and conf <= 0.3

@@ -53,12 +53,36 @@ def test_builtin_faces_exist_and_splits_share_no_face():
 
 def test_the_extra_tune_splits_draw_schedules_of_their_own():
     # tune2's and tune3's clips must not replay another split's event schedules on other faces
-    for plan in (S.suite_plan, S.real_like_plan):
+    for plan in (S.suite_plan, S.real_like_plan, S.speaking_plan):
         for split in ("tune2", "tune3"):
-            own = [p["items"] for p in plan(split, 0, None)]
+            key = "items" if "items" in plan(split, 0, None)[0] else "seed"  # the speaking band: its own draws
+            own = [p[key] for p in plan(split, 0, None)]
             for other in S.SPLITS:
                 if other != split:
-                    assert own != [p["items"] for p in plan(other, 0, None)], (plan.__name__, split, other)
+                    assert own != [p[key] for p in plan(other, 0, None)], (plan.__name__, split, other)
+
+
+def test_speaking_clip_talks_plainly_with_a_held_and_with_an_upper_face_emotion(face):
+    recipe = dict(S.speaking_plan("tune", 0)[1], face="man_video")
+    clip = S.build_speaking_clip(face, recipe, 30.0)
+    expr = [r for r in clip.truth if r["kind"] in ("micro", "macro")]
+    syl = [d for d in clip.meta["distractors"] if d["variant"] == "syllable"]
+    assert sorted(r["variant"] for r in expr) == ["speaking_mouth", "speaking_upper"]
+    held = next(r for r in expr if r["variant"] == "speaking_mouth")
+    upper = next(r for r in expr if r["variant"] == "speaking_upper")
+    assert held["kind"] == "macro" and held["emotion"] == S.MOUTH_HELD[recipe["mouth"]][0]
+    assert upper["emotion"] == S.UPPER_ONLY[recipe["upper"]][0]
+    assert all(facs.AU_NAMES.index(a) >= 0 and a[:4] in ("AU01", "AU02", "AU04", "AU05", "AU07")
+               for a in upper["action_units"])
+    # syllables run through each utterance, 3.5-5.5 a second, and through the held expression
+    on = np.array([d["onset"] for d in syl])
+    assert len(syl) >= 3 * 2.5 * 3.0
+    assert ((on > held["onset"]) & (on < held["offset"])).sum() >= 3
+    gaps = np.diff(on)
+    assert np.median(gaps[gaps < 0.5]) < 1.0 / 3.5
+    # the lead-in is still: nothing starts before it ends
+    first = min([r["onset"] for r in clip.truth] + list(on))
+    assert first >= recipe["lead_s"] - 1e-6
 
 
 def test_load_face_frames_at_requested_iod(face):

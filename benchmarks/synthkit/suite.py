@@ -28,6 +28,7 @@ from benchmarks.synthkit.faces import load_face, SPLIT_KEYS, SPLITS
 from benchmarks.synthkit.fields import calibrate
 from benchmarks.synthkit.plan import blink_event, drift_event, expression_event, flicker_event, light_step_event, schedule
 from benchmarks.synthkit.render import Clip, make_clip
+from benchmarks.synthkit.speaking import build_speaking_clip, speaking_plan
 
 # ---------------------------------------------------------------------------
 # Suites
@@ -348,7 +349,8 @@ def build_real_like_clip(face: Face, recipe: dict, fps: float) -> Clip:
                      seed=recipe["seed"], sway_iod=recipe["sway_iod"])
 
 
-BANDS_OF_SUITE = {"suite": (suite_plan, build_clip), "real_like": (real_like_plan, build_real_like_clip)}
+BANDS_OF_SUITE = {"suite": (suite_plan, build_clip), "real_like": (real_like_plan, build_real_like_clip),
+                  "speaking": (speaking_plan, build_speaking_clip)}
 
 
 def random_clip(

@@ -93,6 +93,11 @@ class ClassifierOptions:
     speech_min_confidence: float = opt(0.5, "probability", lo=0, hi=1)
     #: talking and no clear upper-face emotion: the neutral label's confidence is at most this
     speech_neutral_confidence: float = opt(0.3, "probability", lo=0, hi=1)
+    #: talking: the nose, mouth and jaw are read at the level they hold between syllables over
+    #: this long before and after the apex (0 = not read at all: the upper face alone decides)
+    speech_hold_window_s: float = opt(0.5, "s", lo=0)
+    #: talking: the share of those frames a held level may leave (the syllables' gaps)
+    speech_hold_quantile: float = opt(0.1, "ratio", lo=0, hi=0.5)
 
 
 @dataclass(frozen=True)

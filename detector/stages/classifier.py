@@ -18,8 +18,10 @@ import numpy as np
 
 from detector.core import facs
 from detector.core.resources import MODEL_SHA256, ResourceError, resource_path, verified_model
+from detector.stages.features import ARTICULATED_CHANNELS, CHANNELS, estimate_au_deltas
 
 MODEL_NAME = "emotion.onnx"
+_MOUTH_OPEN = CHANNELS.index("geo_mouth_open")
 _N_AU = len(facs.AU_NAMES)
 _N_EMO = len(facs.EMOTIONS)
 _log = logging.getLogger(__name__)
@@ -153,6 +155,63 @@ def upper_face_delta(au_delta: np.ndarray) -> np.ndarray:
     x = np.array(au_delta, dtype=np.float32, copy=True)
     x[..., _ARTICULATION_IDX] = 0.0
     return x
+
+
+def held_levels(deviations: np.ndarray, quantile: float) -> np.ndarray:
+    """Per channel, the level a window of frames holds: what the mouth keeps between syllables.
+
+    ``deviations`` (T, C): each frame's channels minus the person's baseline (channel units;
+    NaN = no face).  A channel whose central range, ``quantile`` to ``1 - quantile`` over the
+    frames, stays above 0 holds its lower edge, one that stays below 0 its upper edge; a channel
+    whose range spans 0 (it came back to rest between syllables) holds 0.  Returns (C,) float64.
+    """
+    d = np.asarray(deviations, dtype=np.float64)
+    if d.ndim != 2 or not 0.0 <= quantile <= 0.5:
+        raise ValueError(f"deviations must be (T, C) and 0 <= quantile <= 0.5, got {d.shape} and {quantile!r}")
+    ok = np.isfinite(d).all(axis=1)
+    if not ok.any():
+        return np.zeros(d.shape[1])
+    lo, hi = np.quantile(d[ok], [quantile, 1.0 - quantile], axis=0)
+    return np.where(lo > 0.0, lo, np.where(hi < 0.0, hi, 0.0))
+
+
+def articulation_coupling(window: np.ndarray) -> np.ndarray:
+    """Per channel, how much it moves with the mouth's opening through a window of frames (T, C):
+    the least-squares slope on ``geo_mouth_open`` (channel units per IOD; 0 for the articulated
+    channels themselves, and where the mouth did not move).  MediaPipe moves the lids, brows and
+    nose a little with every syllable; this is that share."""
+    w = np.asarray(window, dtype=np.float64)
+    w = w[np.isfinite(w).all(axis=1)]
+    slope = np.zeros(w.shape[1])
+    if len(w) < 3:
+        return slope
+    m = w[:, _MOUTH_OPEN] - w[:, _MOUTH_OPEN].mean()
+    mm = float(m @ m)
+    if mm <= 0.0:
+        return slope
+    slope = m @ (w - w.mean(axis=0)) / mm
+    slope[ARTICULATED_CHANNELS] = 0.0
+    return slope
+
+
+def speaking_au_delta(change: np.ndarray, window: np.ndarray | None, quantile: float) -> np.ndarray:
+    """AU delta (32,) of an event seen while the person talks.
+
+    ``change`` (C,): the channels at the apex minus the baseline; ``window`` (T, C): the frames
+    around the apex minus the baseline, or None.  The nose, mouth and jaw
+    (:data:`ARTICULATED_CHANNELS`) count at the level they hold through the window
+    (:func:`held_levels`), so a smile kept between syllables counts and the syllables' openings do
+    not; the other channels count as they were at the apex, less what moves with the mouth's
+    opening (:func:`articulation_coupling`).  With no window (fewer than 2 frames) the mouth and jaw
+    AUs are 0 (:func:`upper_face_delta`).
+    """
+    c = np.array(change, dtype=np.float64, copy=True)
+    if window is None or len(window) < 2:
+        return upper_face_delta(estimate_au_deltas(c))
+    w = np.asarray(window, dtype=np.float64)
+    c -= articulation_coupling(w) * c[_MOUTH_OPEN]
+    c[ARTICULATED_CHANNELS] = held_levels(w[:, ARTICULATED_CHANNELS], quantile)
+    return estimate_au_deltas(c).astype(np.float32)
 
 
 def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence: float) -> tuple[int, float]:

@@ -323,6 +323,11 @@ class EkmanTracker:
         while self._frames and self._frames[0][1] < timestamp - self.keep_s:
             self._frames.popleft()
 
+    def channels_between(self, t0: float, t1: float) -> np.ndarray:
+        """(T, C) channels of the kept frames taken from ``t0`` to ``t1`` seconds (T may be 0)."""
+        rows = [c for (_, t, c) in self._frames if t0 <= t <= t1]
+        return np.array(rows, np.float64) if rows else np.zeros((0, 0))
+
     def trace(self, onset_frame: int, offset_frame: int, baseline: np.ndarray,
               apex_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(times, trace) of an event: channels projected on its apex change, 0 at the baseline."""

@@ -79,6 +79,7 @@ __all__ = [
     "BLINK_CHANNELS",
     "EYE_CLOSURE_CHANNELS",
     "SPEECH_CHANNELS",
+    "ARTICULATED_CHANNELS",
     "GEOMETRY_CHANNELS",
     "POSE_NAMES",
     "GAZE_NAMES",
@@ -346,6 +347,12 @@ SPEECH_CHANNELS: np.ndarray = np.array(
     [REGIONS[r] in ("mouth", "jaw") and not n.startswith(_EXPRESSION_MOUTH) for n, r in zip(CHANNELS, CHANNEL_REGIONS)],
     dtype=bool,
 )
+
+#: Channels that talking can move, bool (C,): every nose, mouth and jaw channel.  While a person
+#: talks, the classifier reads these at the level they hold between syllables
+#: (:func:`detector.stages.classifier.held_levels`); MediaPipe moves the nose wings with a wide
+#: mouth opening, so the nose is among them.
+ARTICULATED_CHANNELS: np.ndarray = np.isin(CHANNEL_REGIONS, [REGIONS.index(r) for r in ("nose", "mouth", "jaw")])
 
 #: Head pose layout: degrees, degrees, degrees, IOD, IOD, IOD.
 POSE_NAMES: tuple[str, ...] = ("yaw", "pitch", "roll", "tx", "ty", "tz")
