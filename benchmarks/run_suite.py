@@ -415,8 +415,9 @@ def speaking_labels(items: Sequence[tuple[str, list[dict], dict, Track]], config
             apex = np.nanmean(X[np.abs(t - apex_t) <= half], axis=0) - base
             w = copt.speech_hold_window_s
             window = X[np.abs(t - apex_t) <= w] - base if w > 0 else None
-            k, _ = speaking_label(clf.predict(speaking_au_delta(apex, window, copt.speech_hold_quantile)),
-                                  copt.speech_min_confidence, copt.speech_neutral_confidence)
+            said = speaking_au_delta(apex, window, copt.speech_hold_quantile)
+            k, _ = speaking_label(clf.predict(said), copt.speech_min_confidence, copt.speech_neutral_confidence,
+                                  said, copt.speech_min_au)
             tally = out.setdefault(variant, [0, 0])
             tally[0] += int(EMOTIONS[k] == emotion)
             tally[1] += 1

@@ -398,6 +398,12 @@ def test_speaking_label_keeps_clear_upper_face_emotion_else_low_neutral(clf):
     # an unsure upper-face emotion is reported as neutral too
     k, conf = speaking_label(np.array([0.2, 0.4, 0, 0, 0, 0, 0.4, 0]), 0.5, 0.3)
     assert (k, conf) == (0, 0.2)
+    # a confident emotion read into a delta where no AU moved by min_au: what is left of articulation
+    sure = np.array([0.05, 0.0, 0, 0, 0, 0, 0.0, 0.95])
+    small = au_vector(("AU01", "AU02"), 0.03)
+    assert speaking_label(sure, 0.5, 0.3, small, 0.05) == (0, 0.05)
+    assert speaking_label(sure, 0.5, 0.3, small * 2, 0.05) == (7, 0.95)
+    assert speaking_label(sure, 0.5, 0.3) == (7, 0.95)
 
 
 def _talking_window(held: dict[str, float], seconds: float = 1.0, fps: float = 100.0, seed: int = 0) -> np.ndarray:

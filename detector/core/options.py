@@ -98,6 +98,8 @@ class ClassifierOptions:
     speech_hold_window_s: float = opt(0.5, "s", lo=0)
     #: talking: the share of those frames a held level may leave (the syllables' gaps)
     speech_hold_quantile: float = opt(0.1, "ratio", lo=0, hi=0.5)
+    #: talking: an emotion needs some AU (upper face, or held by the mouth) to change by this much
+    speech_min_au: float = opt(0.05, "AU units", lo=0, hi=1)
 
 
 @dataclass(frozen=True)

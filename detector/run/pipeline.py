@@ -171,8 +171,10 @@ class Analyzer:
             copt = self.config.classifier
             speech = bool(copt.speech_aware and tr is not None and tr.segmenter.speech_mode)
             if speech:  # talking: mouth and jaw are articulation; the upper face and what they hold decide
-                probs = self.classifier.predict(self._speaking_delta(tr, s))
-                k, conf = speaking_label(probs, copt.speech_min_confidence, copt.speech_neutral_confidence)
+                said = self._speaking_delta(tr, s)
+                probs = self.classifier.predict(said)
+                k, conf = speaking_label(probs, copt.speech_min_confidence, copt.speech_neutral_confidence, said,
+                                         copt.speech_min_au)
             else:
                 probs = self.classifier.predict(delta)
                 k = int(np.argmax(probs))

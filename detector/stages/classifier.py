@@ -214,15 +214,19 @@ def speaking_au_delta(change: np.ndarray, window: np.ndarray | None, quantile: f
     return estimate_au_deltas(c).astype(np.float32)
 
 
-def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence: float) -> tuple[int, float]:
+def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence: float,
+                   au_delta: np.ndarray | None = None, min_au: float = 0.0) -> tuple[int, float]:
     """(emotion index, confidence) of an event seen while the person talks.
 
-    ``probs`` are the classifier's probabilities on :func:`upper_face_delta`.  An upper-face
-    emotion at ``min_confidence`` or more is kept; otherwise the label is ``neutral`` with a
-    confidence of at most ``neutral_confidence`` (the mouth may still have meant something).
+    ``probs`` are the classifier's probabilities on :func:`speaking_au_delta` (``au_delta``).
+    An emotion at ``min_confidence`` or more is kept when some AU of ``au_delta`` changed by
+    ``min_au`` or more (AU units, 0..1; the model scales every delta to one size, so it reads
+    a confident emotion into what is left of the articulation too); otherwise the label is
+    ``neutral`` with a confidence of at most ``neutral_confidence``.
     """
     p = np.asarray(probs, dtype=np.float64)
     k = int(np.argmax(p))
-    if k != 0 and p[k] >= min_confidence:
+    acted = au_delta is None or float(np.max(np.abs(au_delta))) >= min_au
+    if k != 0 and p[k] >= min_confidence and acted:
         return k, float(p[k])
     return 0, float(min(p[0], neutral_confidence))
