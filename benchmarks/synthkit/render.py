@@ -211,6 +211,10 @@ _NOISE_BANK = 24  # frames of noise per clip
 
 
 
+#: an AU field whose map's Jacobian falls to this anywhere folds the image (make_clip refuses it)
+FOLD_MIN_JACOBIAN = 0.05
+
+
 def make_clip(
     face: Face,
     events: Sequence[EventSpec],
@@ -249,7 +253,7 @@ def make_clip(
         if s.aus:
             f = au_field(g, s.aus)
             mj = min_jacobian(f)
-            if mj <= 0.05:
+            if mj <= FOLD_MIN_JACOBIAN:
                 raise ValueError(f"AU field {s.aus} folds the image (min Jacobian {mj:.3f}); lower the intensities")
             peak = peak_displacement(face, f)
             shade = _lip_gap_darkness(g, f, s.aus)

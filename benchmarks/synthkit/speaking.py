@@ -19,13 +19,13 @@ from __future__ import annotations
 import numpy as np
 
 from detector.core import facs
-from detector.lab.facewarp import Face, _Geom, expand_aus
+from detector.lab.facewarp import Face, _Geom, au_field, expand_aus, min_jacobian
 
 from benchmarks.synthkit.events import EventSpec
 from benchmarks.synthkit.faces import SPLIT_KEYS, SPLITS
 from benchmarks.synthkit.fields import calibrate
 from benchmarks.synthkit.plan import blink_event
-from benchmarks.synthkit.render import Clip, make_clip
+from benchmarks.synthkit.render import FOLD_MIN_JACOBIAN, Clip, make_clip
 
 SPEAKING_CLIPS = 8  # per split
 SYLLABLE_RATE_HZ = (3.5, 5.5)
@@ -47,10 +47,10 @@ UPPER_ONLY: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 
 
-def syllable_events(rng: np.random.Generator, start: float, end: float) -> list[EventSpec]:
+def syllable_events(rng: np.random.Generator, g: _Geom, start: float, end: float) -> list[EventSpec]:
     """Jaw and lip cycles from ``start`` to ``end`` s: each 0.12-0.26 s, jaw drop 0.15-0.45 of AU26's
     maximum (2.7-8 % IOD), lips parted, a quarter of them rounded (AU23); a quarter of the syllables are a lip press
-    (AU24) instead."""
+    (AU24) instead.  A syllable that would fold the face's image (``g``) is drawn at 0.8x until it does not."""
     out = []
     t = start
     while True:
@@ -63,6 +63,8 @@ def syllable_events(rng: np.random.Generator, start: float, end: float) -> list[
             aus = {"AU26": float(rng.uniform(0.15, 0.45)), "AU25": float(rng.uniform(0.5, 1.0))}
             if rng.uniform() < 0.25:  # a rounded vowel
                 aus["AU23"] = float(rng.uniform(0.3, 0.8))
+        while min_jacobian(au_field(g, aus)) <= FOLD_MIN_JACOBIAN:
+            aus = {a: 0.8 * v for a, v in aus.items()}
         out.append(EventSpec(t, rise, fall, 0.0, aus, "distractor", "neutral", "syllable"))
         t += float(rng.uniform(0.8, 1.2)) / float(rng.uniform(*SYLLABLE_RATE_HZ))
 
@@ -121,7 +123,7 @@ def build_speaking_clip(face: Face, recipe: dict, fps: float) -> Clip:
     t = recipe["lead_s"]
     for kind in recipe["utterances"]:
         end = t + float(rng.uniform(*UTTERANCE_S))
-        events += syllable_events(rng, t, end)
+        events += syllable_events(rng, g, t, end)
         if kind == "mouth":
             events.append(_held(rng, g, t, end, *mouth))
         elif kind == "upper":
