@@ -495,3 +495,22 @@ def test_talking_with_a_held_smile_is_happiness_and_plain_talking_is_not(clf):
     plain = _talking_window({})
     k, conf = speaking_label(clf.predict(speaking_au_delta(plain[6], plain, 0.1)), 0.5, 0.3)
     assert facs.EMOTIONS[k] == "neutral" and conf <= 0.3
+
+
+def test_coupling_is_not_fitted_on_a_window_where_the_mouth_hardly_moved():
+    from detector.stages.classifier import articulation_coupling
+    from detector.stages.features import CHANNELS
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(0.0, 0.0005, (25, len(CHANNELS)))  # a still mouth: the gauges only jitter
+    apex = np.zeros(len(CHANNELS))
+    apex[CHANNELS.index("jawOpen")] = -0.02  # ... a little away from rest, as a pucker holds it
+    w[:, CHANNELS.index("jawOpen")] += -0.02
+    jaw = list(("geo_mouth_open", "jawOpen", "geo_lip_thickness")).index("jawOpen")
+    assert not articulation_coupling(w, apex)[jaw].any()  # a fitted slope would be noise, times 40 noise units
+    # a talking window (the same apex distance, a real swing): fitted, and the coupled brow found
+    t = np.arange(25) / 25.0
+    w[:, CHANNELS.index("jawOpen")] = 0.1 * np.clip(np.sin(2 * np.pi * 4.0 * t), 0.0, None)
+    w[:, CHANNELS.index("browInnerUp")] += 0.5 * w[:, CHANNELS.index("jawOpen")]
+    slopes = articulation_coupling(w, apex)
+    assert abs(slopes[jaw, CHANNELS.index("browInnerUp")] - 0.5) < 0.05

@@ -21,7 +21,12 @@ from detector.core.resources import MODEL_SHA256, ResourceError, resource_path, 
 from detector.stages.features import ARTICULATED_CHANNELS, CHANNELS, estimate_au_deltas
 
 MODEL_NAME = "emotion.onnx"
-_MOUTH_OPEN = CHANNELS.index("geo_mouth_open")
+#: channels that gauge articulation: the lip gap, the jaw's opening, the lips' thickness (press, rounding)
+ARTICULATION_GAUGES: tuple[str, ...] = ("geo_mouth_open", "jawOpen", "geo_lip_thickness")
+_GAUGES = np.array([CHANNELS.index(n) for n in ARTICULATION_GAUGES], dtype=np.intp)
+#: a gauge whose standard deviation in the window is under this share of the apex's distance from rest
+#: is not fitted (the slope would be extrapolated that far)
+ARTICULATION_MIN_SPREAD = 0.25
 _N_AU = len(facs.AU_NAMES)
 _N_EMO = len(facs.EMOTIONS)
 _log = logging.getLogger(__name__)
@@ -175,23 +180,28 @@ def held_levels(deviations: np.ndarray, quantile: float) -> np.ndarray:
     return np.where(lo > 0.0, lo, np.where(hi < 0.0, hi, 0.0))
 
 
-def articulation_coupling(window: np.ndarray) -> np.ndarray:
-    """Per channel, how much it moves with the mouth's opening through a window of frames (T, C):
-    the least-squares slope on ``geo_mouth_open`` (channel units per IOD; 0 for the articulated
-    channels themselves, and where the mouth did not move).  MediaPipe moves the lids, brows and
-    nose a little with every syllable; this is that share."""
+def articulation_coupling(window: np.ndarray, apex: np.ndarray) -> np.ndarray:
+    """How much each channel moves with the articulation through a window of frames (T, C): the
+    least-squares slopes (R, C) on the :data:`ARTICULATION_GAUGES` (mouth opening, jaw opening, lip
+    thickness; channel units per gauge unit), 0 for the articulated channels themselves.  ``apex``
+    (C,): the event's channels at its apex, from the same baseline.  A gauge whose standard
+    deviation in the window is under :data:`ARTICULATION_MIN_SPREAD` of the apex's distance from rest
+    did not articulate enough there to be fitted: its slopes are 0 (they would be noise, and that
+    distance would multiply it).  MediaPipe moves the lids, brows and nose a little with every
+    syllable; this is that share."""
     w = np.asarray(window, dtype=np.float64)
     w = w[np.isfinite(w).all(axis=1)]
-    slope = np.zeros(w.shape[1])
-    if len(w) < 3:
-        return slope
-    m = w[:, _MOUTH_OPEN] - w[:, _MOUTH_OPEN].mean()
-    mm = float(m @ m)
-    if mm <= 0.0:
-        return slope
-    slope = m @ (w - w.mean(axis=0)) / mm
-    slope[ARTICULATED_CHANNELS] = 0.0
-    return slope
+    slopes = np.zeros((len(_GAUGES), w.shape[1]))
+    if len(w) < 2:
+        return slopes
+    g = w[:, _GAUGES] - w[:, _GAUGES].mean(axis=0)
+    sd = g.std(axis=0)
+    moved = (sd > 0.0) & (sd >= ARTICULATION_MIN_SPREAD * np.abs(np.asarray(apex, np.float64)[_GAUGES]))
+    if len(w) <= int(moved.sum()) or not moved.any():
+        return slopes
+    slopes[moved] = np.linalg.lstsq(g[:, moved], w - w.mean(axis=0), rcond=None)[0]
+    slopes[:, ARTICULATED_CHANNELS] = 0.0
+    return slopes
 
 
 def speaking_au_delta(change: np.ndarray, window: np.ndarray | None, quantile: float) -> np.ndarray:
@@ -201,15 +211,15 @@ def speaking_au_delta(change: np.ndarray, window: np.ndarray | None, quantile: f
     around the apex minus the baseline, or None.  The nose, mouth and jaw
     (:data:`ARTICULATED_CHANNELS`) count at the level they hold through the window
     (:func:`held_levels`), so a smile kept between syllables counts and the syllables' openings do
-    not; the other channels count as they were at the apex, less what moves with the mouth's
-    opening (:func:`articulation_coupling`).  With no window (fewer than 2 frames) the mouth and jaw
+    not; the other channels count as they were at the apex, less what moves with the
+    articulation (:func:`articulation_coupling`).  With no window (fewer than 2 frames) the mouth and jaw
     AUs are 0 (:func:`upper_face_delta`).
     """
     c = np.array(change, dtype=np.float64, copy=True)
     if window is None or len(window) < 2:
         return upper_face_delta(estimate_au_deltas(c))
     w = np.asarray(window, dtype=np.float64)
-    c -= articulation_coupling(w) * c[_MOUTH_OPEN]
+    c -= c[_GAUGES] @ articulation_coupling(w, c)
     c[ARTICULATED_CHANNELS] = held_levels(w[:, ARTICULATED_CHANNELS], quantile)
     return estimate_au_deltas(c).astype(np.float32)
 
