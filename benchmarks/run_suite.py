@@ -394,10 +394,10 @@ def speaking_labels(items: Sequence[tuple[str, list[dict], dict, Track]], config
     """Labels of the speaking band at the drawn apexes, spotting left out: each expression shown while
     talking (right: its emotion) and every third syllable of plain talking, 0.5 s or more away from any
     expression (right: neutral), labelled as the Analyzer labels an event seen while the person talks
-    (``classifier.speaking_au_delta`` and ``speaking_label``; baseline: the median of the still
+    (``classifier.speaking_emotion``; baseline: the median of the still
     lead-in, 0.3-1.8 s; apex: the mean over ``segmenter.smooth_s``).  Returns {variant: [right, n]}
     for ``speaking_mouth``, ``speaking_upper`` and ``plain``."""
-    from detector.stages.classifier import EmotionClassifier, speaking_au_delta, speaking_label
+    from detector.stages.classifier import EmotionClassifier, speaking_emotion
 
     copt = config.classifier
     clf = EmotionClassifier(copt.model or None, device=copt.device)
@@ -415,9 +415,7 @@ def speaking_labels(items: Sequence[tuple[str, list[dict], dict, Track]], config
             apex = np.nanmean(X[np.abs(t - apex_t) <= half], axis=0) - base
             w = copt.speech_hold_window_s
             window = X[np.abs(t - apex_t) <= w] - base if w > 0 else None
-            said = speaking_au_delta(apex, window, copt.speech_hold_quantile)
-            k, _ = speaking_label(clf.predict(said), copt.speech_min_confidence, copt.speech_neutral_confidence,
-                                  said, copt.speech_min_au)
+            k, _, _ = speaking_emotion(clf, apex, window, copt)
             tally = out.setdefault(variant, [0, 0])
             tally[0] += int(EMOTIONS[k] == emotion)
             tally[1] += 1

@@ -22,7 +22,7 @@ from detector.core.facs import AU_NAMES, EMOTIONS
 from detector.core.options import MEDIA, OUTPUT
 from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
-from detector.stages.classifier import EmotionClassifier, speaking_au_delta, speaking_label
+from detector.stages.classifier import EmotionClassifier, speaking_emotion
 from detector.stages.ekman import EkmanTracker, keep_seconds
 from detector.stages.features import (
     BLINK_CHANNELS,
@@ -151,15 +151,12 @@ class Analyzer:
         tr = self._tracks.get(tid)
         return None if tr is None else tr.segmenter.baseline
 
-    def _speaking_delta(self, tr: _Track, s: Segment) -> np.ndarray:
-        """AU delta of an event seen while the person talks (:func:`speaking_au_delta`), its window
-        ``speech_hold_window_s`` before and after the apex."""
-        copt = self.config.classifier
-        base = np.nan_to_num(np.asarray(s.baseline, np.float64))
-        w = copt.speech_hold_window_s
+    def _speaking_window(self, tr: _Track, s: Segment) -> np.ndarray | None:
+        """The face's frames ``speech_hold_window_s`` before and after the event's apex, minus its
+        baseline (None: no window)."""
+        w = self.config.classifier.speech_hold_window_s
         frames = tr.ekman.channels_between(s.apex - w, s.apex + w) if w > 0 else None
-        window = frames - base if frames is not None and len(frames) else None
-        return speaking_au_delta(np.asarray(s.apex_values, np.float64) - base, window, copt.speech_hold_quantile)
+        return frames - np.nan_to_num(s.baseline) if frames is not None and len(frames) else None
 
     def _events(self, tid: int, segments: Iterable[Segment]) -> list[Event]:
         out = []
@@ -171,10 +168,8 @@ class Analyzer:
             copt = self.config.classifier
             speech = bool(copt.speech_aware and tr is not None and tr.segmenter.speech_mode)
             if speech:  # talking: mouth and jaw are articulation; the upper face and what they hold decide
-                said = self._speaking_delta(tr, s)
-                probs = self.classifier.predict(said)
-                k, conf = speaking_label(probs, copt.speech_min_confidence, copt.speech_neutral_confidence, said,
-                                         copt.speech_min_au)
+                change = np.asarray(s.apex_values, np.float64) - np.nan_to_num(s.baseline)
+                k, conf, probs = speaking_emotion(self.classifier, change, self._speaking_window(tr, s), copt)
             else:
                 probs = self.classifier.predict(delta)
                 k = int(np.argmax(probs))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.core import facs
+from detector.core.options import ClassifierOptions
 from detector.core.resources import MODEL_SHA256, ResourceError, resource_path, verified_model
 from detector.stages.features import ARTICULATED_CHANNELS, CHANNELS, estimate_au_deltas
 
@@ -240,3 +241,14 @@ def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence:
     if k != 0 and p[k] >= min_confidence and acted:
         return k, float(p[k])
     return 0, float(min(p[0], neutral_confidence))
+
+
+def speaking_emotion(classifier: EmotionClassifier, change: np.ndarray, window: np.ndarray | None,
+                     opts: ClassifierOptions) -> tuple[int, float, np.ndarray]:
+    """(emotion index, confidence, probabilities) of an event seen while the person talks:
+    :func:`speaking_au_delta` of ``change`` (C,) and ``window`` (T, C; both minus the baseline),
+    classified, then :func:`speaking_label` with the ``[classifier]`` speech options."""
+    said = speaking_au_delta(change, window, opts.speech_hold_quantile)
+    probs = classifier.predict(said)
+    k, conf = speaking_label(probs, opts.speech_min_confidence, opts.speech_neutral_confidence, said, opts.speech_min_au)
+    return k, conf, probs
