@@ -120,3 +120,17 @@ def test_segmenter_states_of_a_track_mark_calibration_event_and_missing_face():
     assert (state[(t > 1.5) & (t < 2.8)] == IDLE).all()
     calib, active = busy_fraction(tr, load_config())
     assert abs(calib - cal / 5.5) < 0.05 and 0.03 < active < 0.2
+
+
+def test_false_alarms_on_a_head_drift_are_not_counted_as_lead_in():
+    # a suite clip: a slow head drift at 1.5-4 s, the first expression at 5.6 s.  An event on the drift is a
+    # head-drift false alarm, one on the still second before it a lead-in one (the calibration's), and
+    # one that overlaps the expression is no false alarm at all.
+    from types import SimpleNamespace
+
+    from benchmarks.run_suite import distractor_hits
+
+    truth = [{"kind": "micro", "onset": 5.6, "offset": 5.9}]
+    meta = {"distractors": [{"variant": "head_drift", "onset": 1.5, "offset": 4.0}]}
+    ev = [SimpleNamespace(kind="micro", onset=o, offset=f) for o, f in ((1.1, 1.3), (2.5, 3.0), (3.6, 5.2), (5.5, 5.8))]
+    assert distractor_hits(ev, truth, meta) == {"lead_in": 1, "head_drift": 2}
