@@ -77,10 +77,10 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-def au_lines(X: np.ndarray, truth: list[set[str]], groups: dict[str, np.ndarray], min_leak: int = 8) -> list[str]:
+def au_lines(X: np.ndarray, truth: list[set[str]], groups: dict[str, np.ndarray]) -> list[str]:
     """The per-AU table: X (N, 32) AU estimates, ``truth`` the base AUs put into each event,
     ``groups`` name -> (N,) bool: the events whose mean+ gets a column of its own.  A leak source
-    needs ``min_leak`` events without the AU."""
+    needs 8 events without the AU."""
     names = " | ".join(f"mean+ {g}" for g in groups)
     lines = [
         f"| AU | name | n+ | {names} | mean- | AUC | hit >= {HIT} | strongest leak into it (mean) |",
@@ -94,7 +94,7 @@ def au_lines(X: np.ndarray, truth: list[set[str]], groups: dict[str, np.ndarray]
         leak_src, leak_v = "", -1.0
         for src in BASE_AUS:
             m = np.array([(src in t) and (au not in t) for t in truth])
-            if m.sum() >= min_leak and e[m].mean() > leak_v:
+            if m.sum() >= 8 and e[m].mean() > leak_v:
                 leak_src, leak_v = src, float(e[m].mean())
         means = " | ".join(f"{e[has & g].mean():.3f}" if (has & g).any() else "-" for g in groups.values())
         lines.append(

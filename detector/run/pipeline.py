@@ -151,12 +151,12 @@ class Analyzer:
         tr = self._tracks.get(tid)
         return None if tr is None else tr.segmenter.baseline
 
-    def _speaking_window(self, tr: _Track, s: Segment) -> np.ndarray | None:
-        """The face's frames ``speech_hold_window_s`` before and after the event's apex, minus its
-        baseline (None: no window)."""
+    def _speaking_window(self, tr: _Track, apex: float, base: np.ndarray) -> np.ndarray | None:
+        """The face's frames ``speech_hold_window_s`` before and after the apex time, minus ``base``
+        (None: no window)."""
         w = self.config.classifier.speech_hold_window_s
-        frames = tr.ekman.channels_between(s.apex - w, s.apex + w) if w > 0 else None
-        return frames - np.nan_to_num(s.baseline) if frames is not None and len(frames) else None
+        frames = tr.ekman.channels_between(apex - w, apex + w) if w > 0 else None
+        return frames - base if frames is not None and len(frames) else None
 
     def _events(self, tid: int, segments: Iterable[Segment]) -> list[Event]:
         out = []
@@ -168,8 +168,9 @@ class Analyzer:
             copt = self.config.classifier
             speech = bool(copt.speech_aware and tr is not None and tr.segmenter.speech_mode)
             if speech:  # talking: mouth and jaw are articulation; the upper face and what they hold decide
-                change = np.asarray(s.apex_values, np.float64) - np.nan_to_num(s.baseline)
-                k, conf, probs = speaking_emotion(self.classifier, change, self._speaking_window(tr, s), copt)
+                base = np.nan_to_num(s.baseline)
+                change = np.asarray(s.apex_values, np.float64) - base
+                k, conf, probs = speaking_emotion(self.classifier, change, self._speaking_window(tr, s.apex, base), copt)
             else:
                 probs = self.classifier.predict(delta)
                 k = int(np.argmax(probs))
