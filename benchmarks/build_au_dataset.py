@@ -3,7 +3,7 @@
 The classifier is fed ``estimate_au_deltas(apex_channels - baseline_channels)``
 (``detector.run.pipeline``).  On real faces that vector is not the clean EMFACS
 prototype: the landmarker and the linear AU map leak one action into others.
-This script measures that leak: for each built-in face of a split
+This script measures that leak: for each built-in face of one or more splits
 (``benchmarks.synth.SPLITS``; tune faces train, test faces only evaluate), it
 renders each emotion's prototype and its partial / one-region / one-sided
 variants at several peak landmark displacements (0.5-6 % IOD) with
@@ -16,6 +16,11 @@ per event in the ``python -m detector.lab.training --dataset`` format: the 32
 ``variant``, ``aus``, ``peak_pct`` (requested peak displacement, % IOD),
 ``band`` (``synth.band_of``) that training ignores.
 
+``--low-res [PX]`` renders the same events as small grey photos, the condition of the issue's
+real posed pairs (48 px faces, upscaled): every frame is shrunk until the inter-ocular distance
+is PX pixels (default 18, a 48 px face), turned grey, and scaled back up (bicubic) before
+MediaPipe sees it.
+
 Channel deltas are cached (``--cache``, .npz per face and seed) so that a
 change to ``detector.stages.features.AU_TABLE`` only re-runs the cheap linear map.
 Deterministic for a given seed (each event's relative AU weights, sides and
@@ -26,6 +31,7 @@ Usage::
     python benchmarks/build_au_dataset.py --split tune --out benchmarks/data/au_tune.csv
     python benchmarks/build_au_dataset.py --split test --out benchmarks/data/au_test.csv
     python benchmarks/build_au_dataset.py --evaluate models/emotion.onnx benchmarks/data/au_test.csv
+    python benchmarks/build_au_dataset.py --split test --low-res --out benchmarks/data/au_test_lowres.csv
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import zlib
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 if __package__ in (None, ""):
@@ -53,6 +60,8 @@ EVAL_BANDS: tuple[tuple[str, float], ...] = (("0.5-1", 1.0), ("1-2", 2.01), ("3-
 N_NEUTRAL_FRAMES = 4
 NOISE_SIGMA = 1.0  # grey levels, as synth.smoke_clip
 FPS = 100.0
+#: ``--low-res``: inter-ocular distance of the shrunk photo, pixels (a face about 48 px wide).
+LOW_RES_IOD_PX = 18.0
 VERSION = "1"  # bump when the cases or rendering change (invalidates the cache)
 
 
@@ -96,9 +105,18 @@ def _one_event_frames(face: S.Face, aus: dict[str, float], seed: int) -> tuple[n
     return clip.frame(k), k
 
 
-def measure_face(face_name: str, seed: int, cache: Path | None) -> dict[str, np.ndarray]:
-    """Channel deltas (apex - neutral mean) of every case x peak on one face (cached)."""
-    key = f"{face_name}_s{seed}_v{VERSION}"
+def low_resolution(img: np.ndarray, scale: float) -> np.ndarray:
+    """``img`` (H, W, 3) uint8 shrunk by ``scale`` (area average), made grey, and scaled back up (bicubic)."""
+    h, w = img.shape[:2]
+    small = cv2.resize(img, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+    return cv2.resize(grey, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def measure_face(face_name: str, seed: int, cache: Path | None, low_res_iod: float | None = None) -> dict[str, np.ndarray]:
+    """Channel deltas (apex - neutral mean) of every case x peak on one face (cached); ``low_res_iod``:
+    MediaPipe sees each frame through :func:`low_resolution`, shrunk to that inter-ocular distance (px)."""
+    key = f"{face_name}_s{seed}_v{VERSION}" + (f"_lowres{low_res_iod:g}" if low_res_iod else "")
     if cache is not None:
         f = cache / f"{key}.npz"
         if f.is_file():
@@ -109,13 +127,14 @@ def measure_face(face_name: str, seed: int, cache: Path | None) -> dict[str, np.
 
     face = S.load_face(face_name)
     g = _Geom(face)
+    scale = low_res_iod / face.iod if low_res_iod else None
     fx = FeatureExtractor()
     fid = zlib.crc32(face_name.encode())
     emo, var, aus_s, peak, got, delta = [], [], [], [], [], []
     with Landmarker(LandmarkerOptions(mode="image", max_faces=1)) as lm:
 
         def channels(img: np.ndarray) -> np.ndarray | None:
-            fs = lm.detect(img, 0.0)
+            fs = lm.detect(img if scale is None else low_resolution(img, scale), 0.0)
             return fx(fs[0]).channels.astype(np.float64) if fs else None
 
         still = S.make_clip(face, [], fps=FPS, duration=0.2, noise_sigma=NOISE_SIGMA, seed=seed)
@@ -168,17 +187,19 @@ def band(peak_pct: float) -> str:
     return EVAL_BANDS[-1][0]
 
 
-def build(split: str, out: Path, seed: int, cache: Path | None, faces: Sequence[str] | None = None) -> int:
+def build(splits: Sequence[str], out: Path, seed: int, cache: Path | None, faces: Sequence[str] | None = None,
+          low_res_iod: float | None = None) -> int:
+    """Write the rows of ``faces`` (default: every face of ``splits``) to ``out``; returns the row count."""
     from detector.stages.features import estimate_au_deltas
 
-    names = list(faces) if faces else list(S.SPLITS[split])
+    names = list(faces) if faces else [f for sp in splits for f in S.SPLITS[sp]]
     rows = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow([*facs.AU_NAMES, "emotion", "face", "split", "variant", "aus", "peak_pct", "peak_reached", "band"])
         for name in names:
-            d = measure_face(name, seed, cache)
+            d = measure_face(name, seed, cache, low_res_iod)
             au = estimate_au_deltas(d["delta"])
             for i in range(len(au)):
                 p = float(d["peak_pct"][i])
@@ -231,12 +252,16 @@ def evaluate(model: Path | None, path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--split", choices=tuple(S.SPLITS), default="tune")
+    ap.add_argument("--split", choices=tuple(S.SPLITS), nargs="+", default=["tune"],
+                    help="face splits (default: tune, the faces the shipped model learns from)")
     ap.add_argument("--face", action="append", help="built-in face (repeatable; default: every face of --split)")
     ap.add_argument("--out", type=Path, help="CSV to write")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "microexpr" / "au_dataset", help="channel-delta cache folder")
     ap.add_argument("--no-cache", action="store_true")
+    ap.add_argument("--low-res", type=float, nargs="?", const=LOW_RES_IOD_PX, default=None, metavar="PX",
+                    help=f"small grey photos: MediaPipe sees each frame shrunk to an inter-ocular distance of PX "
+                         f"pixels (default {LOW_RES_IOD_PX:g}: a 48 px face), grey, and scaled back up")
     ap.add_argument("--evaluate", nargs=2, metavar=("MODEL", "CSV"), help="score MODEL ('-' = bundled) on CSV")
     a = ap.parse_args(argv)
     if a.evaluate:
@@ -245,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if a.out is None:
         ap.error("--out is required unless --evaluate")
-    n = build(a.split, a.out, a.seed, None if a.no_cache else a.cache, a.face)
+    if a.low_res is not None and not 4.0 <= a.low_res <= 125.0:
+        ap.error("--low-res: the inter-ocular distance must be 4-125 pixels")
+    n = build(a.split, a.out, a.seed, None if a.no_cache else a.cache, a.face, a.low_res)
     print(f"wrote {n} rows to {a.out}")
     return 0
 

@@ -20,13 +20,16 @@ Only tune CSVs are meant for ``--lofo``; the test split is for reports.
 
 Usage::
 
-    python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 0 --band suite real_like \\
-        --channels --out /tmp/ev_tune_s0.csv
-    python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 1 --band suite real_like \\
-        --channels --out /tmp/ev_tune_s1.csv
-    python benchmarks/emotion_cv.py --set suite /tmp/ev_tune_s1.csv      # the bundled model
-    python benchmarks/emotion_cv.py --lofo --set suite --train-suite /tmp/ev_tune_s0.csv \
-        --train-suite /tmp/ev_tune_s1.csv /tmp/ev_tune_s0.csv /tmp/ev_tune_s1.csv
+    python benchmarks/suite_au_dataset.py --split tune --seeds 0 1 --fps 200 30 --band suite real_like \\
+        --channels --out /tmp/ev_tune.csv
+    python benchmarks/suite_au_dataset.py --split tune2 tune3 --fps 200 30 --band suite real_like \\
+        --channels --out /tmp/ev_tune23.csv
+    python benchmarks/emotion_cv.py --set real_like /tmp/ev_tune23.csv      # the bundled model
+    # the shipped recipe (tune faces' warps and events), each of the six tune faces left out in turn
+    python benchmarks/emotion_cv.py --lofo --set real_like --train-suite /tmp/ev_tune.csv /tmp/ev_tune.csv /tmp/ev_tune23.csv
+    # the same recipe on all six faces (warps of tune tune2 tune3, their events as training rows)
+    python benchmarks/emotion_cv.py --lofo --set real_like --au-splits tune tune2 tune3 --suite-copies 32 \
+        --train-suite /tmp/ev_tune.csv --train-suite /tmp/ev_tune23.csv /tmp/ev_tune.csv /tmp/ev_tune23.csv
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ from detector.stages import features as F  # noqa: E402
 from detector.stages.classifier import upper_face_delta, speaking_label  # noqa: E402
 
 EMO = facs.EMOTIONS
+#: the splits whose faces a model may learn from (every split but test)
+TUNE_SPLITS = [s for s in S.SPLITS if s != "test"]
 
 
 def read_events(paths: list[Path]) -> list[dict]:
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("events", type=Path, nargs="+", help="event CSVs of suite_au_dataset.py --channels")
     ap.add_argument("--model", type=Path, default=None, help="ONNX model to score (default: the bundled one)")
     ap.add_argument("--lofo", action="store_true", help="leave one tune face out: one model per face of the scored events")
-    ap.add_argument("--au-splits", nargs="+", default=["tune"], choices=[s for s in S.SPLITS if s != "test"],
+    ap.add_argument("--au-splits", nargs="+", default=["tune"], choices=TUNE_SPLITS,
                     help="--lofo: the faces whose IMAGE-mode warps (build_au_dataset.py) are training rows (default: tune, "
                          "as the shipped recipe)")
     ap.add_argument("--train-suite", type=Path, action="append", default=[],
@@ -177,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--au-cache", type=Path, default=Path.home() / ".cache" / "microexpr" / "au_dataset",
                     help="build_au_dataset.py's channel-delta cache (tune faces)")
     ap.add_argument("--no-au-dataset", action="store_true")
-    ap.add_argument("--suite-copies", type=int, default=64)
-    ap.add_argument("--au-copies", type=int, default=24)
+    ap.add_argument("--suite-copies", type=int, default=TR.SUITE_COPIES)
+    ap.add_argument("--au-copies", type=int, default=TR.AU_COPIES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--members", type=int, default=TR.TrainConfig.members,
                     help="--lofo: networks averaged per model (python -m detector.lab.training --members)")
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     au_csv = None
     if not a.no_au_dataset:
         au_csv = Path("/tmp") / f"emotion_cv_au_tune_{os.getpid()}.csv"
-        B.build("tune", au_csv, 0, a.au_cache, [f for sp in a.au_splits for f in S.SPLITS[sp]])
+        B.build(a.au_splits, au_csv, 0, a.au_cache)
     faces = sorted({r["_face"] for r in rows})
     if set(faces) & set(S.SPLITS["test"]):
         raise SystemExit("--lofo is for tune faces only: the test split is for reports")

@@ -14,12 +14,15 @@ baseline)`` and ``emotion`` (the truth's emotion; an event that matches no
 truth event is ``neutral``), plus ``clip``, ``fps``, ``kind``, ``band``,
 ``truth_aus`` that training ignores.
 
-Only the TUNE split may be used for training; the test split is for reports.
+Only the tune splits (tune, tune2, tune3) may be used for training; the test split is for reports.
+``--split`` takes several splits; ``SPLIT:SEEDS`` gives one split its own seeds (``tune2:0``, ``tune:0,1``),
+a bare split uses ``--seeds``.
 
-Usage::
+Usage (the shipped model's events; the second line: every tune split, tune with two seeds)::
 
-    python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 0 1 \\
+    python benchmarks/suite_au_dataset.py --split tune --fps 200 30 --seeds 0 1 --band suite real_like \\
         --out benchmarks/data/au_suite_tune.csv
+    python benchmarks/suite_au_dataset.py --split tune:0,1 tune2:0 tune3:0 --band suite real_like --out ev.csv
 """
 
 from __future__ import annotations
@@ -84,9 +87,24 @@ def event_rows(split: str, fps: float, seed: int, work: Path, jobs: int, band: s
     return rows
 
 
+def split_seeds(items: list[str], seeds: list[int]) -> list[tuple[str, list[int]]]:
+    """``SPLIT`` or ``SPLIT:S1,S2`` items -> (split, seeds); a bare split gets ``seeds``."""
+    out: list[tuple[str, list[int]]] = []
+    for item in items:
+        name, sep, own = item.partition(":")
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r} (choose from {', '.join(SPLITS)})")
+        try:
+            out.append((name, [int(x) for x in own.split(",")] if sep else list(seeds)))
+        except ValueError:
+            raise ValueError(f"bad seeds in {item!r}: expected SPLIT:0,1") from None
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=tuple(SPLITS), default="tune")
+    ap.add_argument("--split", nargs="+", default=["tune"], metavar="SPLIT[:SEEDS]",
+                    help=f"splits ({', '.join(SPLITS)}), each optionally with its own seeds, e.g. tune:0,1 tune2:0")
     ap.add_argument("--fps", type=float, nargs="+", default=[200.0, 30.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--work", type=Path, default=RS.DEFAULT_WORK if hasattr(RS, "DEFAULT_WORK") else Path("/tmp/microexpr_suite"))
@@ -97,16 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", action="store_true",
                     help="also write each event's channel deltas (apex - baseline; columns ch_<channel>), so that a "
                          "change of features.AU_TABLE can be re-scored without re-running the segmenter "
-                         "(benchmarks/event_eval.py)")
+                         "(benchmarks/emotion_cv.py, benchmarks/au_table.py --events)")
     a = ap.parse_args(argv)
+    try:
+        runs = split_seeds(a.split, a.seeds)
+    except ValueError as e:
+        ap.error(str(e))
     rows: list[dict] = []
     for band in a.band:
-        for seed in a.seeds:
-            for fps in a.fps:
-                r = event_rows(a.split, fps, seed, a.work, a.jobs, band)
-                print(f"{band} {a.split} seed {seed} {fps:g} fps: {len(r)} events "
-                      f"({sum(x['emotion'] != 'neutral' for x in r)} matched)", file=sys.stderr)
-                rows += r
+        for split, seeds in runs:
+            for seed in seeds:
+                for fps in a.fps:
+                    r = event_rows(split, fps, seed, a.work, a.jobs, band)
+                    print(f"{band} {split} seed {seed} {fps:g} fps: {len(r)} events "
+                          f"({sum(x['emotion'] != 'neutral' for x in r)} matched)", file=sys.stderr)
+                    rows += r
     cols = list(facs.AU_NAMES) + ["emotion", "set", "clip", "fps", "seed", "kind", "band", "truth_aus"]
     extra = [f"ch_{n}" for n in CHANNELS] + ["pred", "speech"]
     if a.channels:

@@ -435,3 +435,44 @@ def test_au_table_of_the_pipelines_events_reads_each_au_from_the_channels(tmp_pa
     line = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in table.splitlines() if ln.startswith("| AU")}
     assert line["AU12"][2] == "5" and line["AU12"][5] == "1.00"  # n+, AUC
     assert line["AU04"][2] == "5" and line["AU04"][6] == "0.00"  # n+, hit
+
+
+def test_low_resolution_photos_lose_fine_detail_and_colour_and_have_their_own_cache(tmp_path):
+    # build_au_dataset.py --low-res: the real posed pairs are 48 px grey faces, upscaled.  A frame
+    # shrunk to an 18 px inter-ocular distance keeps its size and its broad shading, loses colour and
+    # every 1-pixel detail; a low-res run never reads the full-resolution cache of the same face.
+    from benchmarks import build_au_dataset as B
+
+    yy, xx = np.mgrid[0:400, 0:400]
+    img = np.zeros((400, 400, 3), np.uint8)
+    img[..., 2] = 200  # red
+    img[..., 1] = (xx * 0.5).astype(np.uint8)  # broad gradient
+    img[(yy + xx) % 2 == 0, 0] = 255  # 1-pixel checkerboard in blue
+    out = B.low_resolution(img, B.LOW_RES_IOD_PX / 125.0)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])  # grey
+    inner = out[20:-20, 20:-20, 0].astype(float)
+    assert np.abs(np.diff(inner, axis=0)).max() < 8  # the checkerboard is gone (it swung by 255)
+    assert inner[:, -1].mean() - inner[:, 0].mean() > 20  # the gradient is kept
+
+    fake = {"emotion": np.array(["anger"]), "variant": np.array(["prototype"]), "aus": np.array(["AU04"]),
+            "peak_pct": np.array([1.0]), "peak_reached": np.array([1.0]), "delta": np.zeros((1, 66))}
+    np.savez(tmp_path / f"man_video_s0_v{B.VERSION}.npz", **fake)
+    np.savez(tmp_path / f"man_video_s0_v{B.VERSION}_lowres18.npz", **{**fake, "emotion": np.array(["fear"])})
+    assert B.measure_face("man_video", 0, tmp_path)["emotion"][0] == "anger"
+    assert B.measure_face("man_video", 0, tmp_path, B.LOW_RES_IOD_PX)["emotion"][0] == "fear"
+    with pytest.raises(SystemExit):
+        B.main(["--split", "test", "--low-res", "2", "--out", str(tmp_path / "x.csv")])
+
+
+def test_event_dataset_takes_several_splits_each_with_its_own_seeds(capsys):
+    # suite_au_dataset.py --split tune:0,1 tune2:0 tune3 --seeds 5: tune with two seeds, tune2 with one,
+    # tune3 with --seeds; an unknown split or bad seeds is a one-line usage error, not a traceback
+    from benchmarks import suite_au_dataset as SA
+
+    assert SA.split_seeds(["tune:0,1", "tune2:0", "tune3"], [5]) == [("tune", [0, 1]), ("tune2", [0]), ("tune3", [5])]
+    for bad in ("tune9", "tune:x", "tune:"):
+        with pytest.raises(SystemExit) as e:
+            SA.main(["--split", bad, "--out", "/nonexistent/x.csv"])
+        assert e.value.code == 2
+        assert bad.split(":")[0] in capsys.readouterr().err.splitlines()[-1]

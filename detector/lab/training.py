@@ -102,7 +102,7 @@ So, by default, the training set also holds
 measured by ``benchmarks/build_au_dataset.py`` on the TUNE faces of
 ``benchmarks/synth.py`` (prototypes, partial / one-sided variants and neutral
 events at 0.5-6 % IOD; the TEST faces are kept for evaluation), each row
-added ``--au-copies`` (24) times with mirror / strength / noise jitter
+added ``--au-copies`` (:data:`AU_COPIES`) times with mirror / strength / noise jitter
 (:func:`augment_estimator_rows`).  ``--au-dataset CSV`` picks another file,
 ``--no-au-dataset`` trains on the prototypes alone.  Score a model on the test
 faces with ``python benchmarks/build_au_dataset.py --evaluate MODEL
@@ -115,7 +115,7 @@ pipeline's events are smaller and smoother (segmenter baseline, smoothed apex).
 ``benchmarks/data/au_suite_tune.csv`` holds ``estimate_au_deltas`` of the
 pipeline's own events on the TUNE split of the synthetic suite and its
 real-like band, seeds 0 and 1 (``benchmarks/suite_au_dataset.py``), labelled with the matched
-truth emotion; each row is added ``--suite-copies`` (64) times with the same
+truth emotion; each row is added ``--suite-copies`` (:data:`SUITE_COPIES`) times with the same
 jitter, labels kept (``--suite-dataset CSV``, ``--no-suite-dataset``).
 Estimator rows of ``SKIPPED_VARIANTS`` (lip press) are left out.
 
@@ -494,6 +494,10 @@ def synthetic_dataset(seed: int, recipe: Recipe) -> tuple[np.ndarray, np.ndarray
 DEFAULT_AU_DATASET = Path("benchmarks") / "data" / "au_tune.csv"
 #: the pipeline's own events on the tune split of the synthetic suite (benchmarks/suite_au_dataset.py)
 DEFAULT_SUITE_DATASET = Path("benchmarks") / "data" / "au_suite_tune.csv"
+#: jittered copies of each estimator-output row (``--au-copies``)
+AU_COPIES = 24
+#: jittered copies of each suite-event row (``--suite-copies``)
+SUITE_COPIES = 64
 
 
 def augment_estimator_rows(
@@ -829,9 +833,9 @@ def build(
     replace: bool = False,
     heldout_n: int = 300,
     au_dataset: str | Path | None = None,
-    au_copies: int = 24,
+    au_copies: int = AU_COPIES,
     suite_dataset: str | Path | None = None,
-    suite_copies: int = 64,
+    suite_copies: int = SUITE_COPIES,
 ) -> tuple[bytes, dict]:
     """Build the model; returns (onnx bytes, metadata dict).  Deterministic.
 
@@ -960,8 +964,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="the pipeline's events on the tune suite, from benchmarks/suite_au_dataset.py (default: "
                          "benchmarks/data/au_suite_tune.csv under the working directory, when present)")
     ap.add_argument("--no-suite-dataset", action="store_true", help="train without the suite-event CSV")
-    ap.add_argument("--suite-copies", type=int, default=64, help="jittered copies of each suite-event row")
-    ap.add_argument("--au-copies", type=int, default=24, help="jittered copies of each estimator-output row")
+    ap.add_argument("--suite-copies", type=int, default=SUITE_COPIES, help="jittered copies of each suite-event row")
+    ap.add_argument("--au-copies", type=int, default=AU_COPIES, help="jittered copies of each estimator-output row")
     ap.add_argument("--noise", type=float, default=NOISE_FLOOR,
                     help="per-AU noise floor (sigma, 0..1 AU scale), added in quadrature to the measured noise")
     ap.add_argument("--noise-json", type=Path, default=None,
