@@ -476,3 +476,28 @@ def test_event_dataset_takes_several_splits_each_with_its_own_seeds(capsys):
             SA.main(["--split", bad, "--out", "/nonexistent/x.csv"])
         assert e.value.code == 2
         assert bad.split(":")[0] in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_blink_drag_is_each_channels_change_per_unit_of_lid_closure():
+    # benchmarks/blink_drag.py: two blinks of a 30 fps track (eyeBlink +0.5, then +0.4) that drag the left
+    # inner brow up by 0.01 and 0.008 IOD: both read +0.02 IOD per unit of eyeBlink.  A lid flicker of 0.1
+    # (noise, a squint) is no blink; the frames before a blink must be still and seen (a face lost there:
+    # no reference, no blink).
+    from benchmarks.blink_drag import blink_drags
+    from benchmarks.run_suite import Track
+    from detector.stages.features import CHANNELS
+
+    t = np.arange(0, 6, 1 / 30)
+    X = np.zeros((len(t), len(CHANNELS)), np.float32)
+    lids = [CHANNELS.index("eyeBlinkLeft"), CHANNELS.index("eyeBlinkRight")]
+    brow = CHANNELS.index("geo_brow_inner_L")
+    for start, depth in ((1.0, 0.5), (2.5, 0.4), (4.0, 0.1), (5.0, 0.5)):
+        m = (t >= start) & (t < start + 0.15)
+        X[np.ix_(m, lids)] = depth
+        X[m, brow] = 0.02 * depth
+    present = np.ones(len(t), bool)
+    present[(t > 4.45) & (t < 4.95)] = False  # the face is lost just before the last blink
+    d = blink_drags(Track(t, X, np.zeros((len(t), 6), np.float32), present))
+    assert d.shape == (2, len(CHANNELS))
+    assert np.allclose(d[:, brow], 0.02, atol=1e-5)
+    assert np.allclose(d[:, lids], 1.0, atol=1e-5)
