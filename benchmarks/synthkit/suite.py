@@ -219,7 +219,8 @@ REAL_LIKE_PATTERNS: tuple[tuple[float, str, tuple[str, ...]], ...] = (
 #: benchmarks/RESULTS.md, "Real-like band": measured against real_me_stats.json).
 REAL_LIKE_PEAK_PCT = (0.35, 2.0)
 REAL_LIKE_ONE_SIDED = 0.4  # share of bilateral patterns shown on one side only (AU14 always)
-REAL_LIKE_PARTIAL_BLINK = 0.8  # share of AU4/AU7 events whose lids also close partway (AU45 0.15-0.35)
+REAL_LIKE_PARTIAL_BLINK = 0.8  # share of AU4/AU7 events whose lids also close partway
+REAL_LIKE_CLOSURE = (0.15, 0.35)  # how far those lids close (AU45, fraction of the aperture), uniform
 
 
 def real_stats() -> dict:
@@ -254,7 +255,7 @@ def real_like_event(rng: np.random.Generator, g: _Geom, onset: float, stats: dic
             sided[a] = float(rng.uniform(0.6, 1.0))
     if set(aus) & {"AU04", "AU07"} and rng.uniform() < REAL_LIKE_PARTIAL_BLINK:
         lids = [f"AU45_{side}"] if one_sided else ["AU45_L", "AU45_R"]
-        closure = float(rng.uniform(0.15, 0.35))
+        closure = float(rng.uniform(*REAL_LIKE_CLOSURE))
         sided.update({a: closure for a in lids})
     moving = {a: r for a, r in sided.items() if _base(a) != "AU45"}
     top = max(moving.values())
