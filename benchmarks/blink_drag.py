@@ -49,15 +49,17 @@ def blink_drags(track: RS.Track) -> np.ndarray:
     """(n, C) channel change per unit eyeBlink rise of each blink of ``track``."""
     t, X, ok = track.times, track.X.astype(np.float64), track.present
     lids = X[:, _LIDS].mean(axis=1)
+    ref_lo = np.searchsorted(t, t - BEFORE_S[0])  # each frame's reference window, [lo, hi) frame indices
+    ref_hi = np.searchsorted(t, t - BEFORE_S[1], side="right")
     out = []
     i = 0
     while i < len(t):
-        ref = (t >= t[i] - BEFORE_S[0]) & (t <= t[i] - BEFORE_S[1]) & ok
-        if ok[i] and ref.sum() >= 3 and lids[i] - np.median(lids[ref]) >= MIN_RISE:
-            span = np.flatnonzero((t >= t[i]) & (t <= t[i] + DEEPEST_S) & ok)
+        ref = np.flatnonzero(ok[ref_lo[i]:ref_hi[i]]) + ref_lo[i]
+        level = float(np.median(lids[ref])) if len(ref) >= 3 else np.inf
+        if ok[i] and lids[i] - level >= MIN_RISE:
+            span = np.flatnonzero(ok[i:np.searchsorted(t, t[i] + DEEPEST_S, side="right")]) + i
             deepest = span[np.argmax(lids[span])]
-            rise = lids[deepest] - float(np.median(lids[ref]))
-            out.append((X[deepest] - np.median(X[ref], axis=0)) / rise)
+            out.append((X[deepest] - np.median(X[ref], axis=0)) / (lids[deepest] - level))
             i = int(np.searchsorted(t, t[deepest] + BEFORE_S[0]))  # the next blink needs its own still reference
             continue
         i += 1

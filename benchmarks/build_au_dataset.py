@@ -270,8 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if a.out is None:
         ap.error("--out is required unless --evaluate")
-    if a.low_res is not None and not 4.0 <= a.low_res <= 125.0:
-        ap.error("--low-res: the inter-ocular distance must be 4-125 pixels")
+    if a.low_res is not None and not 4.0 <= a.low_res <= S.DEFAULT_IOD_PX:
+        ap.error(f"--low-res: the inter-ocular distance must be 4-{S.DEFAULT_IOD_PX:g} pixels (the faces' own)")
     n = build(a.split, a.out, a.seed, None if a.no_cache else a.cache, a.face, a.low_res)
     print(f"wrote {n} rows to {a.out}")
     return 0
