@@ -211,6 +211,50 @@ def _lids_lowered_clip(gaze_rise: float, seed: int = 4):
     return t, X, regions, regions == REGIONS.index("eyes"), closure, gaze
 
 
+def _lids_clip(fps: float, lowered: list[tuple[float, float, float]], seed: int = 5):
+    """Eye channels (eyeBlink L/R = the closure gauges, a squint) lowered by ``rise`` score units for
+    ``dur`` s at ``t0`` for each (t0, dur, rise), with 20 ms ramps; the other channels still."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(9.0 * fps)) / fps
+    regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
+    X = rng.normal(0.0, 0.01, (t.size, 7))
+    for t0, dur, rise in lowered:
+        m = (t >= t0) & (t < t0 + dur)
+        X[m, 0:3] += rise * np.clip(np.minimum(t[m] - t0, t0 + dur - t[m]) / 0.02, 0.0, 1.0)[:, None]
+    closure = np.array([True, True, False, False, False, False, False])
+    return t, X, regions, regions == REGIONS.index("eyes"), closure
+
+
+def test_both_lids_lowered_partway_is_an_incomplete_blink_a_lid_tightening_or_a_look_down_by_its_length():
+    # Both lids lowered 0.15 (over lids_lowered_min, under blink_min_closure): over within 0.15 s it
+    # is an incomplete blink (a turned head's far eye), for 0.33 s a lid tightening (an expression,
+    # as in anger), for 1.2 s a look down.  gaze_min_s = 0 is the old rule: all three are looks down.
+    t, X, regions, blink_ch, closure = _lids_clip(FPS, [(2.0, 0.15, 0.15), (4.0, 0.33, 0.15), (6.0, 1.2, 0.15)])
+    kinds = lambda cfg: [(s.kind, round(s.onset)) for s in segment(t, X, None, regions, blink_ch, cfg,  # noqa: E731
+                                                                   closure_channels=closure)]
+    assert kinds(SegmenterConfig()) == [("blink", 2), ("micro", 4), ("gaze", 6)], kinds(SegmenterConfig())
+    assert kinds(SegmenterConfig(gaze_min_s=0.0)) == [("gaze", 2), ("gaze", 4), ("gaze", 6)]
+    assert kinds(SegmenterConfig(blink_partial_max_s=0.0)) == [("micro", 2), ("micro", 4), ("gaze", 6)]
+    seg = Segmenter(regions, blink_ch, closure_channels=closure)
+    streamed = [s for i in range(t.size) for s in seg.update(t[i], X[i], None)] + seg.flush()
+    assert [s.key() for s in streamed] == [s.key() for s in segment(t, X, None, regions, blink_ch,
+                                                                     closure_channels=closure)]
+
+
+def test_a_blink_at_30_fps_is_judged_by_how_far_the_lids_closed_not_by_the_smoothed_closure():
+    # Three frames of a blink at 30 fps: the lids close 0.3 for one frame, the smoothing over 3 frames
+    # leaves under blink_min_closure (0.2).  It is still a blink, also where it is too long to pass for
+    # an incomplete one (blink_partial_max_s = 0); a lid tightening as high and as long is an expression.
+    fps = 30.0
+    t, X, regions, blink_ch, closure = _lids_clip(fps, [(3.0, 0.1, 0.3)])
+    f = int(3.0 * fps)
+    assert X[f - 1:f + 2, 0:2].mean(axis=0).max() < 0.2 < X[f - 1:f + 2, 0:2].min(axis=1).max()
+    cfg = SegmenterConfig(blink_partial_max_s=0.0, smooth_s=3 / fps)
+    assert [s.kind for s in segment(t, X, None, regions, blink_ch, cfg, closure_channels=closure)] == ["blink"]
+    _, X2, *_ = _lids_clip(fps, [(3.0, 0.33, 0.15)])
+    assert [s.kind for s in segment(t, X2, None, regions, blink_ch, cfg, closure_channels=closure)] == ["micro"]
+
+
 def test_lids_lowered_longer_than_a_micro_expression_with_both_irises_down_is_a_look_down():
     # A look down lowers the lids less than lids_lowered_min on some faces (a tune face: 0.04-0.1);
     # both downward gaze gauges rising by gaze_down_min (median over the state) tell it apart.  A

@@ -51,7 +51,7 @@ def face_of_clip(clip: str) -> str:
 
 #: Bumped whenever the same seed would render different frames
 #: (include it in any cache key of features computed from generated clips).
-SYNTH_VERSION = 3
+SYNTH_VERSION = 4  # 4: the real-like band's partial blink closes 0.3-0.55 (was 0.15-0.35)
 
 #: Bumped whenever the same seed gives the same frames but different truth rows (kept with cached
 #: features, which stay valid: refresh the truth only).  2: kind from the drawn length, not the

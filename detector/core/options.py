@@ -259,6 +259,13 @@ class SegmenterConfig:
     #                                 downward gaze gauges (eyeLookDown*) rose at least this much, in their median over the state,
     #                                 is a look down (kind "gaze"); 0 = off (tune faces: lid tightening 0.015, p90 0.055; a
     #                                 look down 0.16, p10 0.08)
+    gaze_min_s: float = opt(0.4, "s", lo=0)  # s, an eye-led state that lowers both lids by lids_lowered_min without closing
+    #                                 them is a look down only this long or longer; briefer, it is lid tightening (an
+    #                                 expression, as in anger: tune faces 0.27-0.39 s, looks down 0.44 s and longer); 0 = any length
+    blink_partial_max_s: float = opt(0.25, "s", lo=0)  # s, such a state briefer than gaze_min_s and over within this is
+    #                                 an incomplete blink (kind "blink"): a blink that MediaPipe sees closing the eyes less
+    #                                 than blink_min_closure (a turned head's far eye; tune faces
+    #                                 0.07-0.24 s)
     head_motion: str = opt("reject", choices=HEAD_MOTION_MODES)  # "reject" drops events during head motion, "flag" sets head_motion=True
     head_rot_speed_dps: float = opt(40.0, "degrees/s", lo=0, open_lo=True)  # degrees/s, head rotation speed (yaw, pitch, roll) that marks head motion
     head_trans_speed: float = opt(1.0, "IOD/s", lo=0, open_lo=True)  # IOD/s, head translation speed that marks head motion

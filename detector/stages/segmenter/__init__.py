@@ -154,18 +154,23 @@ Algorithm, per face
    blind the detector).  Events no longer than ``blink_max_s`` whose eye-region
    activation is at least ``blink_dominance`` times the other channels' are tagged
    ``blink`` when, given closure gauges (eyeBlink scores), both eyes closed by at
-   least ``blink_min_closure`` over baseline: a blink closes the eyes, a lid
-   tightener or cheek raise does not.  (MediaPipe moves brows and lips a little
+   least ``blink_min_closure`` over baseline (as given, not smoothed: at 30 fps a
+   blink lasts 3-4 frames and an average over 3 flattens it): a blink closes the
+   eyes, a lid tightener or cheek raise does not.  (MediaPipe moves brows and lips a little
    with every real blink, hence a dominance below 1.)  Longer, the same is an
    eye ``closure`` (AU43); an eye-led event that lowers both lids by at least
-   ``lids_lowered_min`` without closing them is ``gaze`` (the lids follow the
-   eyes when looking down), and so is one longer than ``micro_max_s`` whose two
+   ``lids_lowered_min`` without closing them is ``gaze`` when it lasts
+   ``gaze_min_s`` or more (the lids follow the eyes when looking down), a
+   ``blink`` when it is over within ``blink_partial_max_s`` (an incomplete blink,
+   or a turned head's far eye that MediaPipe sees half closed), and between the
+   two a lid tightening: an expression (anger lowers both lids for 0.2-0.5 s).
+   A look down is also an eye-led event longer than ``micro_max_s`` whose two
    downward gaze gauges (``eyeLookDown*`` scores, given to ``update`` as ``gaze``)
    rose by ``gaze_down_min`` in their median over the state (a blink inside it
    moves them as much for a moment) over their value at its onset: some faces lower
    their lids less than that when they look down, and MediaPipe reads lowered lids
    as a look down too, so a micro-short lid tightening keeps its kind.  None
-   of them is an expression.  Events during which the head
+   of these eye kinds is an expression.  Events during which the head
    turns faster than ``head_rot_speed_dps`` or moves faster than
    ``head_trans_speed`` are dropped (``head_motion="reject"``) or returned with
    ``head_motion=True`` (``"flag"``).

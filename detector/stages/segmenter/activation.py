@@ -126,6 +126,7 @@ def clear_centre(ring, pc):
     ring.act_other[pc] = 0.0
     ring.e[pc] = 0.0
     ring.closure[pc] = 0.0
+    ring.closure_raw[pc] = 0.0
 
 
 @njit(cache=True, inline="always")
@@ -144,12 +145,14 @@ def activations(ch, ring, info, cfg, pc, speech):
     blink = info.blink
     C = zs.shape[0]
     y = ring.y[pc]
+    x = ring.x[pc]
     reg = ring.region_act[pc]
     floor = cfg.noise_floor
     nb = 0
     no = 0
     close = np.inf
     nclose = 0
+    close_raw = np.inf
     for k in range(C):
         s = noise_scale(abs_dev[k], floor)
         z = (y[k] - baseline[k]) / s
@@ -160,6 +163,9 @@ def activations(ch, ring, info, cfg, pc, speech):
             d = y[k] - baseline[k]
             if d < close:
                 close = d
+            d = x[k] - baseline[k]
+            if d < close_raw:
+                close_raw = d
         r = region[k]
         if az > reg[r]:
             reg[r] = az
@@ -181,6 +187,7 @@ def activations(ch, ring, info, cfg, pc, speech):
     ring.act_blink[pc] = ab
     ring.act_other[pc] = ao
     ring.closure[pc] = close if nclose > 0 else np.inf
+    ring.closure_raw[pc] = close_raw if nclose > 0 else np.inf
     return a
 
 

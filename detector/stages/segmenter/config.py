@@ -59,6 +59,8 @@ KERNEL_CONFIG = np.dtype([
     ("calibration_margin", np.float64),
     ("lids_lowered_min", np.float64),
     ("gaze_down_min", np.float64),
+    ("gaze_min_s", np.float64),
+    ("blink_partial_max_s", np.float64),
     ("motion_lag_s", np.float64),
     ("settle_z", np.float64),
     ("settle_departure_z", np.float64),

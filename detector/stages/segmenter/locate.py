@@ -389,6 +389,26 @@ def write_row(row, ring, ch, on, apex, off, kind, region, intensity, head):
 
 
 @njit(cache=True)
+def eye_kind(ring, cfg, on, off, dur, pk_shut, pk_cl):
+    """Kind of an eye-led event on..off (``dur`` s): KIND_BLINK, KIND_CLOSURE or KIND_GAZE, or -1 when it
+    is an expression.  Both eyes closed (``pk_shut``, the closure gauges' peak rise as given, score
+    units): a blink, or an eye closure (AU43) when longer than blink_max_s.  Longer than micro_max_s
+    with both irises down: a look down.  Both lids lowered partway (``pk_cl``, smoothed): a look down
+    when it lasts gaze_min_s or more, an incomplete blink when it is over within blink_partial_max_s,
+    and between the two a lid tightening, which is an expression.  None of the others is one."""
+    R = ring.t.shape[0]
+    if pk_shut >= cfg.blink_min_closure:
+        return KIND_BLINK if dur <= cfg.blink_max_s else KIND_CLOSURE
+    if cfg.gaze_down_min > 0.0 and dur >= cfg.micro_max_s and irises_down(ring, on, off, R) >= cfg.gaze_down_min:
+        return KIND_GAZE
+    if pk_cl < cfg.lids_lowered_min:
+        return -1
+    if dur >= cfg.gaze_min_s:
+        return KIND_GAZE
+    return KIND_BLINK if dur <= cfg.blink_partial_max_s else -1
+
+
+@njit(cache=True)
 def finalize(sc, ch, ring, cfg, nend, out, nout):
     """Locate onset/apex/offset of the active event ending at centre nend; write a row if kept."""
     R = sc.ring_size
@@ -420,26 +440,17 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     pk_bl = ring_max(ring.act_blink, a_lo, off, R)
     pk_ot = ring_max(ring.act_other, a_lo, off, R)
     pk_cl = ring_max(ring.closure, a_lo, off, R)
+    pk_shut = ring_max(ring.closure_raw, a_lo, off, R)
     reg_pk = np.empty(N_REGIONS)
     for r in range(N_REGIONS):
         reg_pk[r] = ring_max(ring.region_act[:, r], a_lo, off, R)
-    # the eye channels carried it and both eyes closed: a blink, or an eye closure (AU43) when longer;
-    # both lids lowered partway by the eyes alone, or longer than a micro-expression with both irises
-    # down: looking down.  None of them is an expression.
     eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
-    shut = eye_led and pk_cl >= cfg.blink_min_closure
-    looked_down = (not shut and eye_led and cfg.gaze_down_min > 0.0 and dur >= cfg.micro_max_s
-                   and irises_down(ring, on, off, R) >= cfg.gaze_down_min)
-    region = region_code(reg_pk, cfg)
+    kind = eye_kind(ring, cfg, on, off, dur, pk_shut, pk_cl) if eye_led else -1
+    region = 1 if kind >= 0 else region_code(reg_pk, cfg)
     if nout >= out.shape[0]:
         return nout  # cannot happen with the sizes used by the wrappers
-    if shut or looked_down or (eye_led and pk_cl >= cfg.lids_lowered_min):
-        kind = KIND_BLINK if shut and dur <= cfg.blink_max_s else KIND_CLOSURE if shut else KIND_GAZE
-        region = 1
-    elif dur < cfg.micro_max_s:
-        kind = KIND_MICRO
-    else:
-        kind = KIND_MACRO
+    if kind < 0:
+        kind = KIND_MICRO if dur < cfg.micro_max_s else KIND_MACRO
     write_row(out[nout], ring, ch, on, apex, off, kind, region, pk_a, head)
     sc.last_kind = kind
     return nout + 1

@@ -133,6 +133,8 @@ class Ring(NamedTuple):
     closure: np.ndarray  # (R,) eye closure: the smaller of the closure gauges' rise over baseline (score units)
     lag: np.ndarray  # (R,) index of the frame motion_lag_s before this one (-1: none in this segment)
     gaze: np.ndarray  # (R, 2) downward gaze gauges as given (eyeLookDown left, right; score units; NaN: unknown)
+    closure_raw: np.ndarray  # (R,) the same closure from the channels as given: a blink's peak, which the wide
+    #                          smoothing of a low frame rate flattens (score units)
 
 
 # columns of the (R, RING_WIDTH) matrix behind Ring's per-frame views
@@ -143,7 +145,8 @@ _E2 = 26
 _CLOSURE = 27
 _LAG = 28
 _GAZE = 29  # .. _GAZE + 1
-RING_WIDTH = 31
+_CLOSURE_RAW = 31
+RING_WIDTH = 32
 
 
 class Held(NamedTuple):
@@ -220,7 +223,7 @@ def ring_views(xr, yr, fr):
     return Ring(xr, yr, fr[:, _T], fr[:, _FRAME], fr[:, _ACT], fr[:, _REGION:_REGION + N_REGIONS],
                 fr[:, _ACT_BLINK], fr[:, _ACT_OTHER], fr[:, _ROT], fr[:, _TRANS], fr[:, _E],
                 fr[:, _POSE:_POSE + 6], fr[:, _POSE_SMOOTH:_POSE_SMOOTH + 6], fr[:, _E2], fr[:, _CLOSURE],
-                fr[:, _LAG], fr[:, _GAZE:_GAZE + 2])
+                fr[:, _LAG], fr[:, _GAZE:_GAZE + 2], fr[:, _CLOSURE_RAW])
 
 
 @njit(cache=True, inline="always")
