@@ -444,6 +444,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     reg_pk = np.empty(N_REGIONS)
     for r in range(N_REGIONS):
         reg_pk[r] = ring_max(ring.region_act[:, r], a_lo, off, R)
+    # the eye channels carried it (MediaPipe moves brows and lips a little with the lids): maybe an eye event
     eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
     kind = eye_kind(ring, cfg, on, off, dur, pk_shut, pk_cl) if eye_led else -1
     region = 1 if kind >= 0 else region_code(reg_pk, cfg)
