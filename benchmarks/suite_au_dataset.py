@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"splits ({', '.join(SPLITS)}), each optionally with its own seeds, e.g. tune:0,1 tune2:0")
     ap.add_argument("--fps", type=float, nargs="+", default=[200.0, 30.0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--work", type=Path, default=RS.DEFAULT_WORK if hasattr(RS, "DEFAULT_WORK") else Path("/tmp/microexpr_suite"))
+    ap.add_argument("--work", type=Path, default=RS.DEFAULT_WORK)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--band", nargs="+", choices=("suite", "real_like"), default=["suite"],
                     help="synthetic sets (see run_suite.py --band)")

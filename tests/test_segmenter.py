@@ -192,44 +192,38 @@ def test_blink_moving_brows_and_lips_is_a_blink_and_closure_separates_it_from_a_
         segment(t, X, None, regions, blink_ch, closure_channels=closure[:3])
 
 
-def _lids_lowered_clip(gaze_rise: float, seed: int = 4):
-    """Eye channels (eyeBlink L/R, a squint) lowered 0.07 for 1.2 s at 2 s (both lids down partway,
-    under lids_lowered_min) and for 0.3 s at 5 s (a brief lid tightening); the downward gaze gauges
-    rise by ``gaze_rise`` with both (MediaPipe reads lowered lids as looking down as well)."""
-    fps = 100.0
+def _lids_clip(fps: float, lowered: list[tuple[float, float, float]], seed: int = 5, seconds: float = 9.0,
+               ramp_s: float = 0.02, gaze_rise: float | None = None):
+    """Eye channels (eyeBlink L/R = the closure gauges, a squint) lowered by ``rise`` score units for
+    ``dur`` s at ``t0`` for each (t0, dur, rise), with ``ramp_s`` ramps; the other channels still.
+    With ``gaze_rise``, downward gaze gauges that rise by that much with each lowering (MediaPipe reads
+    lowered lids as looking down as well), else None.  Returns t, X, regions, blink_ch, closure, gaze."""
     rng = np.random.default_rng(seed)
-    t = np.arange(int(7.0 * fps)) / fps
+    t = np.arange(int(seconds * fps)) / fps
     regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
     X = rng.normal(0.0, 0.01, (t.size, 7))
-    gaze = rng.normal(0.05, 0.01, (t.size, 2))
-    for t0, dur in ((2.0, 1.2), (5.0, 0.3)):
+    gaze = None if gaze_rise is None else rng.normal(0.05, 0.01, (t.size, 2))
+    for t0, dur, rise in lowered:
         m = (t >= t0) & (t < t0 + dur)
-        edge = np.clip(np.minimum(t[m] - t0, t0 + dur - t[m]) / 0.1, 0.0, 1.0)  # 100 ms ramps
-        X[m, 0:3] += 0.07 * edge[:, None]
-        gaze[m] += gaze_rise * edge[:, None]
+        edge = np.clip(np.minimum(t[m] - t0, t0 + dur - t[m]) / ramp_s, 0.0, 1.0)
+        X[m, 0:3] += rise * edge[:, None]
+        if gaze is not None:
+            gaze[m] += gaze_rise * edge[:, None]
     closure = np.array([True, True, False, False, False, False, False])
     return t, X, regions, regions == REGIONS.index("eyes"), closure, gaze
 
 
-def _lids_clip(fps: float, lowered: list[tuple[float, float, float]], seed: int = 5):
-    """Eye channels (eyeBlink L/R = the closure gauges, a squint) lowered by ``rise`` score units for
-    ``dur`` s at ``t0`` for each (t0, dur, rise), with 20 ms ramps; the other channels still."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(9.0 * fps)) / fps
-    regions = np.array([REGIONS.index(r) for r in ("eyes", "eyes", "eyes", "brows", "brows", "mouth", "mouth")])
-    X = rng.normal(0.0, 0.01, (t.size, 7))
-    for t0, dur, rise in lowered:
-        m = (t >= t0) & (t < t0 + dur)
-        X[m, 0:3] += rise * np.clip(np.minimum(t[m] - t0, t0 + dur - t[m]) / 0.02, 0.0, 1.0)[:, None]
-    closure = np.array([True, True, False, False, False, False, False])
-    return t, X, regions, regions == REGIONS.index("eyes"), closure
+def _lids_lowered_clip(gaze_rise: float, seed: int = 4):
+    """Both lids lowered 0.07 (under lids_lowered_min) for 1.2 s at 2 s and for 0.3 s at 5 s (a brief
+    lid tightening), 100 ms ramps, at 100 fps; the downward gaze gauges rise by ``gaze_rise`` with both."""
+    return _lids_clip(100.0, [(2.0, 1.2, 0.07), (5.0, 0.3, 0.07)], seed, seconds=7.0, ramp_s=0.1, gaze_rise=gaze_rise)
 
 
 def test_both_lids_lowered_partway_is_an_incomplete_blink_a_lid_tightening_or_a_look_down_by_its_length():
     # Both lids lowered 0.15 (over lids_lowered_min, under blink_min_closure): over within 0.15 s it
     # is an incomplete blink (a turned head's far eye), for 0.33 s a lid tightening (an expression,
     # as in anger), for 1.2 s a look down.  gaze_min_s = 0 is the old rule: all three are looks down.
-    t, X, regions, blink_ch, closure = _lids_clip(FPS, [(2.0, 0.15, 0.15), (4.0, 0.33, 0.15), (6.0, 1.2, 0.15)])
+    t, X, regions, blink_ch, closure, _ = _lids_clip(FPS, [(2.0, 0.15, 0.15), (4.0, 0.33, 0.15), (6.0, 1.2, 0.15)])
     kinds = lambda cfg: [(s.kind, round(s.onset)) for s in segment(t, X, None, regions, blink_ch, cfg,  # noqa: E731
                                                                    closure_channels=closure)]
     assert kinds(SegmenterConfig()) == [("blink", 2), ("micro", 4), ("gaze", 6)], kinds(SegmenterConfig())
@@ -246,7 +240,7 @@ def test_a_blink_at_30_fps_is_judged_by_how_far_the_lids_closed_not_by_the_smoot
     # leaves under blink_min_closure (0.2).  It is still a blink, also where it is too long to pass for
     # an incomplete one (blink_partial_max_s = 0); a lid tightening as high and as long is an expression.
     fps = 30.0
-    t, X, regions, blink_ch, closure = _lids_clip(fps, [(3.0, 0.1, 0.3)])
+    t, X, regions, blink_ch, closure, _ = _lids_clip(fps, [(3.0, 0.1, 0.3)])
     f = int(3.0 * fps)
     assert X[f - 1:f + 2, 0:2].mean(axis=0).max() < 0.2 < X[f - 1:f + 2, 0:2].min(axis=1).max()
     cfg = SegmenterConfig(blink_partial_max_s=0.0, smooth_s=3 / fps)

@@ -261,7 +261,8 @@ class SegmenterConfig:
     #                                 look down 0.16, p10 0.08)
     gaze_min_s: float = opt(0.4, "s", lo=0)  # s, an eye-led state that lowers both lids by lids_lowered_min without closing
     #                                 them is a look down only this long or longer; briefer, it is lid tightening (an
-    #                                 expression, as in anger: tune faces 0.27-0.39 s, looks down 0.44 s and longer); 0 = any length
+    #                                 expression, as in anger: tune faces 0.17-0.43 s as located, looks down 0.44 s and longer); 0 = any
+    #                                 length
     blink_partial_max_s: float = opt(0.25, "s", lo=0)  # s, such a state briefer than gaze_min_s and over within this is
     #                                 an incomplete blink (kind "blink"): a blink that MediaPipe sees closing the eyes less
     #                                 than blink_min_closure (a turned head's far eye; tune faces
