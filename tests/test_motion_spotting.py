@@ -305,6 +305,43 @@ def test_a_blink_while_the_face_keeps_a_brief_rise_loses_neither():
         assert abs(found[0].onset - 2.0) <= 0.06 and found[0].offset < 2.5, (seed, found[0].onset, found[0].offset)
         assert abs(found[1].onset - 3.9) <= 0.05, (seed, found[1].onset)
 
+def _creeping_rise(t: np.ndarray, onset: float = 2.0) -> np.ndarray:
+    """Brows lowered in 150 ms, back 10 % in 200 ms (a micro-expression, located as such), then a slow
+    creep of 3 % more over 0.4 s: the face comes to rest near its apex only 0.75 s after the onset."""
+    p = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - onset) / 0.15, 0.0, 1.0))
+    p -= 0.05 - 0.05 * np.cos(np.pi * np.clip((t - onset - 0.15) / 0.2, 0.0, 1.0))
+    return p - 0.03 * np.clip((t - onset - 0.35) / 0.4, 0.0, 1.0)
+
+
+def test_a_rise_that_creeps_on_before_it_rests_is_held_as_a_micro_expression():
+    # The rise is held near its apex (the segmenter cannot yet tell a held apex from a new neutral).
+    # It used to be judged by when the face came to rest alone: over micro_max_s, "a slow expression's
+    # rise", which is dropped when the state ends on a later event and which no new rise splits off.
+    # Located as a micro-expression, it is one: (a) a blink 2.3 s later, then the brows relax to the old
+    # neutral: the rise and the blink are reported (2 of 12 draws lost the rise); (b) the brows keep
+    # the level and the mouth rises weakly 2.6 s later: both are reported (2 of 12 draws swallowed the
+    # mouth rise in the held state).  On the tune faces a real-like disgust was lost the first way, and
+    # a surprise, a disgust and an eye closure the second.
+    for seed in range(12):
+        t, X, regions, blink, closure = _eye_clip(seed)
+        p = _creeping_rise(t)
+        X[:, 3:5] += 0.12 * (p * (1.0 - np.clip((t - 5.5) / 1.5, 0.0, 1.0)))[:, None]
+        m, b = _bump(t, 4.3, 0.2)
+        X[m, 0:2] += 0.6 * b[:, None]
+        X[m, 2] += 0.3 * b
+        found = sorted(segment(t, X, None, regions, blink, MOTION, closure_channels=closure), key=lambda s: s.onset)
+        assert [s.kind for s in found[:2]] == ["micro", "blink"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert abs(found[0].onset - 2.0) <= 0.15 and found[0].offset < 2.5, (seed, found[0].onset, found[0].offset)
+
+        t, X, regions, blink, closure = _eye_clip(seed)
+        X[:, 3:5] += 0.12 * p[:, None]
+        m, b = _bump(t, 4.6, 0.3)
+        X[m, 5:7] += 0.05 * b[:, None]
+        found = sorted(segment(t, X, None, regions, blink, MOTION, closure_channels=closure), key=lambda s: s.onset)
+        assert [s.kind for s in found] == ["micro", "micro"], (seed, [(s.kind, s.onset, s.offset) for s in found])
+        assert abs(found[1].onset - 4.6) <= 0.15 and found[1].offset < 5.1, (seed, found[1].onset, found[1].offset)
+
+
 def test_after_a_blink_ends_a_held_rise_the_face_kept_its_level_is_the_neutral():
     # brows lowered in 150 ms and kept at their apex for good (the face settled there), a blink 2.3 s
     # later, then the brows lower a little further (a second micro-expression, 300 ms).  The held

@@ -100,7 +100,9 @@ Algorithm, per face
    departure and without the event signal falling back, is a new rise from the
    level the held rise kept: the held rise is reported, that level becomes the
    baseline, and the new rise is sought from there; resting on for
-   ``settle_max_s`` reports a micro-short held rise that fell a little before it
+   ``settle_max_s`` reports a micro-short held rise (it came to rest within
+   ``micro_max_s`` of its onset, or it was located as a micro-expression: a rise that
+   crept on after its fall rests later) that fell a little before it
    came to rest; one that rests at its apex (an expression still held, or a rise
    to a new level that kept all of it) waits for its return, a new departure
    (which still splits it off) or ``max_duration_s``; a macro-long one waits for

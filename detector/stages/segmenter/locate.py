@@ -429,7 +429,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     t_on = t[on % R]
     t_off = t[off % R]
     dur = t_off - t_on
-    if dur > cfg.max_duration_s or dur < cfg.min_duration_s:
+    if dur > cfg.max_duration_s or dur < cfg.min_duration_s or dur <= 0.0:  # no length: no event
         return nout
     head = head_moved(ring, cfg, on, off, nend, R)
     if head and cfg.reject_head_motion > 0.5:

@@ -97,10 +97,12 @@ def hold_rise(sc, st, cfg, c):
 @njit(cache=True, inline="always")
 def held_is_long(sc, held, ring, cfg):
     """The active state's held rise took micro_max_s or longer from its onset until the face came to
-    rest (a slow expression's rise; its offset, where a small fall ended, may be earlier)."""
+    rest (a slow expression's rise; its offset, where a small fall ended, may be earlier), and it was
+    not located as a micro-expression."""
     if sc.held_rise < 0:
         return False
-    return ring.t[sc.held_from % sc.ring_size] - held.rows[sc.held_rise][ROW_ONSET] >= cfg.micro_max_s
+    row = held.rows[sc.held_rise]
+    return ring.t[sc.held_from % sc.ring_size] - row[ROW_ONSET] >= cfg.micro_max_s and row[ROW_KIND] != KIND_MICRO
 
 
 @njit(cache=True, inline="always")
