@@ -410,6 +410,27 @@ def test_an_eye_closure_does_not_hide_the_weak_brow_raise_that_follows():
     assert found_with == 6 and found_without <= 1, (found_with, found_without)
 
 
+@pytest.mark.parametrize("seed", [56, 99, 107, 134, 265, 268])
+def test_no_event_has_zero_length(seed):
+    # 20 s at 30 fps with four random rises (50-300 ms, settling anywhere from the old level to the
+    # apex) on brow and mouth channels.  In these draws the segmenter used to report an event whose
+    # onset was its offset (a micro, or a blink: a noise blip located on one frame); found by a
+    # search over 300 draws, 10 had one.  An event has a length.
+    rng = np.random.default_rng(seed)
+    fps = 30.0
+    times = make_times(20.0, fps)
+    extra = []
+    for k in range(4):
+        onset, rise, residual = rng.uniform(2.0, 19.0), rng.uniform(0.05, 0.3), rng.uniform(0.0, 1.0)
+        p = np.clip((times - onset) / rise, 0.0, 1.0)
+        p *= 1.0 - (1.0 - residual) * np.clip((times - onset - rise) / 0.2, 0.0, 1.0)
+        extra.append(((ch((BROWS, MOUTH)[k % 2], k),), (rng.uniform(3.0, 12.0) * p)[:, None]))
+    clip = make_clip(20.0, fps, [], seed=seed, extra=extra)
+    for cfg in (None, MOTION):
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, cfg)
+        assert all(s.offset > s.onset for s in found), [(s.kind, s.onset, s.offset) for s in found]
+
+
 @pytest.mark.parametrize("scale", [1e-3, 0.1, 1.0, 30.0])
 @pytest.mark.parametrize("corr_s", [0.005, 0.05])
 def test_a_still_face_gives_no_event_for_a_minute_whatever_its_noise_level(scale, corr_s):
