@@ -308,9 +308,7 @@ def test_a_blink_while_the_face_keeps_a_brief_rise_loses_neither():
 def _creeping_rise(t: np.ndarray, onset: float = 2.0) -> np.ndarray:
     """Brows lowered in 150 ms, back 10 % in 200 ms (a micro-expression, located as such), then a slow
     creep of 3 % more over 0.4 s: the face comes to rest near its apex only 0.75 s after the onset."""
-    p = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - onset) / 0.15, 0.0, 1.0))
-    p -= 0.05 - 0.05 * np.cos(np.pi * np.clip((t - onset - 0.15) / 0.2, 0.0, 1.0))
-    return p - 0.03 * np.clip((t - onset - 0.35) / 0.4, 0.0, 1.0)
+    return settling_profile(t, onset, 0.15, 0.2, 0.9) - 0.03 * np.clip((t - onset - 0.35) / 0.4, 0.0, 1.0)
 
 
 def test_a_rise_that_creeps_on_before_it_rests_is_held_as_a_micro_expression():
@@ -412,20 +410,18 @@ def test_an_eye_closure_does_not_hide_the_weak_brow_raise_that_follows():
 
 @pytest.mark.parametrize("seed", [56, 99, 107, 134, 265, 268])
 def test_no_event_has_zero_length(seed):
-    # 20 s at 30 fps with four random rises (50-300 ms, settling anywhere from the old level to the
-    # apex) on brow and mouth channels.  In these draws the segmenter used to report an event whose
-    # onset was its offset (a micro, or a blink: a noise blip located on one frame); found by a
-    # search over 300 draws, 10 had one.  An event has a length.
+    # 20 s at 30 fps with four random rises (50-300 ms, a 200 ms fall to anywhere from the old level
+    # to the apex) on brow and mouth channels.  In these draws the segmenter used to report an event
+    # whose onset was its offset (a micro, or a blink: a noise blip located on one frame); found by a
+    # search over 300 draws, 9 had one.  An event has a length.
     rng = np.random.default_rng(seed)
-    fps = 30.0
-    times = make_times(20.0, fps)
+    times = make_times(20.0, 30.0)
     extra = []
     for k in range(4):
         onset, rise, residual = rng.uniform(2.0, 19.0), rng.uniform(0.05, 0.3), rng.uniform(0.0, 1.0)
-        p = np.clip((times - onset) / rise, 0.0, 1.0)
-        p *= 1.0 - (1.0 - residual) * np.clip((times - onset - rise) / 0.2, 0.0, 1.0)
+        p = settling_profile(times, onset, rise, 0.2, residual)
         extra.append(((ch((BROWS, MOUTH)[k % 2], k),), (rng.uniform(3.0, 12.0) * p)[:, None]))
-    clip = make_clip(20.0, fps, [], seed=seed, extra=extra)
+    clip = make_clip(20.0, 30.0, [], seed=seed, extra=extra)
     for cfg in (None, MOTION):
         found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, cfg)
         assert all(s.offset > s.onset for s in found), [(s.kind, s.onset, s.offset) for s in found]
