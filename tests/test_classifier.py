@@ -514,3 +514,56 @@ def test_coupling_is_not_fitted_on_a_window_where_the_mouth_hardly_moved():
     w[:, CHANNELS.index("browInnerUp")] += 0.5 * w[:, CHANNELS.index("jawOpen")]
     slopes = articulation_coupling(w, apex)
     assert abs(slopes[jaw, CHANNELS.index("browInnerUp")] - 0.5) < 0.05
+
+
+def _fixed_neutral(p_neutral: float):
+    """A classifier stub whose every answer gives neutral ``p_neutral`` and anger the rest."""
+
+    class Fixed:
+        def predict(self, delta):
+            p = np.zeros(len(facs.EMOTIONS))
+            p[facs.EMOTIONS.index("neutral")] = p_neutral
+            p[facs.EMOTIONS.index("anger")] = 1.0 - p_neutral
+            return p
+
+    return Fixed()
+
+
+def _segment(kind: str, change: float = 0.0):
+    from detector.stages.features import CHANNEL_REGIONS
+    from detector.stages.segmenter import Segment
+
+    c = len(CHANNEL_REGIONS)
+    on, off = (30, 45) if kind == "micro" else (30, 90)
+    base = np.full(c, 0.1, np.float32)
+    return Segment(on, (on + off) // 2, off, on / 30, (on + off) / 60, off / 30, kind, "full", np.zeros(6), 9.0,
+                   base + np.float32(change), base, head_motion=False)
+
+
+@pytest.mark.parametrize("p_neutral, kind, limit, kept", [
+    (0.8, "macro", 0.7, False),   # a slow change the model reads as no emotion: not an expression
+    (0.7, "macro", 0.7, False),   # at the limit
+    (0.6, "macro", 0.7, True),    # unsure: kept, labelled neutral
+    (0.95, "micro", 0.7, True),   # brief events keep their neutral label (weak AU evidence)
+    (1.0, "macro", 1.0, True),    # 1 = keep all
+])
+def test_a_macro_event_read_as_neutral_is_not_an_expression(p_neutral, kind, limit, kept):
+    from detector.run.config import load_config
+    from detector.run.pipeline import Analyzer
+
+    an = Analyzer(load_config().replace("classifier", macro_neutral_max=limit), classifier=_fixed_neutral(p_neutral))
+    events = an._events(0, [_segment(kind)])
+    assert len(events) == int(kept)
+    if kept:
+        assert events[0].kind == kind and events[0].emotion == ("neutral" if p_neutral > 0.5 else "anger")
+
+
+def test_a_macro_event_with_no_au_change_is_dropped_by_the_bundled_model(clf):
+    from detector.run.config import load_config
+    from detector.run.pipeline import Analyzer
+
+    an = Analyzer(load_config(), classifier=clf)
+    assert an.config.classifier.macro_neutral_max < 1.0  # on by default
+    assert an._events(0, [_segment("macro")]) == []
+    (micro,) = an._events(0, [_segment("micro")])
+    assert micro.emotion == "neutral" and micro.scores["neutral"] >= an.config.classifier.macro_neutral_max

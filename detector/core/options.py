@@ -100,6 +100,9 @@ class ClassifierOptions:
     speech_hold_quantile: float = opt(0.1, "ratio", lo=0, hi=0.5)
     #: talking: an emotion needs some AU (upper face, or held by the mouth) to change by this much
     speech_min_au: float = opt(0.05, "AU units", lo=0, hi=1)
+    #: a macro event (0.5-4 s) that the model reads as neutral with at least this probability is not
+    #: an expression (a slow change of the face with no emotion in it: a head drift, a posture); 1 = keep all
+    macro_neutral_max: float = opt(0.7, "probability", lo=0, hi=1)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from detector.core.facs import AU_NAMES, EMOTIONS
 from detector.core.options import MEDIA, OUTPUT
 from detector.run.config import Config, load_config
 from detector.run.stats import RunStats
-from detector.stages.classifier import EmotionClassifier, speaking_emotion
+from detector.stages.classifier import EmotionClassifier, emotionless_macro, speaking_emotion
 from detector.stages.ekman import EkmanTracker, keep_seconds
 from detector.stages.features import (
     BLINK_CHANNELS,
@@ -175,6 +175,8 @@ class Analyzer:
                 probs = self.classifier.predict(delta)
                 k = int(np.argmax(probs))
                 conf = float(probs[k])
+            if emotionless_macro(s.kind, probs, copt):
+                continue  # a slow change of the face that carries no emotion: not an expression
             extra = tr.ekman.describe(s, EMOTIONS[k], delta) if tr is not None and tr.ekman is not None else {}
             out.append(
                 Event(

@@ -252,3 +252,12 @@ def speaking_emotion(classifier: EmotionClassifier, change: np.ndarray, window: 
     probs = classifier.predict(said)
     k, conf = speaking_label(probs, opts.speech_min_confidence, opts.speech_neutral_confidence, said, opts.speech_min_au)
     return k, conf, probs
+
+
+def emotionless_macro(kind: str, probs: np.ndarray, opts: ClassifierOptions) -> bool:
+    """Whether an event of ``kind`` with emotion probabilities ``probs`` (over ``facs.EMOTIONS``) is
+    a slow change of the face with no emotion in it (a head drift, a posture): a macro event the model
+    reads as neutral with at least ``opts.macro_neutral_max`` probability (1 = never).  Brief events
+    keep their neutral label: a micro-expression's AU evidence is often too weak for the model."""
+    limit = opts.macro_neutral_max
+    return kind == "macro" and limit < 1.0 and float(probs[facs.EMOTIONS.index("neutral")]) >= limit
