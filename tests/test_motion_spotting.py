@@ -78,6 +78,24 @@ def test_a_weak_brief_rise_to_a_new_level_ends_when_its_motion_stops(snr, seed):
     assert len(old) == 1 and old[0].offset - 2.25 >= 0.6, old
 
 
+@pytest.mark.parametrize("fps, seeds", [(30.0, (7, 19)), (200.0, (10,))])
+def test_a_weak_micro_expression_whose_rise_is_seen_late_still_ends_at_rest(fps, seeds):
+    # 150 ms up, 150 ms down to half its apex, at SNR 4: the activation reaches start_z late in the
+    # rise, the departure stays between 3 and 3.5 motion noise units, and the face comes to rest 0.4 s
+    # or more after the onset.  It is a micro event ending where its fall ends; with the limits of
+    # before (settle_brief_departure_z 3.5, settle_brief_s 0.4) these draws ran on as macro states.
+    times = make_times(8.0, fps)
+    p = settling_profile(times, 2.0, 0.15, 0.15, 0.5)
+    old = replace(MOTION, settle_brief_departure_z=3.5, settle_brief_s=0.4)
+    assert MOTION.settle_brief_s >= MOTION.micro_max_s  # judged at rest while as young as a micro-expression
+    for seed in seeds:
+        clip = make_clip(8.0, fps, [], seed=seed, extra=[((ch(BROWS, 0), ch(BROWS, 1)), np.stack([4.0 * p, 4.0 * p], 1))])
+        found = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, MOTION)
+        assert [s.kind for s in found] == ["micro"] and abs(found[0].offset - 2.3) <= 0.1, (seed, found)
+        before = segment(clip.times, clip.X, clip.pose, clip.regions, clip.blink, old)
+        assert [s.kind for s in before] == ["macro"], (seed, before)
+
+
 @pytest.mark.parametrize("snr", [10.0, 25.0])
 def test_a_rise_that_keeps_its_level_and_a_new_rise_from_there_are_two_events(snr):
     # real micro-expressions may end 0.9 of the way up: 60 ms up, a 150 ms fall by a tenth, kept; 0.8 s

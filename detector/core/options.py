@@ -294,10 +294,10 @@ class SegmenterConfig:
     #                             (half a micro-expression); 0 = off (the rest rule, step 4b)
     settle_departure_z: float = opt(4.5, "motion noise units", lo=0)  # motion noise units, an event ends at rest (settle_*) only when it moved away
     #                                  from the baseline at least this fast (a brief rise); slower ones end by level
-    settle_brief_departure_z: float = opt(3.5, "motion noise units", lo=0)  # motion noise units, a weaker rise (at least this fast, below
+    settle_brief_departure_z: float = opt(3.0, "motion noise units", lo=0)  # motion noise units, a weaker rise (at least this fast, below
     #                                  settle_departure_z) may end at rest too while its trigger is at most settle_brief_s old, or
     #                                  once it holds a rise: weak real micro-expressions are brief in time, not fast in noise units
-    settle_brief_s: float = opt(0.4, "s", lo=0)  # s, see settle_brief_departure_z (0 = only held rises; a slow macro is still rising then)
+    settle_brief_s: float = opt(0.5, "s", lo=0)  # s, see settle_brief_departure_z (0 = only held rises; a slow macro is still rising then)
     still_motion_max: float = opt(0.003, "channel units", lo=0)  # channel units (blendshape scores, IOD): the face was still before a rise when
     #                                  its motion (mean over channels of |y(n) - y(n - motion_lag_s)|, kernel._pre_motion)
     #                                  averaged at most this over still_window_s; only such a rise may end at rest
