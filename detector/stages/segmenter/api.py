@@ -17,7 +17,7 @@ from detector.stages.segmenter.state import (CALIB, JAW, MARGIN, MOUTH, N_REGION
                                       row_width)
 
 SEGMENT_KINDS: tuple[str, ...] = ("micro", "macro", "blink", "closure", "gaze")  # ROW_KIND codes (state.KIND_*)
-SEGMENT_REGIONS: tuple[str, ...] = ("full", "upper", "lower")
+SEGMENT_REGIONS: tuple[str, ...] = ("full", "upper", "lower")  # ROW_REGION codes (state.REGION_*)
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 

@@ -9,7 +9,8 @@ from numba import njit
 from detector.stages.segmenter.state import (EPS, N_REGIONS, ROW_APEX, ROW_APEX_FRAME, ROW_CHANNELS, ROW_HEAD_MOTION,
                                       ROW_INTENSITY, ROW_KIND, ROW_OFFSET, ROW_OFFSET_FRAME, ROW_ONSET,
                                       ROW_ONSET_FRAME, ROW_REGION, ROW_REGION_ACT, SQRT_PI_2, KIND_BLINK,
-                                      KIND_CLOSURE, KIND_GAZE, KIND_MACRO, KIND_MICRO)
+                                      KIND_CLOSURE, KIND_GAZE, KIND_MACRO, KIND_MICRO, REGION_FULL, REGION_LOWER,
+                                      REGION_UPPER)
 from detector.stages.segmenter.stats import half_window, ring_max
 
 
@@ -339,7 +340,8 @@ def irises_down(ring, on, off, R):
 
 @njit(cache=True)
 def region_code(reg_pk, cfg):
-    """0 full, 1 upper, 2 lower: the active regions (peak at least region_active_z), else the strongest."""
+    """REGION_FULL, REGION_UPPER or REGION_LOWER: the active regions (peak at least region_active_z), else
+    the strongest."""
     up = False
     lo = False
     rbest = 0
@@ -357,10 +359,10 @@ def region_code(reg_pk, cfg):
         else:
             lo = True
     if up and lo:
-        return 0
+        return REGION_FULL
     if up:
-        return 1
-    return 2
+        return REGION_UPPER
+    return REGION_LOWER
 
 
 @njit(cache=True)
@@ -447,7 +449,7 @@ def finalize(sc, ch, ring, cfg, nend, out, nout):
     # the eye channels carried it (MediaPipe moves brows and lips a little with the lids): maybe an eye event
     eye_led = pk_bl >= cfg.start_z and (pk_ot < cfg.start_z or pk_bl >= cfg.blink_dominance * pk_ot)
     kind = eye_kind(ring, cfg, on, off, dur, pk_shut, pk_cl) if eye_led else -1
-    region = 1 if kind >= 0 else region_code(reg_pk, cfg)
+    region = REGION_UPPER if kind >= 0 else region_code(reg_pk, cfg)  # an eye event is an upper-face one
     if nout >= out.shape[0]:
         return nout  # cannot happen with the sizes used by the wrappers
     if kind < 0:
