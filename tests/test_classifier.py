@@ -529,7 +529,8 @@ def _fixed_neutral(p_neutral: float):
     return Fixed()
 
 
-def _segment(kind: str, change: float = 0.0):
+def _segment(kind: str):
+    """A face segment of ``kind`` whose apex is its baseline (no AU changed)."""
     from detector.stages.features import CHANNEL_REGIONS
     from detector.stages.segmenter import Segment
 
@@ -537,7 +538,7 @@ def _segment(kind: str, change: float = 0.0):
     on, off = (30, 45) if kind == "micro" else (30, 90)
     base = np.full(c, 0.1, np.float32)
     return Segment(on, (on + off) // 2, off, on / 30, (on + off) / 60, off / 30, kind, "full", np.zeros(6), 9.0,
-                   base + np.float32(change), base, head_motion=False)
+                   base.copy(), base, head_motion=False)
 
 
 @pytest.mark.parametrize("p_neutral, kind, limit, kept", [

@@ -30,6 +30,7 @@ _GAUGES = np.array([CHANNELS.index(n) for n in ARTICULATION_GAUGES], dtype=np.in
 ARTICULATION_MIN_SPREAD = 0.25
 _N_AU = len(facs.AU_NAMES)
 _N_EMO = len(facs.EMOTIONS)
+NEUTRAL = facs.EMOTIONS.index("neutral")  # index of the no-emotion label in facs.EMOTIONS
 _log = logging.getLogger(__name__)
 
 
@@ -238,9 +239,9 @@ def speaking_label(probs: np.ndarray, min_confidence: float, neutral_confidence:
     p = np.asarray(probs, dtype=np.float64)
     k = int(np.argmax(p))
     acted = au_delta is None or float(np.max(np.abs(au_delta))) >= min_au
-    if k != 0 and p[k] >= min_confidence and acted:
+    if k != NEUTRAL and p[k] >= min_confidence and acted:
         return k, float(p[k])
-    return 0, float(min(p[0], neutral_confidence))
+    return NEUTRAL, float(min(p[NEUTRAL], neutral_confidence))
 
 
 def speaking_emotion(classifier: EmotionClassifier, change: np.ndarray, window: np.ndarray | None,
@@ -260,4 +261,4 @@ def emotionless_macro(kind: str, probs: np.ndarray, opts: ClassifierOptions) -> 
     reads as neutral with at least ``opts.macro_neutral_max`` probability (1 = never).  Brief events
     keep their neutral label: a micro-expression's AU evidence is often too weak for the model."""
     limit = opts.macro_neutral_max
-    return kind == "macro" and limit < 1.0 and float(probs[facs.EMOTIONS.index("neutral")]) >= limit
+    return kind == "macro" and limit < 1.0 and float(probs[NEUTRAL]) >= limit
